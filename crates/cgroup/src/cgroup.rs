@@ -1,0 +1,590 @@
+//! The cgroup handle: create, join, list, kill, remove; limits, stats and raw files.
+
+use std::collections::BTreeSet;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::backend::Backend;
+use crate::error::{CgroupError, Result};
+use crate::fs::{self, read_with, write_in};
+use crate::limits::{Limit, LimitKind};
+use crate::mount::Layout;
+use crate::parse::parse_pids;
+use crate::stats::Stats;
+use crate::types::{Controller, FreezerState, Version};
+use crate::v1::{cpuset, V1};
+use crate::v2::{self, V2};
+
+/// The parent directory limitcheck's cgroups go under, in every hierarchy.
+pub const DEFAULT_PARENT: &str = "limitcheck";
+
+/// How long [`Cgroup::remove`] and [`Cgroup::kill_all`] wait for tasks to drain.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+const PROCS: &str = "cgroup.procs";
+
+/// Builds a [`Cgroup`]: see [`Layout::cgroup`].
+#[derive(Debug, Clone)]
+pub struct CgroupBuilder<'a> {
+    layout: &'a Layout,
+    parent: PathBuf,
+    name: Option<String>,
+    controllers: Option<Vec<Controller>>,
+}
+
+impl Layout {
+    /// Starts building a cgroup under [`DEFAULT_PARENT`] with a unique name and every default
+    /// controller the host has.
+    ///
+    /// ```no_run
+    /// use limitcheck_cgroup::{Layout, Limit, Max};
+    /// let layout = Layout::detect()?;
+    /// let cg = layout.cgroup().create()?;
+    /// cg.set(&Limit::CpuMax { quota_us: Max::Value(50_000), period_us: 100_000 })?;
+    /// cg.add_pid(std::process::id() as i32)?;
+    /// # Ok::<(), limitcheck_cgroup::CgroupError>(())
+    /// ```
+    pub fn cgroup(&self) -> CgroupBuilder<'_> {
+        CgroupBuilder {
+            layout: self,
+            parent: PathBuf::from(DEFAULT_PARENT),
+            name: None,
+            controllers: None,
+        }
+    }
+}
+
+impl<'a> CgroupBuilder<'a> {
+    /// The parent path below each hierarchy's root (default [`DEFAULT_PARENT`]).
+    pub fn parent(mut self, parent: impl Into<PathBuf>) -> Self {
+        self.parent = parent.into();
+        self
+    }
+
+    /// A fixed name instead of a unique one (the runtime names cgroups after container ids).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The controllers to use. Each must be available: asking for one the host lacks is an
+    /// error, where the default set silently leaves out what the host does not have.
+    pub fn controllers(mut self, controllers: &[Controller]) -> Self {
+        self.controllers = Some(controllers.to_vec());
+        self
+    }
+
+    fn resolve_controllers(&self) -> Result<Vec<Controller>> {
+        let available = self.layout.available();
+        match &self.controllers {
+            None => Ok(Controller::DEFAULT
+                .into_iter()
+                .filter(|c| available.contains(c))
+                .collect()),
+            Some(list) => {
+                for c in list {
+                    if !available.contains(c) {
+                        return Err(CgroupError::MissingController {
+                            controller: c.v1_name(),
+                            hint: format!(
+                                "this host ({} mode) does not offer it; `limitcheck doctor` lists what it has",
+                                self.layout.mode
+                            ),
+                        });
+                    }
+                }
+                let mut list = list.clone();
+                list.sort();
+                list.dedup();
+                Ok(list)
+            }
+        }
+    }
+
+    fn relative(&self) -> Result<PathBuf> {
+        let name = match &self.name {
+            Some(n) => n.clone(),
+            None => unique_name(),
+        };
+        let rel = self.parent.join(&name);
+        let ok = !name.is_empty()
+            && !name.contains('/')
+            && rel
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)));
+        if !ok {
+            return Err(CgroupError::InvalidValue {
+                what: format!("cgroup path {}", rel.display()),
+                reason: "parent and name must be relative, without `..`, and the name one path component".into(),
+            });
+        }
+        Ok(rel)
+    }
+
+    /// Where the cgroup's directories are (or would be), one per hierarchy in use.
+    fn plan(&self, rel: &Path, controllers: &[Controller]) -> Vec<(PathBuf, Vec<Controller>)> {
+        let mut out: Vec<(PathBuf, Vec<Controller>)> = Vec::new();
+        for c in controllers {
+            let Some(h) = self.layout.hierarchy_of(*c) else {
+                continue;
+            };
+            match out.iter_mut().find(|(m, _)| *m == h.mount_point) {
+                Some((_, cs)) => cs.push(*c),
+                None => out.push((h.mount_point.clone(), vec![*c])),
+            }
+        }
+        if self.layout.version() == Version::V2 && out.is_empty() {
+            if let Some(u) = self.layout.unified() {
+                out.push((u.mount_point.clone(), Vec::new()));
+            }
+        }
+        out.into_iter().map(|(m, cs)| (m.join(rel), cs)).collect()
+    }
+
+    /// Creates the cgroup: its directory in every hierarchy of its controllers (plus the v2
+    /// companion on hybrid hosts), with v2 controllers enabled down the path and v1 cpusets
+    /// filled from their parents. On failure nothing is left behind.
+    pub fn create(self) -> Result<Cgroup> {
+        let controllers = self.resolve_controllers()?;
+        let rel = self.relative()?;
+        // Another cgroup's removal may delete the shared parent between our mkdirs: retry.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_create(&rel, &controllers) {
+                Err(e) if attempt < 5 && e.errno() == Some(nix::errno::Errno::ENOENT) => continue,
+                r => return r,
+            }
+        }
+    }
+
+    fn try_create(&self, rel: &Path, controllers: &[Controller]) -> Result<Cgroup> {
+        let version = self.layout.version();
+        let mut cg = Cgroup {
+            rel: rel.to_path_buf(),
+            backend: Box::new(V1 {
+                dirs: Default::default(),
+                unified: None,
+            }),
+            dirs: Vec::new(),
+            roots: Vec::new(),
+            owned: true,
+            removed: false,
+        };
+        // Dropping `cg` on an error removes whatever was made so far.
+        let mut v1_dirs = std::collections::BTreeMap::new();
+        let mut unified = None;
+        let mut v2 = None;
+        for (dir, cs) in self.plan(rel, controllers) {
+            let root = strip_rel(&dir, rel);
+            self.layout.check_fs(&root, version)?;
+            cg.roots.push(root.clone());
+            make_dirs(&root, rel, version, cs.contains(&Controller::Cpuset), &cs, &mut cg)?;
+            match version {
+                Version::V1 => {
+                    for c in cs {
+                        v1_dirs.insert(c, dir.clone());
+                    }
+                }
+                Version::V2 => v2 = Some(V2 { dir, controllers: controllers.to_vec() }),
+            }
+        }
+        if version == Version::V1 {
+            if let Some(u) = self.layout.unified() {
+                let dir = u.mount_point.join(rel);
+                self.layout.check_fs(&u.mount_point, Version::V2)?;
+                cg.roots.push(u.mount_point.clone());
+                make_dirs(&u.mount_point, rel, Version::V2, false, &[], &mut cg)?;
+                unified = Some(dir);
+            }
+            cg.backend = Box::new(V1 {
+                dirs: v1_dirs,
+                unified,
+            });
+        } else if let Some(v2) = v2 {
+            cg.backend = Box::new(v2);
+        }
+        Ok(cg)
+    }
+
+    /// Opens an existing cgroup (made by another process, e.g. the runtime's `create`). The
+    /// handle does not own it: dropping it removes nothing.
+    pub fn open(self) -> Result<Cgroup> {
+        let controllers = self.resolve_controllers()?;
+        let rel = match &self.name {
+            Some(n) => self.parent.join(n),
+            None => {
+                return Err(CgroupError::InvalidValue {
+                    what: "cgroup to open".into(),
+                    reason: "give its name".into(),
+                })
+            }
+        };
+        let version = self.layout.version();
+        let mut dirs = Vec::new();
+        let mut v1_dirs = std::collections::BTreeMap::new();
+        let mut backend: Box<dyn Backend> = Box::new(V1 {
+            dirs: Default::default(),
+            unified: None,
+        });
+        for (dir, cs) in self.plan(&rel, &controllers) {
+            if !dir.is_dir() {
+                return Err(CgroupError::Dir {
+                    op: "open",
+                    path: dir,
+                    source: io::Error::from_raw_os_error(libc::ENOENT),
+                });
+            }
+            dirs.push(dir.clone());
+            match version {
+                Version::V1 => cs.into_iter().for_each(|c| {
+                    v1_dirs.insert(c, dir.clone());
+                }),
+                Version::V2 => {
+                    backend = Box::new(V2 {
+                        dir,
+                        controllers: controllers.clone(),
+                    })
+                }
+            }
+        }
+        if version == Version::V1 {
+            let unified = self
+                .layout
+                .unified()
+                .map(|u| u.mount_point.join(&rel))
+                .filter(|d| d.is_dir());
+            dirs.extend(unified.clone());
+            backend = Box::new(V1 {
+                dirs: v1_dirs,
+                unified,
+            });
+        }
+        Ok(Cgroup {
+            rel,
+            backend,
+            dirs,
+            roots: Vec::new(),
+            owned: false,
+            removed: false,
+        })
+    }
+}
+
+fn strip_rel(dir: &Path, rel: &Path) -> PathBuf {
+    let mut root = dir.to_path_buf();
+    for _ in rel.components() {
+        root.pop();
+    }
+    root
+}
+
+/// Makes `root/rel`, creating missing parents; on v2 enables `controllers` in each level's
+/// `cgroup.subtree_control`; on v1 cpuset fills each new level's cpus and mems.
+fn make_dirs(
+    root: &Path,
+    rel: &Path,
+    version: Version,
+    cpuset_v1: bool,
+    controllers: &[Controller],
+    cg: &mut Cgroup,
+) -> Result<()> {
+    let mut level = root.to_path_buf();
+    let n = rel.components().count();
+    for (i, comp) in rel.components().enumerate() {
+        if version == Version::V2 {
+            enable_v2_controllers(&level, controllers)?;
+        }
+        level.push(comp);
+        let leaf = i + 1 == n;
+        match std::fs::create_dir(&level) {
+            Ok(()) => {
+                if leaf {
+                    cg.dirs.push(level.clone());
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && !leaf => {}
+            Err(source) => {
+                return Err(CgroupError::Dir {
+                    op: "create",
+                    path: level,
+                    source,
+                })
+            }
+        }
+        if cpuset_v1 && version == Version::V1 {
+            cpuset::inherit_from_parent(&level)?;
+        }
+    }
+    Ok(())
+}
+
+fn enable_v2_controllers(dir: &Path, controllers: &[Controller]) -> Result<()> {
+    let enabled: Vec<String> = read_with(dir, v2::SUBTREE_CONTROL, |t| {
+        Ok(t.split_whitespace().map(str::to_string).collect())
+    })?;
+    for c in controllers.iter().filter_map(|c| c.v2_name()) {
+        if !enabled.iter().any(|e| e == c) {
+            write_in(dir, v2::SUBTREE_CONTROL, &format!("+{c}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn unique_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    format!("run-{}-{:x}-{n}", std::process::id(), t)
+}
+
+/// A cgroup made or opened by limitcheck: one directory per v1 hierarchy in use (plus the v2
+/// companion on hybrid hosts), or one v2 directory.
+///
+/// A cgroup this process created is owned: dropping the handle kills what runs in it and removes
+/// it, so that no run, passed or failed, leaves a cgroup behind. Call [`Cgroup::keep`] to hand
+/// it over (the runtime keeps a container's cgroup between `create` and `delete`).
+#[derive(Debug)]
+pub struct Cgroup {
+    rel: PathBuf,
+    backend: Box<dyn Backend>,
+    dirs: Vec<PathBuf>,
+    roots: Vec<PathBuf>,
+    owned: bool,
+    removed: bool,
+}
+
+impl Cgroup {
+    /// The cgroup's path below each hierarchy's root, e.g. `limitcheck/run-42-…-0`.
+    pub fn relative_path(&self) -> &Path {
+        &self.rel
+    }
+
+    /// The cgroup version its limits are written through.
+    pub fn version(&self) -> Version {
+        self.backend.version()
+    }
+
+    /// Every directory of the cgroup.
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// Stops owning the cgroup: dropping the handle will leave it in place.
+    pub fn keep(mut self) -> Self {
+        self.owned = false;
+        self
+    }
+
+    /// Moves a process (all its threads) into the cgroup, in every hierarchy.
+    pub fn add_pid(&self, pid: i32) -> Result<()> {
+        for d in &self.dirs {
+            write_in(d, PROCS, &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// The processes in the cgroup (the union over its directories), ascending.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        let mut all = BTreeSet::new();
+        for d in &self.dirs {
+            all.extend(read_with(d, PROCS, parse_pids)?);
+        }
+        Ok(all.into_iter().collect())
+    }
+
+    /// Writes one limit.
+    pub fn set(&self, limit: &Limit) -> Result<()> {
+        self.backend.set(limit)
+    }
+
+    /// Reads one limit.
+    pub fn get(&self, kind: LimitKind) -> Result<Limit> {
+        self.backend.get(kind)
+    }
+
+    /// Writes several limits in order, except that a memory limit and a memory+swap limit given
+    /// together are written in the order the kernel accepts.
+    pub fn apply(&self, limits: &[Limit]) -> Result<()> {
+        let mem = limits.iter().find_map(|l| match l {
+            Limit::MemoryMax(m) => Some(*m),
+            _ => None,
+        });
+        let swap = limits.iter().find_map(|l| match l {
+            Limit::MemorySwapMax(m) => Some(*m),
+            _ => None,
+        });
+        for l in limits {
+            match (l, mem, swap) {
+                (Limit::MemoryMax(_), Some(m), Some(s)) => self.backend.set_memory_and_swap(m, s)?,
+                (Limit::MemorySwapMax(_), Some(_), Some(_)) => {}
+                (l, _, _) => self.backend.set(l)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads every statistic of the controllers in use.
+    pub fn stats(&self) -> Result<Stats> {
+        self.backend.stats()
+    }
+
+    /// Where a cgroup file of this name is, e.g. `memory.limit_in_bytes` → the memory hierarchy.
+    pub fn file_path(&self, name: &str) -> Result<PathBuf> {
+        if name.is_empty() || name.contains('/') || name.starts_with('.') {
+            return Err(CgroupError::InvalidValue {
+                what: format!("cgroup file {name:?}"),
+                reason: "give a file name of the cgroup, such as memory.max or cpu.cfs_quota_us"
+                    .into(),
+            });
+        }
+        self.backend.file_path(name)
+    }
+
+    /// Reads any file of the cgroup by name.
+    pub fn read_raw(&self, name: &str) -> Result<String> {
+        fs::read(&self.file_path(name)?)
+    }
+
+    /// Writes any file of the cgroup by name. The kernel's errno is kept:
+    /// `err.errno() == Some(Errno::EBUSY)` when a v1 memory limit cannot be lowered.
+    pub fn write_raw(&self, name: &str, value: &str) -> Result<()> {
+        fs::write(&self.file_path(name)?, value)
+    }
+
+    /// Freezes every task and waits until the kernel reports the cgroup frozen.
+    pub fn freeze(&self) -> Result<()> {
+        self.set(&Limit::Freezer(FreezerState::Frozen))?;
+        let start = Instant::now();
+        loop {
+            if self.get(LimitKind::Freezer)? == Limit::Freezer(FreezerState::Frozen) {
+                return Ok(());
+            }
+            if start.elapsed() > DRAIN_TIMEOUT {
+                return Err(CgroupError::StillBusy {
+                    path: self.dirs.first().cloned().unwrap_or_default(),
+                    pids: self.pids().unwrap_or_default(),
+                    waited_ms: start.elapsed().as_millis() as u64,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Thaws every task.
+    pub fn thaw(&self) -> Result<()> {
+        self.set(&Limit::Freezer(FreezerState::Thawed))
+    }
+
+    /// Kills every process in the cgroup with SIGKILL and waits until none is left. Uses
+    /// `cgroup.kill` where the kernel has it (v2, or the v2 companion on hybrid hosts, 5.14+);
+    /// otherwise freezes, signals each task, and thaws, until the cgroup is empty.
+    pub fn kill_all(&self) -> Result<()> {
+        let kill_file = self
+            .dirs
+            .iter()
+            .map(|d| d.join(v2::KILL))
+            .find(|p| p.exists());
+        let can_freeze = self.get(LimitKind::Freezer).is_ok();
+        let start = Instant::now();
+        loop {
+            let pids = self.pids()?;
+            if pids.is_empty() {
+                return Ok(());
+            }
+            if start.elapsed() > DRAIN_TIMEOUT {
+                return Err(CgroupError::StillBusy {
+                    path: self.dirs.first().cloned().unwrap_or_default(),
+                    pids,
+                    waited_ms: start.elapsed().as_millis() as u64,
+                });
+            }
+            match &kill_file {
+                Some(f) => fs::write(f, "1")?,
+                None => {
+                    // Frozen tasks cannot fork away from the signal; they die once thawed.
+                    let frozen = can_freeze && self.freeze().is_ok();
+                    for pid in self.pids()? {
+                        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    }
+                    if frozen {
+                        self.thaw()?;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Removes the cgroup's directories, retrying while exiting tasks drain (up to
+    /// [`DRAIN_TIMEOUT`]), then the parents it made when they are empty. It does not kill:
+    /// call [`Cgroup::kill_all`] first, or use [`Cgroup::destroy`].
+    pub fn remove(mut self) -> Result<()> {
+        self.remove_dirs()
+    }
+
+    /// Kills everything in the cgroup, then removes it.
+    pub fn destroy(mut self) -> Result<()> {
+        self.kill_all()?;
+        self.remove_dirs()
+    }
+
+    fn remove_dirs(&mut self) -> Result<()> {
+        let start = Instant::now();
+        // Leaves first: the v2 companion and the controller directories.
+        for d in self.dirs.iter().rev() {
+            loop {
+                match std::fs::remove_dir(d) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                        if start.elapsed() > DRAIN_TIMEOUT {
+                            let pids = read_with(d, PROCS, parse_pids).unwrap_or_default();
+                            return Err(CgroupError::StillBusy {
+                                path: d.clone(),
+                                pids,
+                                waited_ms: start.elapsed().as_millis() as u64,
+                            });
+                        }
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(source) => {
+                        return Err(CgroupError::Dir {
+                            op: "remove",
+                            path: d.clone(),
+                            source,
+                        })
+                    }
+                }
+            }
+        }
+        self.removed = true;
+        // Then the shared parents (`limitcheck/`), if no other run uses them.
+        for root in &self.roots {
+            let mut p = root.join(&self.rel);
+            while p.pop() && p != *root {
+                if std::fs::remove_dir(&p).is_err() {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        if self.owned && !self.removed {
+            let _ = self.kill_all();
+            let _ = self.remove_dirs();
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Thin, errno-keeping file access for cgroup files, and the filesystem-magic seam.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::error::{CgroupError, Result};
+
+/// `statfs` magic of a cgroup v1 hierarchy.
+pub const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+/// `statfs` magic of the cgroup v2 hierarchy.
+pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+/// `statfs` magic of tmpfs (what `/sys/fs/cgroup` is on v1 and hybrid hosts).
+pub const TMPFS_MAGIC: i64 = 0x0102_1994;
+
+/// Tells which filesystem a path is on. The real one asks the kernel (`statfs`); tests of v2 code
+/// paths on a host that does not run v2 give a fixture tree their own answer.
+pub trait FsProbe: Send + Sync {
+    /// The `f_type` magic of the filesystem holding `path`.
+    fn magic(&self, path: &Path) -> io::Result<i64>;
+}
+
+/// [`FsProbe`] backed by `statfs(2)`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RealFs;
+
+impl FsProbe for RealFs {
+    fn magic(&self, path: &Path) -> io::Result<i64> {
+        let st = nix::sys::statfs::statfs(path).map_err(io::Error::from)?;
+        #[allow(clippy::unnecessary_cast)]
+        Ok(st.filesystem_type().0 as i64)
+    }
+}
+
+/// Reads a whole cgroup file.
+pub fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| CgroupError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes `value` to an existing cgroup file in one `write(2)`, never creating it, and keeps the
+/// kernel's errno in the error.
+pub fn write(path: &Path, value: &str) -> Result<()> {
+    let err = |source| CgroupError::Write {
+        path: path.to_path_buf(),
+        value: value.to_string(),
+        source,
+    };
+    let mut f = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .map_err(err)?;
+    let n = f.write(value.as_bytes()).map_err(err)?;
+    if n != value.len() {
+        return Err(err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("short write: {n} of {} bytes", value.len()),
+        )));
+    }
+    Ok(())
+}
+
+/// Reads `dir/file` and parses it, attaching the path to a parse error.
+pub(crate) fn read_with<T>(
+    dir: &Path,
+    file: &str,
+    parse: impl FnOnce(&str) -> Result<T>,
+) -> Result<T> {
+    let path = dir.join(file);
+    let text = read(&path)?;
+    parse(&text).map_err(|e| e.at(&path))
+}
+
+/// Like [`read_with`] but `Ok(None)` when the file does not exist (a kernel without the feature).
+pub(crate) fn read_opt<T>(
+    dir: &Path,
+    file: &str,
+    parse: impl FnOnce(&str) -> Result<T>,
+) -> Result<Option<T>> {
+    match read_with(dir, file, parse) {
+        Ok(v) => Ok(Some(v)),
+        Err(CgroupError::Read { source, .. }) if is_absent(&source) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether an error means "this kernel has no such file/feature" (ENOENT, or EOPNOTSUPP for PSI
+/// files on a kernel booted with `psi=0`).
+pub(crate) fn is_absent(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) | Some(libc::ENODEV)
+    )
+}
+
+/// Writes `dir/file`.
+pub(crate) fn write_in(dir: &Path, file: &str, value: &str) -> Result<()> {
+    write(&dir.join(file), value)
+}
