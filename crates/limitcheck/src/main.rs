@@ -1,1 +1,35 @@
-fn main(){}
+//! `limitcheck`: proves by measurement that Linux resource limits do what they claim.
+//!
+//! The binary is thin: it parses flags ([`cli`]) and hands each verb to a small module under
+//! [`commands`], which calls the libraries. Exit status is a contract for CI: see
+//! [`cli::EXIT_HELP`].
+
+mod cli;
+mod commands;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let result = match args.command {
+        cli::Command::Doctor(a) => commands::doctor::run(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "limitcheck: error: {e:#}");
+            ExitCode::from(cli::EXIT_ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
