@@ -227,6 +227,7 @@ impl<'a> CgroupBuilder<'a> {
         };
         let version = self.layout.version();
         let mut dirs = Vec::new();
+        let mut roots = Vec::new();
         let mut v1_dirs = std::collections::BTreeMap::new();
         let mut backend: Box<dyn Backend> = Box::new(V1 {
             dirs: Default::default(),
@@ -241,6 +242,7 @@ impl<'a> CgroupBuilder<'a> {
                 });
             }
             dirs.push(dir.clone());
+            roots.push(strip_rel(&dir, &rel));
             match version {
                 Version::V1 => cs.into_iter().for_each(|c| {
                     v1_dirs.insert(c, dir.clone());
@@ -259,7 +261,10 @@ impl<'a> CgroupBuilder<'a> {
                 .unified()
                 .map(|u| u.mount_point.join(&rel))
                 .filter(|d| d.is_dir());
-            dirs.extend(unified.clone());
+            if let Some(u) = &unified {
+                dirs.push(u.clone());
+                roots.push(strip_rel(u, &rel));
+            }
             backend = Box::new(V1 {
                 dirs: v1_dirs,
                 unified,
@@ -269,7 +274,7 @@ impl<'a> CgroupBuilder<'a> {
             rel,
             backend,
             dirs,
-            roots: Vec::new(),
+            roots,
             owned: false,
             removed: false,
         })
