@@ -114,9 +114,7 @@ impl<'a> CgroupBuilder<'a> {
         let rel = self.parent.join(&name);
         let ok = !name.is_empty()
             && !name.contains('/')
-            && rel
-                .components()
-                .all(|c| matches!(c, Component::Normal(_)));
+            && rel.components().all(|c| matches!(c, Component::Normal(_)));
         if !ok {
             return Err(CgroupError::InvalidValue {
                 what: format!("cgroup path {}", rel.display()),
@@ -184,14 +182,26 @@ impl<'a> CgroupBuilder<'a> {
             let root = strip_rel(&dir, rel);
             self.layout.check_fs(&root, version)?;
             cg.roots.push(root.clone());
-            make_dirs(&root, rel, version, cs.contains(&Controller::Cpuset), &cs, &mut cg)?;
+            make_dirs(
+                &root,
+                rel,
+                version,
+                cs.contains(&Controller::Cpuset),
+                &cs,
+                &mut cg,
+            )?;
             match version {
                 Version::V1 => {
                     for c in cs {
                         v1_dirs.insert(c, dir.clone());
                     }
                 }
-                Version::V2 => v2 = Some(V2 { dir, controllers: controllers.to_vec() }),
+                Version::V2 => {
+                    v2 = Some(V2 {
+                        dir,
+                        controllers: controllers.to_vec(),
+                    })
+                }
             }
         }
         if version == Version::V1 {
@@ -429,7 +439,9 @@ impl Cgroup {
         });
         for l in limits {
             match (l, mem, swap) {
-                (Limit::MemoryMax(_), Some(m), Some(s)) => self.backend.set_memory_and_swap(m, s)?,
+                (Limit::MemoryMax(_), Some(m), Some(s)) => {
+                    self.backend.set_memory_and_swap(m, s)?
+                }
                 (Limit::MemorySwapMax(_), Some(_), Some(_)) => {}
                 (l, _, _) => self.backend.set(l)?,
             }

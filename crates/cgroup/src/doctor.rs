@@ -132,7 +132,9 @@ impl HostReport {
             .create();
         match probe {
             Ok(cg) => {
-                report.features.extend(probe_features(&layout, Some(cg.dirs())));
+                report
+                    .features
+                    .extend(probe_features(&layout, Some(cg.dirs())));
                 if let Err(e) = cg.destroy() {
                     report.probe_error = Some(format!("the probe cgroup was not removed: {e}"));
                 }
@@ -179,7 +181,10 @@ impl HostReport {
             if c.mount_point.is_none() && Controller::DEFAULT.contains(&c.controller) {
                 add(
                     &format!("{} limits and statistics", c.controller),
-                    format!("the {} controller is not mounted or not enabled", c.controller),
+                    format!(
+                        "the {} controller is not mounted or not enabled",
+                        c.controller
+                    ),
                 );
             }
         }
@@ -202,7 +207,8 @@ impl HostReport {
         } else {
             add(
                 "per-CPU usage",
-                "cgroup v2 has no cpuacct.usage_percpu; only the total and user/system split".into(),
+                "cgroup v2 has no cpuacct.usage_percpu; only the total and user/system split"
+                    .into(),
             );
             add(
                 "the v1 EBUSY on lowering a memory limit below usage",
@@ -292,10 +298,11 @@ fn probe_features(layout: &Layout, probe: Option<&[PathBuf]>) -> Vec<Feature> {
     }
     let weight = match (version, probe) {
         (_, None) => None,
-        (Version::V1, Some(d)) => Some(
-            d.iter()
-                .any(|d| d.join(v1::blkio::WEIGHT).exists() || d.join(v1::blkio::BFQ_WEIGHT).exists()),
-        ),
+        (Version::V1, Some(d)) => {
+            Some(d.iter().any(|d| {
+                d.join(v1::blkio::WEIGHT).exists() || d.join(v1::blkio::BFQ_WEIGHT).exists()
+            }))
+        }
         (Version::V2, Some(d)) => Some(
             d.iter()
                 .any(|d| d.join(v2::io::WEIGHT).exists() || d.join(v2::io::BFQ_WEIGHT).exists()),
@@ -315,7 +322,11 @@ fn probe_features(layout: &Layout, probe: Option<&[PathBuf]>) -> Vec<Feature> {
 
 impl fmt::Display for HostReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "kernel        {} ({})", self.kernel_release, self.kernel_version)?;
+        writeln!(
+            f,
+            "kernel        {} ({})",
+            self.kernel_release, self.kernel_version
+        )?;
         match &self.mode {
             Ok(m) => {
                 let detail = match m {
@@ -364,7 +375,10 @@ impl fmt::Display for HostReport {
         }
         let lim = self.limitations();
         if lim.is_empty() {
-            writeln!(f, "\nScenarios can check everything limitcheck knows on this host.")?;
+            writeln!(
+                f,
+                "\nScenarios can check everything limitcheck knows on this host."
+            )?;
         } else {
             writeln!(f, "\nWhat scenarios cannot check on this host:")?;
             for l in lim {

@@ -171,7 +171,12 @@ struct IoDisplay<'a>(&'a io::Error);
 impl fmt::Display for IoDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.raw_os_error() {
-            Some(code) => write!(f, "{:?} ({})", Errno::from_raw(code), Errno::from_raw(code).desc()),
+            Some(code) => write!(
+                f,
+                "{:?} ({})",
+                Errno::from_raw(code),
+                Errno::from_raw(code).desc()
+            ),
             None => write!(f, "{}", self.0),
         }
     }

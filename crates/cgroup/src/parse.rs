@@ -208,7 +208,9 @@ pub fn parse_pids(text: &str) -> Result<Vec<i32>> {
 
 /// Parses space-separated numbers on one line: `cpuacct.usage_percpu`.
 pub fn parse_u64_list(what: &'static str, text: &str) -> Result<Vec<u64>> {
-    text.split_whitespace().map(|w| parse_u64(what, w)).collect()
+    text.split_whitespace()
+        .map(|w| parse_u64(what, w))
+        .collect()
 }
 
 /// Parses v1 `cpuacct.usage_all` (`cpu user system` header, then one line a CPU, in ns) into
@@ -449,12 +451,12 @@ mod tests {
     #[test]
     fn device_values_and_io_max() {
         let v = parse_device_values("blkio.throttle.read_bps_device", "8:0 1048576\n").unwrap();
-        assert_eq!(
-            v,
-            vec![(DeviceNumber { major: 8, minor: 0 }, 1048576)]
-        );
+        assert_eq!(v, vec![(DeviceNumber { major: 8, minor: 0 }, 1048576)]);
         let m = parse_io_max("8:16 rbps=2097152 wbps=max riops=max wiops=120\n").unwrap();
-        let d = &m[&DeviceNumber { major: 8, minor: 16 }];
+        let d = &m[&DeviceNumber {
+            major: 8,
+            minor: 16,
+        }];
         assert_eq!(d["rbps"], Max::Value(2097152));
         assert_eq!(d["wbps"], Max::Unlimited);
         assert_eq!(d["wiops"], Max::Value(120));
@@ -463,8 +465,14 @@ mod tests {
 
     #[test]
     fn weights() {
-        assert_eq!(parse_default_weight("io.weight", "default 100\n8:0 300\n").unwrap(), 100);
-        assert_eq!(parse_default_weight("blkio.bfq.weight", "500\n").unwrap(), 500);
+        assert_eq!(
+            parse_default_weight("io.weight", "default 100\n8:0 300\n").unwrap(),
+            100
+        );
+        assert_eq!(
+            parse_default_weight("blkio.bfq.weight", "500\n").unwrap(),
+            500
+        );
         assert!(parse_default_weight("io.weight", "8:0 300\n").is_err());
     }
 

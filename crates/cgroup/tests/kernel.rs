@@ -6,6 +6,7 @@ mod util;
 
 use std::time::{Duration, Instant};
 
+use limitcheck_cgroup::fs::{FsProbe, RealFs, CGROUP2_SUPER_MAGIC};
 use limitcheck_cgroup::nix::errno::Errno;
 use limitcheck_cgroup::nix::sys::signal::Signal;
 use limitcheck_cgroup::nix::sys::wait::WaitStatus;
@@ -22,21 +23,20 @@ fn detects_the_mode_this_host_really_has() {
     let Some(layout) = host("detects_the_mode_this_host_really_has", &[]) else {
         return;
     };
-    let st = limitcheck_cgroup::nix::sys::statfs::statfs("/sys/fs/cgroup").unwrap();
-    #[allow(clippy::unnecessary_cast)]
-    let magic = st.filesystem_type().0 as i64;
-    if magic == limitcheck_cgroup::fs::CGROUP2_SUPER_MAGIC {
+    let magic = |p: &str| RealFs.magic(std::path::Path::new(p)).ok();
+    if magic("/sys/fs/cgroup") == Some(CGROUP2_SUPER_MAGIC) {
         assert_eq!(layout.mode, Mode::V2);
     } else {
         assert_ne!(layout.mode, Mode::V2);
-        let unified = std::path::Path::new("/sys/fs/cgroup/unified");
-        let has_unified = limitcheck_cgroup::nix::sys::statfs::statfs(unified)
-            .map(|s| s.filesystem_type().0 as i64 == limitcheck_cgroup::fs::CGROUP2_SUPER_MAGIC)
-            .unwrap_or(false);
+        let has_unified = magic("/sys/fs/cgroup/unified") == Some(CGROUP2_SUPER_MAGIC);
         if has_unified {
             assert_eq!(layout.mode, Mode::Hybrid);
         }
-        for h in layout.hierarchies.iter().filter(|h| h.version == Version::V1) {
+        for h in layout
+            .hierarchies
+            .iter()
+            .filter(|h| h.version == Version::V1)
+        {
             assert!(h.mount_point.starts_with("/sys/fs/cgroup"), "{h:?}");
         }
     }
@@ -86,7 +86,11 @@ fn half_cpu_quota_gives_about_half_the_wall_time_and_throttles() {
     assert!(t.throttled_ns > 0);
     if layout.version() == Version::V1 {
         let per_cpu: u64 = cpu.per_cpu_ns.expect("per-CPU usage on v1").iter().sum();
-        assert!(per_cpu >= cpu.usage_ns / 2, "per-CPU sum {per_cpu} vs {}", cpu.usage_ns);
+        assert!(
+            per_cpu >= cpu.usage_ns / 2,
+            "per-CPU sum {per_cpu} vs {}",
+            cpu.usage_ns
+        );
     }
     drop(child);
     cg.destroy().unwrap();
@@ -104,7 +108,11 @@ fn allocator_over_a_64mib_limit_is_oom_killed_and_counted() {
         .create()
         .unwrap();
     // With swap the allocator would swap instead of dying: cap memory+swap too where possible.
-    let swap_on = std::fs::read_to_string("/proc/swaps").unwrap().lines().count() > 1;
+    let swap_on = std::fs::read_to_string("/proc/swaps")
+        .unwrap()
+        .lines()
+        .count()
+        > 1;
     let mut limits = vec![Limit::MemoryMax(Max::Value(64 * MIB))];
     if swap_on && cg.get(LimitKind::MemorySwapMax).is_ok() {
         limits.push(Limit::MemorySwapMax(Max::Value(64 * MIB)));
@@ -126,7 +134,11 @@ fn allocator_over_a_64mib_limit_is_oom_killed_and_counted() {
         .expect("the allocator was not killed within 30 s");
     assert_eq!(
         status,
-        WaitStatus::Signaled(limitcheck_cgroup::nix::unistd::Pid::from_raw(child.pid), Signal::SIGKILL, false),
+        WaitStatus::Signaled(
+            limitcheck_cgroup::nix::unistd::Pid::from_raw(child.pid),
+            Signal::SIGKILL,
+            false
+        ),
         "expected an OOM kill"
     );
     let mem = cg.stats().unwrap().memory.unwrap();
@@ -139,7 +151,10 @@ fn allocator_over_a_64mib_limit_is_oom_killed_and_counted() {
     // memory.failcnt moves only when memory alone is limited: with memory+swap capped at the
     // same value the memsw counter fails first, and on 6.18 neither failcnt moves then.
     if layout.version() == Version::V1 && limits.len() == 1 {
-        assert!(mem.failcnt.unwrap() > 0, "memory.failcnt is 0 after an OOM kill");
+        assert!(
+            mem.failcnt.unwrap() > 0,
+            "memory.failcnt is 0 after an OOM kill"
+        );
     }
     cg.destroy().unwrap();
 }
@@ -151,10 +166,17 @@ fn lowering_v1_memory_limit_below_usage_fails_with_ebusy() {
         return;
     };
     if layout.version() != Version::V1 {
-        eprintln!("SKIPPED {test}: v2 reclaims and OOM-kills instead of EBUSY (a scenario checks that)");
+        eprintln!(
+            "SKIPPED {test}: v2 reclaims and OOM-kills instead of EBUSY (a scenario checks that)"
+        );
         return;
     }
-    if std::fs::read_to_string("/proc/swaps").unwrap().lines().count() > 1 {
+    if std::fs::read_to_string("/proc/swaps")
+        .unwrap()
+        .lines()
+        .count()
+        > 1
+    {
         eprintln!("SKIPPED {test}: swap is on, so the kernel can reclaim by swapping");
         return;
     }
@@ -200,7 +222,10 @@ fn lowering_v1_memory_limit_below_usage_fails_with_ebusy() {
         cg.get(LimitKind::MemoryMax).unwrap(),
         Limit::MemoryMax(Max::Value(314572800))
     );
-    assert!(child.wait_timeout(Duration::ZERO).is_none(), "the holder died");
+    assert!(
+        child.wait_timeout(Duration::ZERO).is_none(),
+        "the holder died"
+    );
     drop(child);
     cg.destroy().unwrap();
 }
@@ -216,7 +241,11 @@ fn destroy_kills_and_removes_every_directory() {
     assert!(!dirs.is_empty());
     for d in &dirs {
         assert!(d.is_dir(), "{}", d.display());
-        assert!(d.to_string_lossy().contains("/limitcheck/"), "{}", d.display());
+        assert!(
+            d.to_string_lossy().contains("/limitcheck/"),
+            "{}",
+            d.display()
+        );
     }
     let mut kids: Vec<_> = (0..3).map(|_| spawn(Work::Spin)).collect();
     for k in &mut kids {
@@ -226,8 +255,13 @@ fn destroy_kills_and_removes_every_directory() {
     assert_eq!(cg.pids().unwrap().len(), 3);
     cg.destroy().unwrap();
     for k in &mut kids {
-        let s = k.wait_timeout(Duration::from_secs(10)).expect("child survived");
-        assert!(matches!(s, WaitStatus::Signaled(_, Signal::SIGKILL, _)), "{s:?}");
+        let s = k
+            .wait_timeout(Duration::from_secs(10))
+            .expect("child survived");
+        assert!(
+            matches!(s, WaitStatus::Signaled(_, Signal::SIGKILL, _)),
+            "{s:?}"
+        );
     }
     for d in &dirs {
         assert!(!d.exists(), "{} left behind", d.display());
@@ -246,7 +280,10 @@ fn dropping_an_owned_handle_cleans_up() {
     cg.add_pid(child.pid).unwrap();
     child.start();
     drop(cg);
-    assert!(child.wait_timeout(Duration::from_secs(10)).is_some(), "child survived the drop");
+    assert!(
+        child.wait_timeout(Duration::from_secs(10)).is_some(),
+        "child survived the drop"
+    );
     for d in &dirs {
         assert!(!d.exists(), "{} left behind", d.display());
     }
@@ -306,7 +343,10 @@ fn freeze_stops_cpu_use_and_thaw_resumes_it() {
     let a = usage();
     std::thread::sleep(Duration::from_millis(300));
     let frozen_delta = usage() - a;
-    assert!(frozen_delta < 20_000_000, "ran {frozen_delta} ns while frozen");
+    assert!(
+        frozen_delta < 20_000_000,
+        "ran {frozen_delta} ns while frozen"
+    );
     cg.thaw().unwrap();
     assert!(
         eventually(Duration::from_secs(5), || usage() > a + 20_000_000),
@@ -382,7 +422,10 @@ fn every_typed_limit_round_trips_on_this_host() {
         }
     }
     eprintln!("{test}: checked {checked:?}");
-    assert!(checked.len() >= 5, "too little could be checked here: {checked:?}");
+    assert!(
+        checked.len() >= 5,
+        "too little could be checked here: {checked:?}"
+    );
     cg.destroy().unwrap();
 }
 
@@ -421,7 +464,10 @@ fn kernel_refusals_keep_their_errno_path_and_value() {
     let err = cg.write_raw(file, "not-a-number").unwrap_err();
     assert_eq!(err.errno(), Some(Errno::EINVAL), "{err}");
     let text = err.to_string();
-    assert!(text.contains(file) && text.contains("not-a-number") && text.contains("EINVAL"), "{text}");
+    assert!(
+        text.contains(file) && text.contains("not-a-number") && text.contains("EINVAL"),
+        "{text}"
+    );
     // A period below the kernel's 1 ms minimum is EINVAL through the typed setter as well.
     let err = cg
         .set(&Limit::CpuMax {
@@ -455,8 +501,15 @@ fn asking_for_a_controller_the_host_lacks_is_a_clear_error() {
         eprintln!("SKIPPED {test}: this host has every controller");
         return;
     };
-    let err = layout.cgroup().controllers(&[missing]).create().unwrap_err();
-    assert!(matches!(err, CgroupError::MissingController { .. }), "{err}");
+    let err = layout
+        .cgroup()
+        .controllers(&[missing])
+        .create()
+        .unwrap_err();
+    assert!(
+        matches!(err, CgroupError::MissingController { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains(missing.v1_name()), "{err}");
 }
 
@@ -491,7 +544,10 @@ fn stats_are_read_on_every_controller_in_use() {
     }
     assert!(s.cpu.is_some());
     if layout.unified().is_some() && std::fs::read_to_string("/proc/pressure/cpu").is_ok() {
-        let p = s.pressure.as_ref().expect("per-cgroup PSI through the v2 directory");
+        let p = s
+            .pressure
+            .as_ref()
+            .expect("per-cgroup PSI through the v2 directory");
         assert!(p.memory.is_some());
     }
     drop(child);

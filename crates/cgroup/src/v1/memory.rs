@@ -85,7 +85,9 @@ pub fn stats_from(
             .copied()
             .unwrap_or(0)
     };
-    let oom = oom_control.map(|t| parse_flat_keyed(OOM_CONTROL, t)).transpose()?;
+    let oom = oom_control
+        .map(|t| parse_flat_keyed(OOM_CONTROL, t))
+        .transpose()?;
     Ok(MemoryStats {
         usage: parse_u64(USAGE, usage)?,
         peak: max_usage.map(|t| parse_u64(MAX_USAGE, t)).transpose()?,
@@ -94,7 +96,10 @@ pub fn stats_from(
         events_high: None,
         oom: None,
         oom_kill: oom.as_ref().and_then(|m| m.get("oom_kill").copied()),
-        under_oom: oom.as_ref().and_then(|m| m.get("under_oom")).map(|v| *v != 0),
+        under_oom: oom
+            .as_ref()
+            .and_then(|m| m.get("under_oom"))
+            .map(|v| *v != 0),
         anon: pick("rss"),
         file: pick("cache"),
         inactive_file: pick("inactive_file"),

@@ -176,7 +176,9 @@ impl Backend for V1 {
         if let Some(c) = Controller::ALL.into_iter().find(|c| c.v1_name() == prefix) {
             return Ok(self.dir(c)?.join(name));
         }
-        if name.ends_with(".pressure") || matches!(name, "cgroup.kill" | "cgroup.events" | "cgroup.freeze") {
+        if name.ends_with(".pressure")
+            || matches!(name, "cgroup.kill" | "cgroup.events" | "cgroup.freeze")
+        {
             return match &self.unified {
                 Some(u) => Ok(u.join(name)),
                 None => Err(CgroupError::Unsupported {

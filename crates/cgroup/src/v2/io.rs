@@ -47,5 +47,9 @@ pub fn get_throttle(dir: &Path, dev: DeviceNumber, kind: ThrottleKind) -> Result
 
 /// Writes one device's throttle (`max` removes it).
 pub fn set_throttle(dir: &Path, dev: DeviceNumber, kind: ThrottleKind, rate: Max) -> Result<()> {
-    write_in(dir, MAX, &format!("{dev} {}={}", kind.v2_key(), rate.v2_text()))
+    write_in(
+        dir,
+        MAX,
+        &format!("{dev} {}={}", kind.v2_key(), rate.v2_text()),
+    )
 }

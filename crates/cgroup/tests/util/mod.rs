@@ -66,7 +66,9 @@ fn run(work: Work) -> ! {
             Work::Spin => {
                 let mut x: u64 = 1;
                 loop {
-                    x = std::ptr::read_volatile(&x).wrapping_mul(6364136223846793005).wrapping_add(1);
+                    x = std::ptr::read_volatile(&x)
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1);
                     std::ptr::write_volatile(&mut x, x);
                 }
             }

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The test command of limitcheck: `sudo scripts/test.sh` on a fresh Debian machine.
+#
+# 1. installs the Debian packages listed in scripts/deb-packages.txt that are missing (apt-get);
+# 2. runs every test of the workspace (the kernel tests need root: they create real cgroups and
+#    processes; without root they print SKIPPED with the reason);
+# 3. fails if anything named limitcheck is left behind: a cgroup, a state dir, a mount.
+#
+# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p limitcheck-cgroup`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "scripts/test.sh: not root: the kernel tests will be SKIPPED (run with sudo to run them)" >&2
+fi
+
+mapfile -t wanted < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' scripts/deb-packages.txt)
+missing=()
+for p in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "scripts/test.sh: missing Debian packages: ${missing[*]}; run as root to install them" >&2
+    exit 2
+  fi
+  echo "scripts/test.sh: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cargo test --workspace --locked "$@"
+
+left=$({ find /sys/fs/cgroup -maxdepth 4 -type d -iname '*limitcheck*' 2>/dev/null || true
+         find /run/limitcheck -mindepth 1 -maxdepth 1 2>/dev/null || true
+         grep -i limitcheck /proc/self/mountinfo 2>/dev/null | awk '{print $5}' || true; })
+if [ -n "$left" ]; then
+  echo "scripts/test.sh: the tests left these behind (a cleanup bug):" >&2
+  echo "$left" >&2
+  exit 1
+fi
+echo "scripts/test.sh: all tests passed; nothing left behind"
