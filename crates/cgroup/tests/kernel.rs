@@ -14,7 +14,7 @@ use limitcheck_cgroup::{
     CgroupError, Controller, CpuList, DeviceNumber, FreezerState, Limit, LimitKind, Max, Mode,
     ThrottleKind, Version,
 };
-use util::{eventually, host, spawn, Work};
+use util::{eventually, host, skip, spawn, Work};
 
 const MIB: u64 = 1 << 20;
 
@@ -177,7 +177,7 @@ fn lowering_v1_memory_limit_below_usage_fails_with_ebusy() {
         .count()
         > 1
     {
-        eprintln!("SKIPPED {test}: swap is on, so the kernel can reclaim by swapping");
+        skip(test, "swap is on, so the kernel can reclaim by swapping");
         return;
     }
     let cg = layout
@@ -498,7 +498,7 @@ fn asking_for_a_controller_the_host_lacks_is_a_clear_error() {
         .into_iter()
         .find(|c| !layout.available().contains(c))
     else {
-        eprintln!("SKIPPED {test}: this host has every controller");
+        skip(test, "this host has every controller");
         return;
     };
     let err = layout

@@ -136,23 +136,33 @@ impl Drop for Child {
     }
 }
 
+/// Prints why a test is skipped. It writes to stderr directly, past the test harness's output
+/// capture, so that a skip is always visible in the test log.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
 /// The host layout when this test can run here: root, a cgroup filesystem, and `needs`
 /// controllers. Otherwise prints why and returns `None`.
 pub fn host(test: &str, needs: &[Controller]) -> Option<Layout> {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIPPED {test}: needs root to create cgroups");
+        skip(test, "needs root to create cgroups");
         return None;
     }
     let layout = match Layout::detect() {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("SKIPPED {test}: no cgroup filesystem: {e}");
+            skip(test, &format!("no cgroup filesystem: {e}"));
             return None;
         }
     };
     let have = layout.available();
     if let Some(c) = needs.iter().find(|c| !have.contains(c)) {
-        eprintln!("SKIPPED {test}: the {c} controller is not available on this host");
+        skip(
+            test,
+            &format!("the {c} controller is not available on this host"),
+        );
         return None;
     }
     Some(layout)
