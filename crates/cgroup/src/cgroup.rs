@@ -225,16 +225,24 @@ impl<'a> CgroupBuilder<'a> {
     /// Opens an existing cgroup (made by another process, e.g. the runtime's `create`). The
     /// handle does not own it: dropping it removes nothing.
     pub fn open(self) -> Result<Cgroup> {
+        self.open_with(true)
+    }
+
+    /// Like [`CgroupBuilder::open`], but takes whichever of the cgroup's directories exist (a
+    /// cgroup half-removed by a process that died).
+    pub(crate) fn open_partial(self) -> Result<Cgroup> {
+        self.open_with(false)
+    }
+
+    fn open_with(self, all: bool) -> Result<Cgroup> {
         let controllers = self.resolve_controllers()?;
-        let rel = match &self.name {
-            Some(n) => self.parent.join(n),
-            None => {
-                return Err(CgroupError::InvalidValue {
-                    what: "cgroup to open".into(),
-                    reason: "give its name".into(),
-                })
-            }
-        };
+        if self.name.is_none() {
+            return Err(CgroupError::InvalidValue {
+                what: "cgroup to open".into(),
+                reason: "give its name".into(),
+            });
+        }
+        let rel = self.relative()?;
         let version = self.layout.version();
         let mut dirs = Vec::new();
         let mut roots = Vec::new();
@@ -244,6 +252,9 @@ impl<'a> CgroupBuilder<'a> {
             unified: None,
         });
         for (dir, cs) in self.plan(&rel, &controllers) {
+            if !dir.is_dir() && !all {
+                continue;
+            }
             if !dir.is_dir() {
                 return Err(CgroupError::Dir {
                     op: "open",
@@ -349,6 +360,52 @@ fn enable_v2_controllers(dir: &Path, controllers: &[Controller]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The pid of the process that made a cgroup named by [`unique_name`] (`run-<pid>-…`) or by
+/// the doctor's probe (`doctor-<pid>`); `None` for other names, which are never swept.
+pub(crate) fn owner_pid(name: &str) -> Option<i32> {
+    let mut it = name.split('-');
+    match (it.next(), it.next()) {
+        (Some("run" | "doctor"), Some(pid)) => pid.parse().ok(),
+        _ => None,
+    }
+}
+
+impl Layout {
+    /// Removes cgroups under [`DEFAULT_PARENT`] that a limitcheck process made and could not
+    /// remove because it died (SIGKILL, a crash): those whose owner pid, part of their name, no
+    /// longer runs. What still runs in them is killed first. Returns what was removed. Cgroups
+    /// with other names (a runtime's containers) are left alone.
+    pub fn sweep_stale(&self) -> Result<Vec<PathBuf>> {
+        let mut names = BTreeSet::new();
+        for h in &self.hierarchies {
+            let parent = h.mount_point.join(DEFAULT_PARENT);
+            let Ok(entries) = std::fs::read_dir(&parent) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let dead = owner_pid(&name).is_some_and(|pid| {
+                    pid != std::process::id() as i32 && !Path::new(&format!("/proc/{pid}")).exists()
+                });
+                if dead && e.path().is_dir() {
+                    names.insert(name);
+                }
+            }
+        }
+        let mut removed = Vec::new();
+        for name in names {
+            let cg = self
+                .cgroup()
+                .name(&name)
+                .controllers(&self.available())
+                .open_partial()?;
+            removed.extend(cg.dirs().iter().cloned());
+            cg.destroy()?;
+        }
+        Ok(removed)
+    }
 }
 
 fn unique_name() -> String {

@@ -36,6 +36,8 @@ pub struct HostReport {
     pub features: Vec<Feature>,
     /// Why the probe cgroup could not be made, if it could not.
     pub probe_error: Option<String>,
+    /// Cgroups left by limitcheck processes that died, which this run removed.
+    pub swept: Vec<PathBuf>,
 }
 
 /// One controller's availability.
@@ -107,6 +109,7 @@ impl HostReport {
             swap_total_bytes: parse_swap_total(&meminfo),
             features: Vec::new(),
             probe_error: None,
+            swept: Vec::new(),
         };
         let host_psi = std::fs::read_to_string("/proc/pressure/cpu").is_ok();
         report.features.push(Feature {
@@ -125,6 +128,10 @@ impl HostReport {
             );
             report.features.extend(probe_features(&layout, None));
             return report;
+        }
+        match layout.sweep_stale() {
+            Ok(swept) => report.swept = swept,
+            Err(e) => report.probe_error = Some(format!("cannot remove stale cgroups: {e}")),
         }
         let probe = layout
             .cgroup()
@@ -372,6 +379,12 @@ impl fmt::Display for HostReport {
         }
         if let Some(e) = &self.probe_error {
             writeln!(f, "\nnote: {e}")?;
+        }
+        if !self.swept.is_empty() {
+            writeln!(f, "\nremoved cgroups left by limitcheck runs that died:")?;
+            for d in &self.swept {
+                writeln!(f, "  {}", d.display())?;
+            }
         }
         let lim = self.limitations();
         if lim.is_empty() {

@@ -553,3 +553,53 @@ fn stats_are_read_on_every_controller_in_use() {
     drop(child);
     cg.destroy().unwrap();
 }
+
+#[test]
+fn cgroups_of_a_dead_limitcheck_process_are_swept() {
+    let test = "cgroups_of_a_dead_limitcheck_process_are_swept";
+    let Some(layout) = host(test, &[]) else {
+        return;
+    };
+    // A pid that surely is not running: a child that has exited and been reaped.
+    let mut gone = spawn(Work::Alloc {
+        bytes: 4096,
+        hold: false,
+    });
+    gone.start();
+    assert!(gone.wait_timeout(Duration::from_secs(10)).is_some());
+    // What a run killed by SIGKILL leaves: its cgroup, still holding a process it started.
+    let stale = layout
+        .cgroup()
+        .name(format!("run-{}-0-0", gone.pid))
+        .create()
+        .unwrap()
+        .keep();
+    let dirs = stale.dirs().to_vec();
+    let mut orphan = spawn(Work::Spin);
+    stale.add_pid(orphan.pid).unwrap();
+    orphan.start();
+    drop(stale);
+    // A live run's cgroup and a runtime-named one must survive the sweep.
+    let live = layout.cgroup().create().unwrap();
+    let named = layout.cgroup().name("container-abc").create().unwrap();
+
+    let removed = layout.sweep_stale().unwrap();
+    for d in &dirs {
+        assert!(
+            removed.contains(d),
+            "{} not swept: {removed:?}",
+            d.display()
+        );
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+    let s = orphan.wait_timeout(Duration::from_secs(10));
+    assert!(
+        matches!(s, Some(WaitStatus::Signaled(_, Signal::SIGKILL, _))),
+        "{s:?}"
+    );
+    for d in live.dirs().iter().chain(named.dirs()) {
+        assert!(d.exists(), "{} swept though its owner lives", d.display());
+    }
+    live.destroy().unwrap();
+    named.destroy().unwrap();
+}
