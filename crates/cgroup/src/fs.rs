@@ -96,6 +96,27 @@ pub(crate) fn is_absent(e: &io::Error) -> bool {
     )
 }
 
+/// The first of `files` that exists in `dir` (the kernel names some features differently by
+/// version or I/O scheduler, and omits them before some release), or an
+/// [`CgroupError::Unsupported`] that names the feature and what to do.
+pub(crate) fn feature_file(
+    dir: &Path,
+    files: &[&'static str],
+    what: &str,
+    version: &'static str,
+    hint: &str,
+) -> Result<&'static str> {
+    files
+        .iter()
+        .copied()
+        .find(|f| dir.join(f).exists())
+        .ok_or_else(|| CgroupError::Unsupported {
+            what: what.to_string(),
+            version,
+            hint: hint.to_string(),
+        })
+}
+
 /// Writes `dir/file`.
 pub(crate) fn write_in(dir: &Path, file: &str, value: &str) -> Result<()> {
     write(&dir.join(file), value)

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use crate::error::{CgroupError, Result};
-use crate::fs::{read_opt, read_with, write_in};
+use crate::error::Result;
+use crate::fs::{feature_file, read_opt, read_with, write_in};
 use crate::parse::{parse_default_weight, parse_device_values};
 use crate::types::{DeviceNumber, Max};
 
@@ -21,15 +21,13 @@ pub const THROTTLE_READ_IOPS: &str = "blkio.throttle.read_iops_device";
 pub const THROTTLE_WRITE_IOPS: &str = "blkio.throttle.write_iops_device";
 
 fn weight_file(dir: &Path) -> Result<&'static str> {
-    [WEIGHT, BFQ_WEIGHT]
-        .into_iter()
-        .find(|f| dir.join(f).exists())
-        .ok_or_else(|| CgroupError::Unsupported {
-            what: "block-I/O weight".into(),
-            version: "cgroup v1 here (no blkio.weight nor blkio.bfq.weight)",
-            hint: "enable the BFQ I/O scheduler (CONFIG_IOSCHED_BFQ, CONFIG_BFQ_GROUP_IOSCHED)"
-                .into(),
-        })
+    feature_file(
+        dir,
+        &[WEIGHT, BFQ_WEIGHT],
+        "block-I/O weight",
+        "cgroup v1 here (no blkio.weight nor blkio.bfq.weight)",
+        "enable the BFQ I/O scheduler (CONFIG_IOSCHED_BFQ, CONFIG_BFQ_GROUP_IOSCHED)",
+    )
 }
 
 /// Reads the default weight (10..=1000).

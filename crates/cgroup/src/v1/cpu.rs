@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::error::{CgroupError, Result};
-use crate::fs::{read_opt, read_with, write_in};
+use crate::fs::{feature_file, read_with, write_in};
 use crate::parse::{parse_flat_keyed, parse_i64, parse_u64};
 use crate::stats::Throttling;
 use crate::types::Max;
@@ -50,25 +50,24 @@ pub fn get_max(dir: &Path) -> Result<(Max, u64)> {
     Ok((quota, period))
 }
 
+fn burst_file(dir: &Path) -> Result<&'static str> {
+    feature_file(
+        dir,
+        &[CFS_BURST],
+        "CPU burst",
+        "this kernel (no cpu.cfs_burst_us)",
+        "CFS burst needs Linux 5.14 or later",
+    )
+}
+
 /// Reads the burst, or an `Unsupported` error on kernels before 5.14.
 pub fn get_burst(dir: &Path) -> Result<u64> {
-    read_opt(dir, CFS_BURST, |t| parse_u64(CFS_BURST, t))?.ok_or_else(burst_unsupported)
+    read_with(dir, burst_file(dir)?, |t| parse_u64(CFS_BURST, t))
 }
 
 /// Writes the burst.
 pub fn set_burst(dir: &Path, burst_us: u64) -> Result<()> {
-    if !dir.join(CFS_BURST).exists() {
-        return Err(burst_unsupported());
-    }
-    write_in(dir, CFS_BURST, &burst_us.to_string())
-}
-
-fn burst_unsupported() -> CgroupError {
-    CgroupError::Unsupported {
-        what: "CPU burst".into(),
-        version: "this kernel (no cpu.cfs_burst_us)",
-        hint: "CFS burst needs Linux 5.14 or later".into(),
-    }
+    write_in(dir, burst_file(dir)?, &burst_us.to_string())
 }
 
 /// Reads `cpu.shares`.

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::error::{CgroupError, Result};
-use crate::fs::{read_opt, read_with, write_in};
+use crate::fs::{feature_file, read_with, write_in};
 use crate::parse::{parse_cpu_max, parse_flat_keyed, parse_u64};
 use crate::stats::{CpuStats, Throttling};
 use crate::types::Max;
@@ -27,25 +27,24 @@ pub fn get_max(dir: &Path) -> Result<(Max, u64)> {
     read_with(dir, MAX, parse_cpu_max)
 }
 
-fn burst_unsupported() -> CgroupError {
-    CgroupError::Unsupported {
-        what: "CPU burst".into(),
-        version: "this kernel (no cpu.max.burst)",
-        hint: "CFS burst needs Linux 5.14 or later".into(),
-    }
+fn burst_file(dir: &Path) -> Result<&'static str> {
+    feature_file(
+        dir,
+        &[MAX_BURST],
+        "CPU burst",
+        "this kernel (no cpu.max.burst)",
+        "CFS burst needs Linux 5.14 or later",
+    )
 }
 
 /// Reads the burst.
 pub fn get_burst(dir: &Path) -> Result<u64> {
-    read_opt(dir, MAX_BURST, |t| parse_u64(MAX_BURST, t))?.ok_or_else(burst_unsupported)
+    read_with(dir, burst_file(dir)?, |t| parse_u64(MAX_BURST, t))
 }
 
 /// Writes the burst.
 pub fn set_burst(dir: &Path, burst_us: u64) -> Result<()> {
-    if !dir.join(MAX_BURST).exists() {
-        return Err(burst_unsupported());
-    }
-    write_in(dir, MAX_BURST, &burst_us.to_string())
+    write_in(dir, burst_file(dir)?, &burst_us.to_string())
 }
 
 /// Reads `cpu.weight`.

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use crate::error::{CgroupError, Result};
-use crate::fs::{read_with, write_in};
+use crate::error::Result;
+use crate::fs::{feature_file, read_with, write_in};
 use crate::parse::{parse_default_weight, parse_io_max};
 use crate::types::{DeviceNumber, Max, ThrottleKind};
 
@@ -15,14 +15,13 @@ pub const BFQ_WEIGHT: &str = "io.bfq.weight";
 pub const MAX: &str = "io.max";
 
 fn weight_file(dir: &Path) -> Result<&'static str> {
-    [WEIGHT, BFQ_WEIGHT]
-        .into_iter()
-        .find(|f| dir.join(f).exists())
-        .ok_or_else(|| CgroupError::Unsupported {
-            what: "block-I/O weight".into(),
-            version: "cgroup v2 here (no io.weight nor io.bfq.weight)",
-            hint: "use the BFQ scheduler or a kernel with io.cost/io.weight".into(),
-        })
+    feature_file(
+        dir,
+        &[WEIGHT, BFQ_WEIGHT],
+        "block-I/O weight",
+        "cgroup v2 here (no io.weight nor io.bfq.weight)",
+        "use the BFQ scheduler or a kernel with io.cost/io.weight",
+    )
 }
 
 /// Reads the default weight (1..=10000).
