@@ -531,7 +531,7 @@ fn stats_are_read_on_every_controller_in_use() {
         cg.stats()
             .unwrap()
             .memory
-            .map_or(true, |m| m.anon >= 15 * MIB)
+            .is_none_or(|m| m.anon >= 15 * MIB)
     }));
     let s = cg.stats().unwrap();
     if have.contains(&Controller::Memory) {

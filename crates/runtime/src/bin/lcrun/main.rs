@@ -1,0 +1,285 @@
+//! `lcrun`: limitcheck's OCI runtime with runc's command line.
+
+mod cli;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use cli::{Cli, Command, LogFormat};
+use limitcheck_runtime::args::{parse_signal, update_limits, UpdateFlags};
+use limitcheck_runtime::oci_spec::runtime::LinuxResources;
+use limitcheck_runtime::{block_signals, spec, state, CreateOptions, Runtime, Status};
+use nix::sys::signal::Signal;
+
+/// Signals `run` passes on to the container instead of dying of them.
+const FORWARDED: [Signal; 5] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+];
+
+fn main() -> ExitCode {
+    limitcheck_runtime::init::run_if_init();
+    let cli = Cli::parse();
+    let logger = Logger {
+        file: cli.log.clone(),
+        format: cli.log_format,
+        debug: cli.debug,
+    };
+    match run(&cli, &logger) {
+        Ok(code) => code,
+        Err(e) => {
+            logger.error(&format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes errors as runc does: logrus text or JSON, to stderr and to --log.
+struct Logger {
+    file: Option<std::path::PathBuf>,
+    format: LogFormat,
+    debug: bool,
+}
+
+impl Logger {
+    fn line(&self, level: &str, msg: &str) -> String {
+        let time = state::now_rfc3339();
+        match self.format {
+            LogFormat::Text => format!("time={time:?} level={level} msg={msg:?}\n"),
+            LogFormat::Json => format!(
+                "{}\n",
+                serde_json::json!({"level": level, "msg": msg, "time": time})
+            ),
+        }
+    }
+
+    fn write(&self, level: &str, msg: &str, to_stderr: bool) {
+        let line = self.line(level, msg);
+        if to_stderr {
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+        if let Some(f) = &self.file {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(f)
+            {
+                let _ = f.write_all(line.as_bytes());
+            }
+        }
+    }
+
+    fn error(&self, msg: &str) {
+        self.write("error", msg, true);
+    }
+
+    fn debug(&self, msg: &str) {
+        if self.debug {
+            self.write("debug", msg, self.file.is_none());
+        }
+    }
+}
+
+fn run(cli: &Cli, log: &Logger) -> anyhow::Result<ExitCode> {
+    let rt = Runtime::new(&cli.root);
+    match &cli.command {
+        Command::Create(a) => {
+            create(&rt, a)?;
+            log.debug(&format!("created {}", a.id));
+        }
+        Command::Start(a) => rt.load(&a.id)?.start()?,
+        Command::State(a) => {
+            let c = rt.load(&a.id)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&c.state().oci(c.status()))?
+            );
+        }
+        Command::Kill(a) => {
+            let c = rt.load(&a.id)?;
+            let sig = parse_signal(&a.signal)?;
+            if a.all {
+                for pid in c.ps()? {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+                }
+            } else {
+                c.kill(sig)?;
+            }
+        }
+        Command::Delete(a) => match rt.load(&a.id) {
+            Ok(c) => c.delete(a.force)?,
+            // runc: deleting a missing container with --force is not an error.
+            Err(limitcheck_runtime::RuntimeError::NotFound { .. }) if a.force => {}
+            Err(e) => return Err(e.into()),
+        },
+        Command::Run(a) => {
+            if !a.detach {
+                block_signals(&FORWARDED)?;
+            }
+            let mut c = create(&rt, &a.create)?;
+            c.start()?;
+            if a.detach {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let exit = c.wait(&FORWARDED)?;
+            log.debug(&format!("{} exited: {exit:?}", a.create.id));
+            if !a.keep {
+                c.delete(true)?;
+            }
+            return Ok(ExitCode::from(exit.shell_code().clamp(0, 255) as u8));
+        }
+        Command::Pause(a) => rt.load(&a.id)?.pause()?,
+        Command::Resume(a) => rt.load(&a.id)?.resume()?,
+        Command::Ps(a) => {
+            let pids = rt.load(&a.id)?.ps()?;
+            if a.format == "json" {
+                println!("{}", serde_json::to_string(&pids)?);
+            } else {
+                println!("{:>8}  CMD", "PID");
+                for p in pids {
+                    let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+                    let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                    println!("{p:>8}  {}", cmd.trim_end());
+                }
+            }
+        }
+        Command::List(a) => {
+            let ids = rt.list()?;
+            let containers: Vec<_> = ids.iter().filter_map(|id| rt.load(id).ok()).collect();
+            if a.quiet {
+                for c in &containers {
+                    println!("{}", c.id());
+                }
+            } else if a.format == "json" {
+                let v: Vec<_> = containers
+                    .iter()
+                    .map(|c| c.state().oci(c.status()))
+                    .collect();
+                println!("{}", serde_json::to_string(&v)?);
+            } else {
+                println!(
+                    "{:<20} {:>8} {:<10} {:<40} CREATED",
+                    "ID", "PID", "STATUS", "BUNDLE"
+                );
+                for c in &containers {
+                    let s = c.status();
+                    let pid = if s == Status::Stopped { 0 } else { c.pid() };
+                    println!(
+                        "{:<20} {:>8} {:<10} {:<40} {}",
+                        c.id(),
+                        pid,
+                        s,
+                        c.state().bundle.display(),
+                        c.state().created
+                    );
+                }
+            }
+        }
+        Command::Update(a) => {
+            let c = rt.load(&a.id)?;
+            let resources: Option<LinuxResources> = match &a.resources {
+                None => None,
+                Some(p) => {
+                    let text = if p == Path::new("-") {
+                        std::io::read_to_string(std::io::stdin())?
+                    } else {
+                        std::fs::read_to_string(p)
+                            .with_context(|| format!("read {}", p.display()))?
+                    };
+                    Some(serde_json::from_str(&text).with_context(|| {
+                        format!("{} is not OCI linux.resources JSON", p.display())
+                    })?)
+                }
+            };
+            let period = match c.cgroup()?.get(limitcheck_cgroup::LimitKind::CpuMax) {
+                Ok(limitcheck_cgroup::Limit::CpuMax { period_us, .. }) => Some(period_us),
+                _ => None,
+            };
+            let flags = UpdateFlags {
+                cpu_quota: a.cpu_quota,
+                cpu_period: a.cpu_period,
+                cpu_shares: a.cpu_shares,
+                cpuset_cpus: a.cpuset_cpus.clone(),
+                cpuset_mems: a.cpuset_mems.clone(),
+                memory: a.memory.clone(),
+                memory_swap: a.memory_swap.clone(),
+                memory_reservation: a.memory_reservation.clone(),
+                pids_limit: a.pids_limit,
+                blkio_weight: a.blkio_weight,
+            };
+            c.update(&update_limits(resources.as_ref(), &flags, period)?)?;
+        }
+        Command::Events(a) => {
+            let c = rt.load(&a.id)?;
+            let stats = c.stats()?;
+            println!(
+                "{}",
+                serde_json::json!({"type": "stats", "id": c.id(), "data": stats})
+            );
+        }
+        Command::Exec(a) => bail!("exec into {} is not implemented in lcrun yet", a.id),
+        Command::Spec(a) => {
+            let path = a.bundle.join("config.json");
+            if path.exists() {
+                bail!("File {} exists. Remove it first", path.display());
+            }
+            spec::default_spec()
+                .save(&path)
+                .with_context(|| format!("write {}", path.display()))?;
+        }
+        Command::Features => println!("{}", serde_json::to_string_pretty(&features())?),
+        Command::Init => bail!("lcrun init is run by lcrun itself, not by hand"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn create(rt: &Runtime, a: &cli::CreateArgs) -> anyhow::Result<limitcheck_runtime::Container> {
+    let bundle = spec::load_bundle(&a.bundle)?;
+    let terminal = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal && a.console_socket.is_none() {
+        bail!(
+            "{}: process.terminal: true needs --console-socket (terminals are not implemented in lcrun yet); set \"terminal\": false",
+            bundle.origin
+        );
+    }
+    if a.console_socket.is_some() {
+        bail!("--console-socket: terminals are not implemented in lcrun yet; set process.terminal to false");
+    }
+    Ok(rt.create(
+        &a.id,
+        &bundle,
+        CreateOptions {
+            stdio: None,
+            pid_file: a.pid_file.clone(),
+        },
+    )?)
+}
+
+fn features() -> serde_json::Value {
+    serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.2.0",
+        "hooks": [],
+        "mountOptions": ["ro","rw","nosuid","suid","nodev","dev","noexec","exec","sync","async","dirsync","remount","mand","nomand","atime","noatime","diratime","nodiratime","relatime","norelatime","strictatime","nostrictatime","bind","rbind","private","rprivate","shared","rshared","slave","rslave","unbindable","runbindable"],
+        "linux": {
+            "namespaces": ["cgroup","ipc","mount","network","pid","user","uts"],
+            "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false},
+            "seccomp": {"enabled": false}
+        },
+        "annotations": {"org.limitcheck.lcrun.version": env!("CARGO_PKG_VERSION")}
+    })
+}

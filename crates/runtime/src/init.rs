@@ -1,0 +1,339 @@
+//! The container's init: what runs inside the new namespaces, from the runtime's own binary.
+//!
+//! The runtime clones a child into the new namespaces and has it execute the runtime binary
+//! again with [`INIT_ENV`] set (as `runc init` does). A fresh process image is single-threaded,
+//! so the setup below may allocate and do I/O freely even when the runtime library is used from
+//! a multi-threaded program. Any binary that embeds this crate calls [`run_if_init`] first thing
+//! in `main`.
+//!
+//! Protocol on the socket at fd 3, one JSON message a line: the runtime sends an
+//! [`InitConfig`]; init sets the container up and answers `Ready` or `Error`; then it blocks on
+//! the exec fifo until `start`, and executes the user process.
+
+use std::ffi::CString;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{open, OFlag};
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::{LinuxNamespaceType, PosixRlimitType, Spec};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, RuntimeError};
+use crate::rootfs::{self, MountContext};
+use crate::syscall::{RealSyscall, Syscall};
+
+/// Set in the environment of the runtime binary when it must act as a container init; its value
+/// is the fd of the socket to the runtime.
+pub const INIT_ENV: &str = "_LIMITCHECK_RUNTIME_INIT";
+
+/// Where the socket to the runtime is in the init.
+pub const INIT_FD: RawFd = 3;
+
+/// What the runtime tells the init.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InitConfig {
+    /// The spec.
+    pub spec: Spec,
+    /// The root filesystem on the host.
+    pub rootfs: PathBuf,
+    /// The exec fifo on the host.
+    pub fifo: PathBuf,
+    /// Namespaces to join by path (those the spec gives a path for).
+    pub join: Vec<(LinuxNamespaceType, PathBuf)>,
+    /// Whether to unshare a cgroup namespace (done by init, after the runtime has put it in the
+    /// container's cgroup, so that the namespace's root is that cgroup).
+    pub cgroup_ns: bool,
+    /// Whether the init runs in a new user namespace (its maps are written before this message).
+    pub user_ns: bool,
+    /// Whether the init has its own UTS namespace (then the hostname is set).
+    pub uts_ns: bool,
+    /// The container's cgroup below each hierarchy's root.
+    pub cgroup_rel: PathBuf,
+}
+
+/// What the init answers.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum InitMsg {
+    /// Set up; waiting on the fifo.
+    Ready,
+    /// Setup failed.
+    Error {
+        /// Why, with the field or path at fault.
+        message: String,
+    },
+}
+
+/// If this process was started as a container init, runs it and never returns.
+pub fn run_if_init() {
+    if std::env::var_os(INIT_ENV).is_none() {
+        return;
+    }
+    // SAFETY: the runtime passed this fd to us and nothing else owns it.
+    let sock = unsafe { UnixStream::from_raw_fd(INIT_FD) };
+    std::process::exit(main(sock));
+}
+
+fn send(sock: &mut UnixStream, msg: &InitMsg) {
+    let mut line = serde_json::to_string(msg).expect("message serializes");
+    line.push('\n');
+    let _ = sock.write_all(line.as_bytes());
+}
+
+fn main(mut sock: UnixStream) -> i32 {
+    let mut line = String::new();
+    if BufReader::new(&sock).read_line(&mut line).is_err() || line.is_empty() {
+        return 1;
+    }
+    let cfg: InitConfig = match serde_json::from_str(&line) {
+        Ok(c) => c,
+        Err(e) => {
+            send(
+                &mut sock,
+                &InitMsg::Error {
+                    message: format!("bad init config: {e}"),
+                },
+            );
+            return 1;
+        }
+    };
+    let ready = match setup(&cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            send(
+                &mut sock,
+                &InitMsg::Error {
+                    message: e.to_string(),
+                },
+            );
+            return 1;
+        }
+    };
+    send(&mut sock, &InitMsg::Ready);
+    drop(sock);
+    let e = start_user_process(&cfg.spec, ready);
+    let _ = writeln!(std::io::stderr(), "lcrun init: {e}");
+    127
+}
+
+/// What setup leaves for the moment `start` opens the fifo.
+struct Prepared {
+    fifo: OwnedFd,
+    exe: CString,
+}
+
+fn setup(cfg: &InitConfig) -> Result<Prepared> {
+    nix::sys::stat::umask(Mode::empty());
+    if cfg.user_ns {
+        nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .map_err(RuntimeError::sys("setresgid 0 in the user namespace"))?;
+        nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .map_err(RuntimeError::sys("setresuid 0 in the user namespace"))?;
+    }
+    for (typ, path) in &cfg.join {
+        let fd = open(
+            path.as_path(),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(RuntimeError::sys(format!("open {}", path.display())))?;
+        // SAFETY: fd was just opened and is owned here.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        nix::sched::setns(fd, clone_flag(*typ))
+            .map_err(RuntimeError::sys(format!("setns {}", path.display())))?;
+    }
+    if cfg.cgroup_ns {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(RuntimeError::sys("unshare the cgroup namespace"))?;
+    }
+    nix::unistd::setsid().map_err(RuntimeError::sys("setsid"))?;
+    let fifo = open(
+        cfg.fifo.as_path(),
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(RuntimeError::sys(format!("open {}", cfg.fifo.display())))?;
+    // SAFETY: just opened, owned here.
+    let fifo = unsafe { OwnedFd::from_raw_fd(fifo) };
+
+    let sys = RealSyscall;
+    let ctx = MountContext {
+        layout: limitcheck_cgroup::Layout::detect().ok(),
+        cgroup_ns: cfg.cgroup_ns,
+        cgroup_rel: cfg.cgroup_rel.clone(),
+        can_mknod: !cfg.user_ns,
+    };
+    rootfs::prepare(&sys, &cfg.spec, &cfg.rootfs, &ctx)?;
+    rootfs::pivot(&sys, &cfg.rootfs)?;
+    rootfs::finish(&sys, &cfg.spec)?;
+    if cfg.uts_ns {
+        if let Some(h) = cfg.spec.hostname() {
+            sys.sethostname(h)?;
+        }
+    }
+    if let Some(linux) = cfg.spec.linux() {
+        for (k, v) in linux.sysctl().iter().flatten() {
+            let path = Path::new("/proc/sys").join(k.replace('.', "/"));
+            std::fs::write(&path, v).map_err(RuntimeError::io("write sysctl", &path))?;
+        }
+    }
+    let process = cfg.spec.process().as_ref().expect("validated: process");
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(RuntimeError::io("write", "/proc/self/oom_score_adj"))?;
+    }
+    for r in process.rlimits().iter().flatten() {
+        set_rlimit(r.typ(), r.soft(), r.hard())?;
+    }
+    let args = process.args().as_ref().expect("validated: args");
+    let env = process.env().as_deref().unwrap_or_default();
+    let exe = find_executable(&args[0], env, process.cwd())?;
+    Ok(Prepared {
+        fifo,
+        exe: CString::new(exe.into_os_string().into_encoded_bytes())
+            .map_err(|_| RuntimeError::Init("executable path has a NUL byte".into()))?,
+    })
+}
+
+/// The clone(2) flag of a namespace type.
+pub fn clone_flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::empty(),
+    }
+}
+
+fn set_rlimit(t: PosixRlimitType, soft: u64, hard: u64) -> Result<()> {
+    let res = match serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+    {
+        Some(name) => rlimit_resource(&name),
+        None => None,
+    }
+    .ok_or_else(|| RuntimeError::Spec {
+        file: "config.json".into(),
+        field: "process.rlimits".into(),
+        reason: format!("{t:?} is not supported"),
+    })?;
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: setrlimit with a valid resource and a pointer to a local struct.
+    if unsafe { libc::setrlimit(res, &lim) } != 0 {
+        return Err(RuntimeError::Sys {
+            op: format!("setrlimit {t:?} soft {soft} hard {hard}"),
+            errno: nix::errno::Errno::last(),
+        });
+    }
+    Ok(())
+}
+
+fn rlimit_resource(name: &str) -> Option<libc::__rlimit_resource_t> {
+    Some(match name {
+        "RLIMIT_CPU" => libc::RLIMIT_CPU,
+        "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
+        "RLIMIT_DATA" => libc::RLIMIT_DATA,
+        "RLIMIT_STACK" => libc::RLIMIT_STACK,
+        "RLIMIT_CORE" => libc::RLIMIT_CORE,
+        "RLIMIT_RSS" => libc::RLIMIT_RSS,
+        "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
+        "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
+        "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
+        "RLIMIT_AS" => libc::RLIMIT_AS,
+        "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
+        "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
+        "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => libc::RLIMIT_NICE,
+        "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
+        _ => return None,
+    })
+}
+
+/// Finds the program in the container: a path with a slash as given (relative to cwd), else the
+/// first match in the process's `PATH`.
+fn find_executable(arg0: &str, env: &[String], cwd: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let is_exe = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if arg0.contains('/') {
+        let p = cwd.join(arg0);
+        return if is_exe(&p) {
+            Ok(PathBuf::from(arg0))
+        } else {
+            Err(RuntimeError::Spec {
+                file: "config.json".into(),
+                field: "process.args[0]".into(),
+                reason: format!("{arg0} is not an executable file in the container"),
+            })
+        };
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    path.split(':')
+        .map(|d| Path::new(d).join(arg0))
+        .find(|p| is_exe(p))
+        .ok_or_else(|| RuntimeError::Spec {
+            file: "config.json".into(),
+            field: "process.args[0]".into(),
+            reason: format!("{arg0:?} was not found in the container's PATH ({path})"),
+        })
+}
+
+/// Waits for `start`, drops privileges and executes the user process. Returns only on failure.
+fn start_user_process(spec: &Spec, ready: Prepared) -> RuntimeError {
+    // Opening the fifo for writing blocks until `start` opens it for reading.
+    let path = format!("/proc/self/fd/{}", ready.fifo.as_raw_fd());
+    let w = match open(
+        path.as_str(),
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(e) => return RuntimeError::sys("open the exec fifo")(e),
+    };
+    // SAFETY: just opened, owned here.
+    let w = unsafe { OwnedFd::from_raw_fd(w) };
+    if let Err(e) = nix::unistd::write(&w, b"0") {
+        return RuntimeError::sys("write the exec fifo")(e);
+    }
+    drop(w);
+    drop(ready.fifo);
+    match crate::process::finalize(spec) {
+        Ok(()) => {}
+        Err(e) => return e,
+    }
+    let process = spec.process().as_ref().expect("validated: process");
+    let args: Vec<CString> = process
+        .args()
+        .iter()
+        .flatten()
+        .filter_map(|a| CString::new(a.as_bytes()).ok())
+        .collect();
+    let env: Vec<CString> = process
+        .env()
+        .iter()
+        .flatten()
+        .filter_map(|a| CString::new(a.as_bytes()).ok())
+        .collect();
+    match nix::unistd::execve(&ready.exe, &args, &env) {
+        Err(e) => RuntimeError::sys(format!("execute {:?}", ready.exe))(e),
+        Ok(never) => match never {},
+    }
+}
