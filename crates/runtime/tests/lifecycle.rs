@@ -1,0 +1,566 @@
+//! lcrun as runc's users drive it, on this host's kernel: busybox-static bundles, every
+//! lifecycle transition, namespaces, resources (compared with runc's where installed), escapes
+//! attempted from inside, bad configs, and nothing left behind. Needs root; skips with a
+//! printed reason otherwise.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const LCRUN: &str = env!("CARGO_BIN_EXE_lcrun");
+
+fn skip(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// A temporary runtime root and bundle dir for one test.
+struct Env {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    bundle: PathBuf,
+}
+
+fn busybox_is_static(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| {
+        !b.windows(12)
+            .any(|w| w == b"/lib64/ld-li" || w == b"/lib/ld-linu")
+    })
+}
+
+/// Root, and a static busybox to build a rootfs from; or a printed reason.
+fn setup(test: &str) -> Option<Env> {
+    if !nix::unistd::geteuid().is_root() {
+        skip(test, "needs root to create containers");
+        return None;
+    }
+    let busybox = Path::new("/bin/busybox");
+    if !busybox_is_static(busybox) {
+        skip(
+            test,
+            "no static /bin/busybox (install busybox-static: scripts/test.sh does)",
+        );
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("state");
+    let bundle = tmp.path().join("bundle");
+    let rootfs = bundle.join("rootfs");
+    for d in ["bin", "proc", "sys", "dev", "etc", "tmp"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::fs::copy(busybox, rootfs.join("bin/busybox")).unwrap();
+    let list = Command::new(busybox).arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
+        }
+    }
+    Some(Env {
+        _tmp: tmp,
+        root,
+        bundle,
+    })
+}
+
+impl Drop for Env {
+    /// A failed test must not leave containers behind: force-delete whatever is under the root.
+    fn drop(&mut self) {
+        let Ok(rd) = std::fs::read_dir(&self.root) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            let _ = self.lcrun(&["delete", "--force", &id]);
+        }
+    }
+}
+
+impl Env {
+    /// Writes `lcrun spec`'s default config with `args` and no terminal, then lets `edit` change it.
+    fn config(&self, args: &[&str], edit: impl FnOnce(&mut Value)) {
+        let _ = std::fs::remove_file(self.bundle.join("config.json"));
+        let out = self.lcrun(&["spec", "--bundle", self.bundle.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "lcrun spec: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = self.bundle.join("config.json");
+        let mut c: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        c["process"]["terminal"] = json!(false);
+        c["process"]["args"] = json!(args);
+        edit(&mut c);
+        std::fs::write(&path, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    }
+
+    /// Runs lcrun with stdout and stderr going to files: a created container's init inherits
+    /// them (as with runc), so pipes would not close until the container ends.
+    fn lcrun(&self, args: &[&str]) -> Output {
+        self.runtime(LCRUN, &self.root, args)
+    }
+
+    fn runtime(&self, exe: &str, root: &Path, args: &[&str]) -> Output {
+        let dir = self._tmp.path();
+        let (o, e) = (dir.join("stdout"), dir.join("stderr"));
+        let status = Command::new(exe)
+            .arg("--root")
+            .arg(root)
+            .args(args)
+            .current_dir(&self.bundle)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&o).unwrap())
+            .stderr(std::fs::File::create(&e).unwrap())
+            .status()
+            .expect("run the runtime");
+        Output {
+            status,
+            stdout: std::fs::read(&o).unwrap(),
+            stderr: std::fs::read(&e).unwrap(),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.lcrun(args);
+        assert!(
+            out.status.success(),
+            "lcrun {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["state", id])).unwrap()
+    }
+
+    fn bundle_str(&self) -> &str {
+        self.bundle.to_str().unwrap()
+    }
+}
+
+/// The cgroup directories a container of this id would have.
+fn cgroup_dirs(rel: &str) -> Vec<PathBuf> {
+    let Ok(layout) = limitcheck_cgroup::Layout::detect() else {
+        return Vec::new();
+    };
+    layout
+        .hierarchies
+        .iter()
+        .map(|h| h.mount_point.join(rel))
+        .collect()
+}
+
+fn assert_gone(env: &Env, id: &str, pid: i32) {
+    assert!(!env.root.join(id).exists(), "state dir of {id} left behind");
+    for d in cgroup_dirs(&format!("limitcheck/{id}")) {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+    if pid > 0 {
+        let alive =
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
+        assert!(!alive, "process {pid} of {id} still runs");
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(env.bundle_str()),
+        "a mount of the bundle leaked:\n{mounts}"
+    );
+}
+
+fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+fn id(test: &str) -> String {
+    format!(
+        "lc-{}-{}",
+        test.chars().take(20).collect::<String>(),
+        std::process::id()
+    )
+}
+
+#[test]
+fn every_lifecycle_transition_and_state_json() {
+    let test = "every_lifecycle_transition_and_state_json";
+    let Some(env) = setup(test) else { return };
+    let id = id("lifecycle");
+    env.config(&["sleep", "60"], |c| {
+        c["annotations"] = json!({"org.limitcheck.test": "yes"});
+    });
+    env.ok(&[
+        "create",
+        "--bundle",
+        env.bundle_str(),
+        "--pid-file",
+        "pidfile",
+        &id,
+    ]);
+    let s = env.state(&id);
+    assert_eq!(s["status"], "created");
+    assert_eq!(s["id"], id.as_str());
+    assert_eq!(s["bundle"], env.bundle_str());
+    assert_eq!(s["annotations"]["org.limitcheck.test"], "yes");
+    assert!(s["ociVersion"].as_str().is_some_and(|v| v.starts_with('1')));
+    let pid = s["pid"].as_i64().unwrap() as i32;
+    assert!(pid > 0);
+    let pidfile = std::fs::read_to_string(env.bundle.join("pidfile")).unwrap();
+    assert_eq!(pidfile.trim(), pid.to_string());
+    // The stored state.json is complete JSON with the same facts.
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(env.root.join(&id).join("state.json")).unwrap())
+            .unwrap();
+    assert_eq!(stored["pid"], pid);
+
+    // A second create of the same id is refused.
+    let again = env.lcrun(&["create", "--bundle", env.bundle_str(), &id]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    env.ok(&["start", &id]);
+    assert_eq!(env.state(&id)["status"], "running");
+    let ps: Vec<i32> = serde_json::from_str(&env.ok(&["ps", "--format", "json", &id])).unwrap();
+    assert_eq!(ps, vec![pid]);
+    env.ok(&["pause", &id]);
+    assert_eq!(env.state(&id)["status"], "paused");
+    env.ok(&["resume", &id]);
+    assert_eq!(env.state(&id)["status"], "running");
+    let list = env.ok(&["list"]);
+    assert!(list.contains(&id) && list.contains("running"), "{list}");
+
+    // delete refuses a running container without --force.
+    let refused = env.lcrun(&["delete", &id]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
+
+    env.ok(&["kill", &id, "KILL"]);
+    assert!(
+        eventually(Duration::from_secs(10), || env.state(&id)["status"]
+            == "stopped"),
+        "not stopped after SIGKILL"
+    );
+    assert_eq!(env.state(&id)["pid"], 0);
+    env.ok(&["delete", &id]);
+    assert_gone(&env, &id, pid);
+    let missing = env.lcrun(&["state", &id]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
+}
+
+#[test]
+fn run_returns_the_exit_code_and_leaves_nothing() {
+    let test = "run_returns_the_exit_code_and_leaves_nothing";
+    let Some(env) = setup(test) else { return };
+    let id = id("runexit");
+    env.config(&["sh", "-c", "echo out; echo err >&2; exit 7"], |_| {});
+    let out = env.lcrun(&["run", "--bundle", env.bundle_str(), &id]);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("err"));
+    assert_gone(&env, &id, 0);
+}
+
+#[test]
+fn namespaces_are_new_and_hostname_is_set() {
+    let test = "namespaces_are_new_and_hostname_is_set";
+    let Some(env) = setup(test) else { return };
+    let id = id("ns");
+    let kinds = ["pid", "mnt", "uts", "ipc", "net", "cgroup"];
+    let script = kinds
+        .iter()
+        .map(|k| format!("readlink /proc/self/ns/{k}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+        + "; hostname; echo pid=$$";
+    env.config(&["sh", "-c", &script], |c| {
+        c["hostname"] = json!("limitcheck-box");
+    });
+    let out = env.lcrun(&["run", "--bundle", env.bundle_str(), &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, k) in kinds.iter().enumerate() {
+        let host = std::fs::read_link(format!("/proc/self/ns/{k}")).unwrap();
+        assert_ne!(
+            lines[i],
+            host.to_string_lossy(),
+            "{k} namespace is the host's"
+        );
+        assert!(lines[i].starts_with(&format!("{k}:[")), "{text}");
+    }
+    assert_eq!(lines[kinds.len()], "limitcheck-box");
+    assert_eq!(lines[kinds.len() + 1], "pid=1");
+    assert_gone(&env, &id, 0);
+}
+
+fn read_trim(p: &Path) -> String {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn resources_reach_the_cgroup_files_as_runc_writes_them() {
+    let test = "resources_reach_the_cgroup_files_as_runc_writes_them";
+    let Some(env) = setup(test) else { return };
+    let Ok(layout) = limitcheck_cgroup::Layout::detect() else {
+        return skip(test, "no cgroup filesystem");
+    };
+    if layout.version() != limitcheck_cgroup::Version::V1 {
+        return skip(
+            test,
+            "the file list below is cgroup v1's; the v2 lane covers v2",
+        );
+    }
+    let id = id("res");
+    let resources = json!({
+        "devices": [{"allow": false, "access": "rwm"}],
+        "cpu": {"quota": 50000, "period": 100000, "shares": 512},
+        "memory": {"limit": 268435456},
+        "pids": {"limit": 64}
+    });
+    env.config(&["sleep", "60"], |c| {
+        c["linux"]["resources"] = resources.clone()
+    });
+    env.ok(&["create", "--bundle", env.bundle_str(), &id]);
+    let files = [
+        ("cpu", "cpu.cfs_quota_us", "50000"),
+        ("cpu", "cpu.cfs_period_us", "100000"),
+        ("cpu", "cpu.shares", "512"),
+        ("memory", "memory.limit_in_bytes", "268435456"),
+        ("pids", "pids.max", "64"),
+    ];
+    let mount = |c: &str| {
+        layout
+            .hierarchy_of(limitcheck_cgroup::Controller::from_kernel_name(c).unwrap())
+            .unwrap()
+            .mount_point
+            .clone()
+    };
+    let ours: Vec<String> = files
+        .iter()
+        .map(|(c, f, _)| read_trim(&mount(c).join("limitcheck").join(&id).join(f)))
+        .collect();
+    for ((_, f, want), got) in files.iter().zip(&ours) {
+        assert_eq!(got, want, "{f}");
+    }
+    // The container can use /dev/null though every other device is denied.
+    let devices = read_trim(
+        &mount("devices")
+            .join("limitcheck")
+            .join(&id)
+            .join("devices.list"),
+    );
+    assert!(devices.contains("c 1:3 rwm"), "{devices}");
+
+    // `lcrun update`, as a scenario step "via runtime" would change a running limit.
+    env.ok(&["start", &id]);
+    env.ok(&["update", "--cpu-quota", "150000", "--memory", "300m", &id]);
+    assert_eq!(
+        read_trim(
+            &mount("cpu")
+                .join("limitcheck")
+                .join(&id)
+                .join("cpu.cfs_quota_us")
+        ),
+        "150000"
+    );
+    assert_eq!(
+        read_trim(
+            &mount("memory")
+                .join("limitcheck")
+                .join(&id)
+                .join("memory.limit_in_bytes")
+        ),
+        (300u64 << 20).to_string()
+    );
+    env.ok(&["delete", "--force", &id]);
+    assert_gone(&env, &id, 0);
+
+    // runc, on the same config, writes the same values.
+    if Command::new("runc").arg("--version").output().is_err() {
+        return skip(test, "runc is not installed: no comparison");
+    }
+    let rid = format!("{id}-runc");
+    env.config(&["sleep", "60"], |c| {
+        c["linux"]["resources"] = resources.clone();
+        c["linux"]["cgroupsPath"] = json!(format!("/{rid}"));
+    });
+    let rroot = env.root.with_file_name("runc-state");
+    let runc = |args: &[&str]| env.runtime("runc", &rroot, args);
+    let out = runc(&["create", "--bundle", env.bundle_str(), &rid]);
+    assert!(
+        out.status.success(),
+        "runc create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: Vec<String> = files
+        .iter()
+        .map(|(c, f, _)| read_trim(&mount(c).join(&rid).join(f)))
+        .collect();
+    let _ = runc(&["delete", "--force", &rid]);
+    assert_eq!(
+        ours, theirs,
+        "lcrun and runc wrote different values for {files:?}"
+    );
+}
+
+#[test]
+fn escapes_from_inside_fail() {
+    let test = "escapes_from_inside_fail";
+    let Some(env) = setup(test) else { return };
+    let id = id("escape");
+    let host_pid = std::process::id();
+    let attempts = [
+        (
+            "host processes visible",
+            format!("test -e /proc/{host_pid}/status"),
+        ),
+        (
+            "host cgroup file written",
+            "echo 1 > /sys/fs/cgroup/pids/pids.max".to_string(),
+        ),
+        (
+            "cgroup tree writable",
+            "mkdir /sys/fs/cgroup/memory/evil".to_string(),
+        ),
+        (
+            "/proc/sys written",
+            "echo 1 > /proc/sys/kernel/domainname".to_string(),
+        ),
+        (
+            "/proc/sysrq-trigger written",
+            "echo h > /proc/sysrq-trigger".to_string(),
+        ),
+        (
+            "mount allowed (CAP_SYS_ADMIN)",
+            "mount -t tmpfs none /tmp".to_string(),
+        ),
+        (
+            "raw device created (mknod)",
+            "mknod /tmp/sda b 8 0".to_string(),
+        ),
+    ];
+    let script: String = attempts
+        .iter()
+        .map(|(name, cmd)| format!("if {cmd} 2>/dev/null; then echo 'ESCAPED {name}'; else echo 'blocked {name}'; fi; "))
+        .collect::<String>()
+        + "grep CapEff /proc/self/status";
+    env.config(&["sh", "-c", &script], |_| {});
+    let out = env.lcrun(&["run", "--bundle", env.bundle_str(), &id]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (name, _) in &attempts {
+        assert!(text.contains(&format!("blocked {name}")), "{name}: {text}");
+    }
+    assert!(!text.contains("ESCAPED"), "{text}");
+    let eff = text.lines().find(|l| l.starts_with("CapEff")).unwrap();
+    let bits = u64::from_str_radix(eff.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(bits & (1 << 21), 0, "CAP_SYS_ADMIN held: {eff}");
+    assert_gone(&env, &id, 0);
+}
+
+#[test]
+fn bad_configs_name_the_field_and_leave_nothing() {
+    let test = "bad_configs_name_the_field_and_leave_nothing";
+    let Some(env) = setup(test) else { return };
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "rootfs",
+            Box::new(|c: &mut Value| c["root"]["path"] = json!("no-such-rootfs")),
+            "root.path",
+        ),
+        (
+            "ns",
+            Box::new(|c: &mut Value| c["linux"]["namespaces"][1]["type"] = json!("bogus")),
+            "linux.namespaces[1].type",
+        ),
+        (
+            "quota",
+            Box::new(|c: &mut Value| {
+                c["linux"]["resources"]["cpu"] = json!({"quota": -5, "period": 100000})
+            }),
+            "linux.resources.cpu.quota",
+        ),
+        (
+            "args",
+            Box::new(|c: &mut Value| c["process"]["args"] = json!(["no-such-program"])),
+            "process.args[0]",
+        ),
+    ];
+    for (name, edit, field) in cases {
+        let cid = id(&format!("bad{name}"));
+        env.config(&["true"], |c| edit(c));
+        let out = env.lcrun(&["create", "--bundle", env.bundle_str(), &cid]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}: accepted");
+        assert!(
+            err.contains(field),
+            "{name}: error does not name {field}: {err}"
+        );
+        assert!(
+            err.contains("level=error"),
+            "{name}: not in runc's log format: {err}"
+        );
+        assert_gone(&env, &cid, 0);
+    }
+}
+
+#[test]
+fn features_and_spec_speak_runc() {
+    let test = "features_and_spec_speak_runc";
+    let Some(env) = setup(test) else { return };
+    let f: Value = serde_json::from_str(&env.ok(&["features"])).unwrap();
+    assert!(f["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("cgroup")));
+    env.config(&["true"], |_| {});
+    let again = env.lcrun(&["spec", "--bundle", env.bundle_str()]);
+    assert!(!again.status.success(), "spec overwrote config.json");
+    let log = env.bundle.join("lcrun.log");
+    let out = env.lcrun(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "state",
+        "nope",
+    ]);
+    assert!(!out.status.success());
+    let line: Value = serde_json::from_str(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(line["level"], "error");
+    assert!(line["msg"].as_str().unwrap().contains("does not exist"));
+}
