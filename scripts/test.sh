@@ -14,7 +14,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "scripts/test.sh: not root: the kernel tests will be SKIPPED (run with sudo to run them)" >&2
 fi
 
-mapfile -t wanted < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' scripts/deb-packages.txt)
+mapfile -t wanted < <(sed -e 's/#.*//' scripts/deb-packages.txt | awk 'NF {print $1}')
 missing=()
 for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
