@@ -629,8 +629,9 @@ impl Container {
                 }
             }
         } else {
+            let mut backoff = limitcheck_cgroup::Backoff::default();
             while self.alive() {
-                std::thread::sleep(Duration::from_millis(20));
+                backoff.wait();
             }
             (None, None)
         };
@@ -666,9 +667,10 @@ impl Container {
         }
         if self.child {
             let start = Instant::now();
+            let mut backoff = limitcheck_cgroup::Backoff::default();
             while start.elapsed() < Duration::from_secs(5) {
                 match waitpid(Pid::from_raw(self.state.pid), Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(5)),
+                    Ok(WaitStatus::StillAlive) => backoff.wait(),
                     _ => break,
                 }
             }
