@@ -2,9 +2,7 @@
 //! update, stats, ps, wait, delete.
 
 use std::ffi::CString;
-use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -44,6 +42,9 @@ impl ExitInfo {
 /// Options of [`Runtime::create`].
 #[derive(Debug, Default)]
 pub struct CreateOptions {
+    /// Where to send the pty master of a terminal container (runc's `--console-socket`);
+    /// without it the creating process keeps the master ([`Container::take_console`]).
+    pub console_socket: Option<PathBuf>,
     /// The container's stdin, stdout and stderr; `None` inherits this process's.
     pub stdio: Option<[OwnedFd; 3]>,
     /// Where to write the init's pid (runc's `--pid-file`).
@@ -110,6 +111,7 @@ impl Runtime {
             dir,
             state,
             child: false,
+            console: None,
         })
     }
 
@@ -265,8 +267,7 @@ fn create_in(
         }
     }
 
-    let (parent_sock, child_sock) =
-        UnixStream::pair().map_err(RuntimeError::io("create a socket pair", &dir))?;
+    let (parent_sock, child_sock) = crate::console::seqpacket_pair()?;
     let child_fd = high_fd(child_sock.as_raw_fd())?;
     drop(child_sock);
     let stdio: Option<[OwnedFd; 3]> = match &opts.stdio {
@@ -340,26 +341,30 @@ fn create_in(
         uts_ns: new(LinuxNamespaceType::Uts),
         cgroup_rel,
     };
-    let mut sock = parent_sock;
-    let mut line = serde_json::to_string(&cfg).expect("config serializes");
-    line.push('\n');
-    sock.write_all(line.as_bytes())
-        .map_err(RuntimeError::io("send the init its config", &dir))?;
-    let mut reply = String::new();
-    BufReader::new(&sock)
-        .read_line(&mut reply)
-        .map_err(RuntimeError::io("read the init's reply", &dir))?;
-    match serde_json::from_str::<InitMsg>(&reply) {
-        Ok(InitMsg::Ready) => {}
-        Ok(InitMsg::Error { message }) => return Err(RuntimeError::Init(message)),
-        Err(_) => {
-            let status = waitpid(pid, None).ok();
-            guard.pid = None;
-            return Err(RuntimeError::Init(format!(
-                "the init ended before it was ready ({status:?}); is {} a runtime binary that calls run_if_init?",
-                exe_path.display()
-            )));
+    crate::console::send_msg(parent_sock.as_raw_fd(), &cfg, None)?;
+    let mut console = None;
+    loop {
+        match crate::console::recv_msg::<InitMsg>(parent_sock.as_raw_fd())? {
+            Some((InitMsg::Ready, _)) => break,
+            Some((InitMsg::Console { name }, fd)) => {
+                let fd = fd.ok_or_else(|| {
+                    RuntimeError::Init("the console message carried no pty".into())
+                })?;
+                console = Some((fd, name));
+            }
+            Some((InitMsg::Error { message }, _)) => return Err(RuntimeError::Init(message)),
+            None => {
+                let status = waitpid(pid, None).ok();
+                guard.pid = None;
+                return Err(RuntimeError::Init(format!(
+                    "the init ended before it was ready ({status:?}); is {} a runtime binary that calls run_if_init?",
+                    exe_path.display()
+                )));
+            }
         }
+    }
+    if let (Some((fd, name)), Some(path)) = (&console, &opts.console_socket) {
+        crate::console::send_to_console_socket(path, fd, name)?;
     }
     let pid_start_time = proc_stat(pid.as_raw()).map(|s| s.1).unwrap_or(0);
     let state = State {
@@ -394,6 +399,7 @@ fn create_in(
         dir,
         state,
         child: true,
+        console: console.map(|(fd, _)| fd),
     })
 }
 
@@ -421,12 +427,19 @@ pub struct Container {
     state: State,
     /// Whether this process created it (and so is the parent of its init and can reap it).
     child: bool,
+    /// The pty master of a terminal container, when this process created it.
+    console: Option<OwnedFd>,
 }
 
 impl Container {
     /// Its id.
     pub fn id(&self) -> &str {
         &self.state.id
+    }
+
+    /// Takes the pty master of a terminal container created by this process.
+    pub fn take_console(&mut self) -> Option<OwnedFd> {
+        self.console.take()
     }
 
     /// The host pid of its init.

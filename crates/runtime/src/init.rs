@@ -11,9 +11,8 @@
 //! the exec fifo until `start`, and executes the user process.
 
 use std::ffi::CString;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{open, OFlag};
@@ -23,6 +22,7 @@ use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, PosixRlimitType, Spec};
 use serde::{Deserialize, Serialize};
 
+use crate::console;
 use crate::error::{Result, RuntimeError};
 use crate::rootfs::{self, MountContext};
 use crate::syscall::{RealSyscall, Syscall};
@@ -60,6 +60,11 @@ pub struct InitConfig {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum InitMsg {
+    /// The pty master of a terminal container is attached to this message.
+    Console {
+        /// The pty's slave path inside the container.
+        name: String,
+    },
     /// Set up; waiting on the fifo.
     Ready,
     /// Setup failed.
@@ -75,46 +80,33 @@ pub fn run_if_init() {
         return;
     }
     // SAFETY: the runtime passed this fd to us and nothing else owns it.
-    let sock = unsafe { UnixStream::from_raw_fd(INIT_FD) };
+    let sock = unsafe { OwnedFd::from_raw_fd(INIT_FD) };
     std::process::exit(main(sock));
 }
 
-fn send(sock: &mut UnixStream, msg: &InitMsg) {
-    let mut line = serde_json::to_string(msg).expect("message serializes");
-    line.push('\n');
-    let _ = sock.write_all(line.as_bytes());
+fn send(sock: &OwnedFd, msg: &InitMsg, fd: Option<RawFd>) {
+    let _ = console::send_msg(sock.as_raw_fd(), msg, fd);
 }
 
-fn main(mut sock: UnixStream) -> i32 {
-    let mut line = String::new();
-    if BufReader::new(&sock).read_line(&mut line).is_err() || line.is_empty() {
-        return 1;
-    }
-    let cfg: InitConfig = match serde_json::from_str(&line) {
-        Ok(c) => c,
+fn main(sock: OwnedFd) -> i32 {
+    let cfg: InitConfig = match console::recv_msg(sock.as_raw_fd()) {
+        Ok(Some((c, _))) => c,
+        Ok(None) => return 1,
         Err(e) => {
-            send(
-                &mut sock,
-                &InitMsg::Error {
-                    message: format!("bad init config: {e}"),
-                },
-            );
+            let message = format!("bad init config: {e}");
+            send(&sock, &InitMsg::Error { message }, None);
             return 1;
         }
     };
-    let ready = match setup(&cfg) {
+    let ready = match setup(&cfg, &sock) {
         Ok(r) => r,
         Err(e) => {
-            send(
-                &mut sock,
-                &InitMsg::Error {
-                    message: e.to_string(),
-                },
-            );
+            let message = e.to_string();
+            send(&sock, &InitMsg::Error { message }, None);
             return 1;
         }
     };
-    send(&mut sock, &InitMsg::Ready);
+    send(&sock, &InitMsg::Ready, None);
     drop(sock);
     let e = start_user_process(&cfg.spec, ready);
     let _ = writeln!(std::io::stderr(), "lcrun init: {e}");
@@ -125,9 +117,11 @@ fn main(mut sock: UnixStream) -> i32 {
 struct Prepared {
     fifo: OwnedFd,
     exe: CString,
+    /// The pty slave a terminal container's stdio goes to.
+    tty: Option<OwnedFd>,
 }
 
-fn setup(cfg: &InitConfig) -> Result<Prepared> {
+fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
     nix::sys::stat::umask(Mode::empty());
     if cfg.user_ns {
         nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
@@ -193,7 +187,30 @@ fn setup(cfg: &InitConfig) -> Result<Prepared> {
     let args = process.args().as_ref().expect("validated: args");
     let env = process.env().as_deref().unwrap_or_default();
     let exe = find_executable(&args[0], env, process.cwd())?;
+    // A terminal is made inside the container's own devpts; the runtime gets the master.
+    let tty = if process.terminal() == Some(true) {
+        let (master, slave, name) = console::open_pty()?;
+        if let Some(size) = process.console_size() {
+            let ws = libc::winsize {
+                ws_row: size.height() as u16,
+                ws_col: size.width() as u16,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            // SAFETY: TIOCSWINSZ with a pointer to a local winsize.
+            unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        }
+        console::send_msg(
+            sock.as_raw_fd(),
+            &InitMsg::Console { name },
+            Some(master.as_raw_fd()),
+        )?;
+        Some(slave)
+    } else {
+        None
+    };
     Ok(Prepared {
+        tty,
         fifo,
         exe: CString::new(exe.into_os_string().into_encoded_bytes())
             .map_err(|_| RuntimeError::Init("executable path has a NUL byte".into()))?,
@@ -315,6 +332,19 @@ fn start_user_process(spec: &Spec, ready: Prepared) -> RuntimeError {
     }
     drop(w);
     drop(ready.fifo);
+    if let Some(tty) = &ready.tty {
+        for i in 0..3 {
+            if let Err(e) = nix::unistd::dup2(tty.as_raw_fd(), i) {
+                return RuntimeError::sys("connect stdio to the terminal")(e);
+            }
+        }
+        // SAFETY: TIOCSCTTY on our stdin, which is the pty slave; we lead a new session.
+        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
+            return RuntimeError::sys("make the terminal the controlling one")(
+                nix::errno::Errno::last(),
+            );
+        }
+    }
     match crate::process::finalize(spec) {
         Ok(()) => {}
         Err(e) => return e,

@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod console;
 pub mod container;
 pub mod devices;
 mod error;

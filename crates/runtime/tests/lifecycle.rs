@@ -564,3 +564,131 @@ fn features_and_spec_speak_runc() {
     assert_eq!(line["level"], "error");
     assert!(line["msg"].as_str().unwrap().contains("does not exist"));
 }
+
+#[test]
+fn runc_spec_default_config_runs_on_a_relayed_terminal() {
+    let test = "runc_spec_default_config_runs_on_a_relayed_terminal";
+    let Some(env) = setup(test) else { return };
+    let id = id("runcspec");
+    // runc's own default (an interactive sh on a terminal) when runc is here, else lcrun's.
+    let _ = std::fs::remove_file(env.bundle.join("config.json"));
+    let made = Command::new("runc")
+        .args(["spec", "--bundle", env.bundle_str()])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        env.ok(&["spec", "--bundle", env.bundle_str()]);
+    }
+    let mut child = Command::new(LCRUN)
+        .arg("--root")
+        .arg(&env.root)
+        .args(["run", "--bundle", env.bundle_str(), &id])
+        .current_dir(&env.bundle)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"echo inside-$((6*7)); tty; exit 5\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("inside-42"), "{text}");
+    assert!(text.contains("/dev/pts/0"), "{text}");
+    assert_gone(&env, &id, 0);
+}
+
+#[test]
+fn console_socket_receives_the_pty() {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+    let test = "console_socket_receives_the_pty";
+    let Some(env) = setup(test) else { return };
+    let id = id("console");
+    env.config(&["sh", "-c", "echo hello-console; tty"], |c| {
+        c["process"]["terminal"] = json!(true)
+    });
+    let sock_path = env.bundle.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 256];
+        let mut space = nix::cmsg_space!([RawFd; 1]);
+        let (bytes, fd) = {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let msg = nix::sys::socket::recvmsg::<()>(
+                std::os::fd::AsRawFd::as_raw_fd(&conn),
+                &mut iov,
+                Some(&mut space),
+                nix::sys::socket::MsgFlags::empty(),
+            )
+            .unwrap();
+            let fd = msg
+                .cmsgs()
+                .unwrap()
+                .find_map(|c| match c {
+                    nix::sys::socket::ControlMessageOwned::ScmRights(f) => f.first().copied(),
+                    _ => None,
+                })
+                .expect("an fd");
+            (msg.bytes, fd)
+        };
+        let name = String::from_utf8_lossy(&buf[..bytes]).into_owned();
+        // SAFETY: received from the kernel for us.
+        (name, unsafe { OwnedFd::from_raw_fd(fd) })
+    });
+    env.ok(&[
+        "create",
+        "--bundle",
+        env.bundle_str(),
+        "--console-socket",
+        sock_path.to_str().unwrap(),
+        &id,
+    ]);
+    let (name, master) = receiver.join().unwrap();
+    assert!(name.starts_with("/dev/pts/"), "{name}");
+    env.ok(&["start", &id]);
+    let mut master = std::fs::File::from(master);
+    let mut out = String::new();
+    let mut buf = [0u8; 1024];
+    // Read until the container closes the terminal (EIO) or the expected text arrived.
+    while !out.contains("/dev/pts/0") {
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(out.contains("hello-console"), "{out:?}");
+    assert!(out.contains("/dev/pts/0"), "{out:?}");
+    assert!(eventually(Duration::from_secs(10), || env.state(&id)
+        ["status"]
+        == "stopped"));
+    env.ok(&["delete", &id]);
+    assert_gone(&env, &id, 0);
+}
+
+#[test]
+fn a_terminal_without_console_socket_is_refused_on_create() {
+    let test = "a_terminal_without_console_socket_is_refused_on_create";
+    let Some(env) = setup(test) else { return };
+    let id = id("noconsole");
+    env.config(&["true"], |c| c["process"]["terminal"] = json!(true));
+    let out = env.lcrun(&["create", "--bundle", env.bundle_str(), &id]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("process.terminal") && err.contains("--console-socket"),
+        "{err}"
+    );
+    assert_gone(&env, &id, 0);
+}

@@ -90,7 +90,7 @@ fn run(cli: &Cli, log: &Logger) -> anyhow::Result<ExitCode> {
     let rt = Runtime::new(&cli.root);
     match &cli.command {
         Command::Create(a) => {
-            create(&rt, a)?;
+            create(&rt, a, false)?;
             log.debug(&format!("created {}", a.id));
         }
         Command::Start(a) => rt.load(&a.id)?.start()?,
@@ -122,7 +122,8 @@ fn run(cli: &Cli, log: &Logger) -> anyhow::Result<ExitCode> {
             if !a.detach {
                 block_signals(&FORWARDED)?;
             }
-            let mut c = create(&rt, &a.create)?;
+            let mut c = create(&rt, &a.create, !a.detach)?;
+            let relay = c.take_console().map(limitcheck_runtime::console::relay);
             c.start()?;
             if a.detach {
                 return Ok(ExitCode::SUCCESS);
@@ -131,6 +132,10 @@ fn run(cli: &Cli, log: &Logger) -> anyhow::Result<ExitCode> {
             log.debug(&format!("{} exited: {exit:?}", a.create.id));
             if !a.keep {
                 c.delete(true)?;
+                // Everything holding the pty is gone: the relay drains and ends.
+                if let Some(r) = relay {
+                    let _ = r.join();
+                }
             }
             return Ok(ExitCode::from(exit.shell_code().clamp(0, 255) as u8));
         }
@@ -239,7 +244,13 @@ fn run(cli: &Cli, log: &Logger) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn create(rt: &Runtime, a: &cli::CreateArgs) -> anyhow::Result<limitcheck_runtime::Container> {
+/// Creates a container from the bundle. A terminal needs somewhere for its pty: a
+/// `--console-socket`, or `run` in the foreground (which relays it), as with runc.
+fn create(
+    rt: &Runtime,
+    a: &cli::CreateArgs,
+    foreground: bool,
+) -> anyhow::Result<limitcheck_runtime::Container> {
     let bundle = spec::load_bundle(&a.bundle)?;
     let terminal = bundle
         .spec
@@ -247,19 +258,17 @@ fn create(rt: &Runtime, a: &cli::CreateArgs) -> anyhow::Result<limitcheck_runtim
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    if terminal && a.console_socket.is_none() {
+    if terminal && a.console_socket.is_none() && !foreground {
         bail!(
-            "{}: process.terminal: true needs --console-socket (terminals are not implemented in lcrun yet); set \"terminal\": false",
+            "{}: process.terminal is true: give --console-socket to receive the pty, or run in the foreground",
             bundle.origin
         );
-    }
-    if a.console_socket.is_some() {
-        bail!("--console-socket: terminals are not implemented in lcrun yet; set process.terminal to false");
     }
     Ok(rt.create(
         &a.id,
         &bundle,
         CreateOptions {
+            console_socket: a.console_socket.clone(),
             stdio: None,
             pid_file: a.pid_file.clone(),
         },
