@@ -332,6 +332,9 @@ fn create_in(
         write_id_maps(pid, spec)?;
     }
     let cfg = InitConfig {
+        id: id.to_string(),
+        bundle: spec.bundle.clone(),
+        pid: pid.as_raw(),
         spec: spec.spec.clone(),
         rootfs: spec.rootfs.clone(),
         fifo: fifo.clone(),
@@ -353,6 +356,51 @@ fn create_in(
                 console = Some((fd, name));
             }
             Some((InitMsg::Error { message }, _)) => return Err(RuntimeError::Init(message)),
+            Some((InitMsg::RunHooks, _)) => {
+                let annotations = spec
+                    .spec
+                    .annotations()
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect();
+                let state = crate::hooks::state_json(
+                    spec.spec.version(),
+                    id,
+                    "creating",
+                    pid.as_raw(),
+                    &spec.bundle,
+                    &annotations,
+                );
+                let h = spec.spec.hooks().as_ref();
+                #[allow(deprecated)]
+                let r =
+                    crate::hooks::run("prestart", h.and_then(|h| h.prestart().as_ref()), &state)
+                        .and_then(|()| {
+                            crate::hooks::run(
+                                "createRuntime",
+                                h.and_then(|h| h.create_runtime().as_ref()),
+                                &state,
+                            )
+                        });
+                match r {
+                    Ok(()) => crate::console::send_msg(
+                        parent_sock.as_raw_fd(),
+                        &InitMsg::HooksDone,
+                        None,
+                    )?,
+                    Err(e) => {
+                        let message = e.to_string();
+                        let _ = crate::console::send_msg(
+                            parent_sock.as_raw_fd(),
+                            &InitMsg::Error { message },
+                            None,
+                        );
+                        return Err(e);
+                    }
+                }
+            }
+            Some((InitMsg::HooksDone, _)) => {}
             None => {
                 let status = waitpid(pid, None).ok();
                 guard.pid = None;
@@ -457,6 +505,18 @@ impl Container {
         &self.dir
     }
 
+    fn hook_state(&self, status: &str) -> Vec<u8> {
+        let s = &self.state;
+        crate::hooks::state_json(
+            &s.oci_version,
+            &s.id,
+            status,
+            s.pid,
+            &s.bundle,
+            &s.annotations,
+        )
+    }
+
     fn alive(&self) -> bool {
         match proc_stat(self.state.pid) {
             None => false,
@@ -552,6 +612,15 @@ impl Container {
         let _ = std::fs::remove_file(&fifo);
         self.state.status = Status::Running;
         self.state.save(&self.dir)?;
+        // A failing poststart hook is a warning: the container runs on (OCI runtime spec).
+        let poststart = self
+            .state
+            .hooks
+            .as_ref()
+            .and_then(|h| h.poststart().as_ref());
+        if let Err(e) = crate::hooks::run("poststart", poststart, &self.hook_state("running")) {
+            eprintln!("warning: {e}");
+        }
         Ok(())
     }
 
@@ -692,6 +761,14 @@ impl Container {
             cg.remove()?;
         }
         std::fs::remove_dir_all(&self.dir).map_err(RuntimeError::io("remove", &self.dir))?;
+        let poststop = self
+            .state
+            .hooks
+            .as_ref()
+            .and_then(|h| h.poststop().as_ref());
+        if let Err(e) = crate::hooks::run("poststop", poststop, &self.hook_state("stopped")) {
+            eprintln!("warning: {e}");
+        }
         Ok(())
     }
 }

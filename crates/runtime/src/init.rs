@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::console;
 use crate::error::{Result, RuntimeError};
+use crate::hooks;
 use crate::rootfs::{self, MountContext};
 use crate::syscall::{RealSyscall, Syscall};
 
@@ -37,6 +38,12 @@ pub const INIT_FD: RawFd = 3;
 /// What the runtime tells the init.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct InitConfig {
+    /// The container id (for hooks' state).
+    pub id: String,
+    /// The bundle (for hooks' state).
+    pub bundle: PathBuf,
+    /// The init's pid on the host (for hooks' state).
+    pub pid: i32,
     /// The spec.
     pub spec: Spec,
     /// The root filesystem on the host.
@@ -67,6 +74,10 @@ pub enum InitMsg {
     },
     /// Set up; waiting on the fifo.
     Ready,
+    /// Init to runtime: mounts are done, run the prestart and createRuntime hooks now.
+    RunHooks,
+    /// Runtime to init: the hooks ran.
+    HooksDone,
     /// Setup failed.
     Error {
         /// Why, with the field or path at fault.
@@ -119,6 +130,8 @@ struct Prepared {
     exe: CString,
     /// The pty slave a terminal container's stdio goes to.
     tty: Option<OwnedFd>,
+    /// The state startContainer hooks read.
+    start_hooks_state: Vec<u8>,
 }
 
 fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
@@ -163,8 +176,45 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
         can_mknod: !cfg.user_ns,
     };
     rootfs::prepare(&sys, &cfg.spec, &cfg.rootfs, &ctx)?;
+    let spec_hooks = cfg.spec.hooks().as_ref();
+    #[allow(deprecated)]
+    let runtime_hooks =
+        spec_hooks.is_some_and(|h| h.prestart().is_some() || h.create_runtime().is_some());
+    if runtime_hooks {
+        console::send_msg(sock.as_raw_fd(), &InitMsg::RunHooks, None)?;
+        match console::recv_msg::<InitMsg>(sock.as_raw_fd())? {
+            Some((InitMsg::HooksDone, _)) => {}
+            Some((InitMsg::Error { message }, _)) => return Err(RuntimeError::Init(message)),
+            other => {
+                return Err(RuntimeError::Init(format!(
+                    "unexpected answer to RunHooks: {other:?}"
+                )))
+            }
+        }
+    }
+    let state = |status| {
+        let annotations = cfg
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        hooks::state_json(
+            cfg.spec.version(),
+            &cfg.id,
+            status,
+            cfg.pid,
+            &cfg.bundle,
+            &annotations,
+        )
+    };
+    hooks::run(
+        "createContainer",
+        spec_hooks.and_then(|h| h.create_container().as_ref()),
+        &state("creating"),
+    )?;
     rootfs::pivot(&sys, &cfg.rootfs)?;
-    rootfs::finish(&sys, &cfg.spec)?;
     if cfg.uts_ns {
         if let Some(h) = cfg.spec.hostname() {
             sys.sethostname(h)?;
@@ -176,6 +226,8 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
             std::fs::write(&path, v).map_err(RuntimeError::io("write sysctl", &path))?;
         }
     }
+    // After the sysctls (they write /proc/sys), as runc orders it.
+    rootfs::finish(&sys, &cfg.spec)?;
     let process = cfg.spec.process().as_ref().expect("validated: process");
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
@@ -210,6 +262,7 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
         None
     };
     Ok(Prepared {
+        start_hooks_state: state("created"),
         tty,
         fifo,
         exe: CString::new(exe.into_os_string().into_encoded_bytes())
@@ -332,6 +385,13 @@ fn start_user_process(spec: &Spec, ready: Prepared) -> RuntimeError {
     }
     drop(w);
     drop(ready.fifo);
+    let start_hooks = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_ref());
+    if let Err(e) = hooks::run("startContainer", start_hooks, &ready.start_hooks_state) {
+        return e;
+    }
     if let Some(tty) = &ready.tty {
         for i in 0..3 {
             if let Err(e) = nix::unistd::dup2(tty.as_raw_fd(), i) {

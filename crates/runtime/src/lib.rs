@@ -29,6 +29,7 @@ pub mod console;
 pub mod container;
 pub mod devices;
 mod error;
+pub mod hooks;
 pub mod init;
 pub mod process;
 pub mod rootfs;

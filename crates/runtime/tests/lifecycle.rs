@@ -692,3 +692,139 @@ fn a_terminal_without_console_socket_is_refused_on_create() {
     );
     assert_gone(&env, &id, 0);
 }
+
+#[test]
+fn process_attributes_from_the_spec_are_applied() {
+    let test = "process_attributes_from_the_spec_are_applied";
+    let Some(env) = setup(test) else { return };
+    let id = id("procattr");
+    let script = "id; pwd; echo FOO=$FOO; ulimit -n; ulimit -Hn; grep NoNewPrivs /proc/self/status; \
+                  cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_forward; \
+                  echo kcore=$(head -c 4 /proc/kcore | wc -c); \
+                  if touch /rootfs-write 2>/dev/null; then echo root=rw; else echo root=ro; fi; \
+                  if echo 1 > /proc/sys/net/ipv4/ip_forward 2>/dev/null; then echo procsys=rw; else echo procsys=ro; fi";
+    env.config(&["sh", "-c", script], |c| {
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20]});
+        c["process"]["cwd"] = json!("/tmp");
+        c["process"]["env"] = json!(["PATH=/bin", "FOO=bar"]);
+        c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048}]);
+        c["process"]["noNewPrivileges"] = json!(true);
+        c["process"]["oomScoreAdj"] = json!(300);
+        c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+        c["root"]["readonly"] = json!(true);
+    });
+    let out = env.lcrun(&["run", "--bundle", env.bundle_str(), &id]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("uid=1000 gid=1000"), "{text}");
+    assert!(lines[0].contains("groups=10"), "{text}");
+    assert_eq!(lines[1], "/tmp");
+    assert_eq!(lines[2], "FOO=bar");
+    assert_eq!(lines[3], "1024");
+    assert_eq!(lines[4], "2048");
+    assert!(lines[5].ends_with('1'), "NoNewPrivs: {text}");
+    assert_eq!(lines[6], "300");
+    assert_eq!(
+        lines[7], "1",
+        "the sysctl of the container's network namespace"
+    );
+    assert_eq!(lines[8], "kcore=0", "/proc/kcore must be masked");
+    assert_eq!(lines[9], "root=ro");
+    assert_eq!(lines[10], "procsys=ro");
+    assert_gone(&env, &id, 0);
+}
+
+#[test]
+fn oom_kill_is_reported_by_the_supervisor() {
+    use limitcheck_runtime::{spec, CreateOptions, Runtime};
+    let test = "oom_kill_is_reported_by_the_supervisor";
+    let Some(env) = setup(test) else { return };
+    let id = id("oom");
+    // busybox has no allocator; `yes | tr` builds up memory in a shell variable... simpler:
+    // `head -c` from /dev/zero into a tmpfs file is page cache, reclaimable. Use awk to grow a
+    // string in memory, which the kernel cannot reclaim with swap off.
+    env.config(
+        &["awk", "BEGIN { s = \"x\"; while (1) { s = s s } }"],
+        |c| c["linux"]["resources"]["memory"] = json!({"limit": 33554432, "swap": 33554432}),
+    );
+    let rt = Runtime::new(&env.root).with_init_exe(LCRUN);
+    let bundle = spec::load_bundle(&env.bundle).unwrap();
+    let mut c = rt.create(&id, &bundle, CreateOptions::default()).unwrap();
+    c.start().unwrap();
+    let exit = c.wait(&[]).unwrap();
+    assert_eq!(exit.signal, Some(9), "{exit:?}");
+    assert!(exit.oom_killed, "{exit:?}");
+    assert_eq!(exit.shell_code(), 137);
+    let pid = c.pid();
+    c.delete(false).unwrap();
+    assert_gone(&env, &id, pid);
+}
+
+#[test]
+fn hooks_run_at_their_points_with_the_state_on_stdin() {
+    let test = "hooks_run_at_their_points_with_the_state_on_stdin";
+    let Some(env) = setup(test) else { return };
+    let id = id("hooks");
+    let out_dir = env.bundle.join("hook-out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let host_hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}/{name}.json", out_dir.display())]});
+    env.config(&["true"], |c| {
+        c["root"]["readonly"] = json!(false);
+        c["hooks"] = json!({
+            "prestart": [host_hook("prestart")],
+            "createRuntime": [host_hook("createRuntime")],
+            // Before pivot_root, in the container's mount namespace: host paths still resolve.
+            "createContainer": [host_hook("createContainer")],
+            // After pivot_root: /bin/sh is the container's busybox, /tmp the container's.
+            "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /tmp/startContainer.json"]}],
+            "poststart": [host_hook("poststart")],
+            "poststop": [host_hook("poststop")],
+        });
+    });
+    env.ok(&["create", "--bundle", env.bundle_str(), &id]);
+    for h in ["prestart", "createRuntime", "createContainer"] {
+        let s: Value =
+            serde_json::from_slice(&std::fs::read(out_dir.join(format!("{h}.json"))).unwrap())
+                .unwrap();
+        assert_eq!(s["id"], id.as_str(), "{h}");
+        assert_eq!(s["status"], "creating", "{h}");
+        assert!(s["pid"].as_i64().unwrap() > 1, "{h}: the host pid: {s}");
+    }
+    assert!(!out_dir.join("poststart.json").exists());
+    env.ok(&["start", &id]);
+    let s: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("poststart.json")).unwrap()).unwrap();
+    assert_eq!(s["status"], "running");
+    assert!(eventually(Duration::from_secs(10), || env.state(&id)
+        ["status"]
+        == "stopped"));
+    let s: Value = serde_json::from_slice(
+        &std::fs::read(env.bundle.join("rootfs/tmp/startContainer.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(s["status"], "created");
+    env.ok(&["delete", &id]);
+    let s: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("poststop.json")).unwrap()).unwrap();
+    assert_eq!(s["status"], "stopped");
+    assert_gone(&env, &id, 0);
+
+    // A failing createRuntime hook fails create and leaves nothing.
+    let id2 = format!("{id}-fail");
+    env.config(&["true"], |c| {
+        c["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]});
+    });
+    let out = env.lcrun(&["create", "--bundle", env.bundle_str(), &id2]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("createRuntime hook /bin/false failed"),
+        "{err}"
+    );
+    assert_gone(&env, &id2, 0);
+}
