@@ -245,6 +245,15 @@ fn create_in(
     let fifo = dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
         .map_err(RuntimeError::sys(format!("mkfifo {}", fifo.display())))?;
+    // Past the umask: the init may run as another user (a user namespace's root) and must be
+    // able to open it for writing.
+    nix::sys::stat::fchmodat(
+        None,
+        &fifo,
+        Mode::from_bits_truncate(0o622),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .map_err(RuntimeError::sys(format!("chmod {}", fifo.display())))?;
 
     // New namespaces come from clone flags, except cgroup: the init unshares it once it is in
     // its cgroup, so that the namespace's root is that cgroup. Namespaces with a path are
@@ -298,10 +307,28 @@ fn create_in(
         .as_ref()
         .map(|s| [s[0].as_raw_fd(), s[1].as_raw_fd(), s[2].as_raw_fd()]);
     let mut stack = vec![0u8; 256 * 1024];
+    // In a new user namespace the child must not execute the init before its uid and gid maps
+    // are written: exec as an unmapped user would drop every capability. It waits on this pipe.
+    let (maps_r, maps_w) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(RuntimeError::sys("pipe"))?;
+    let wait_maps = new(LinuxNamespaceType::User);
+    let maps_raw = maps_r.as_raw_fd();
     let cb = Box::new(|| -> isize {
         // Only async-signal-safe calls here: this may be a copy of a multi-threaded process.
-        // SAFETY: dup2, sigprocmask, execve and _exit on values prepared before the clone.
+        // SAFETY: read, dup2, sigprocmask, execve and _exit on values prepared before the clone.
         unsafe {
+            if wait_maps {
+                let mut b = 0u8;
+                if libc::read(maps_raw, (&mut b as *mut u8).cast(), 1) != 1 {
+                    libc::_exit(125);
+                }
+                // Become the namespace's root while we hold every capability in it, so that
+                // the exec below keeps them.
+                libc::setgroups(0, std::ptr::null());
+                if libc::setresgid(0, 0, 0) != 0 || libc::setresuid(0, 0, 0) != 0 {
+                    libc::_exit(124);
+                }
+            }
             if let Some(s) = stdio_raw {
                 for (i, fd) in s.iter().enumerate() {
                     if libc::dup2(*fd, i as libc::c_int) < 0 {
@@ -327,10 +354,14 @@ fn create_in(
     drop(child_fd);
     drop(stdio);
 
+    drop(maps_r);
     cg.add_pid(pid.as_raw())?;
-    if new(LinuxNamespaceType::User) {
+    if wait_maps {
         write_id_maps(pid, spec)?;
+        nix::unistd::write(&maps_w, &[1])
+            .map_err(RuntimeError::sys("release the container init"))?;
     }
+    drop(maps_w);
     let cfg = InitConfig {
         id: id.to_string(),
         bundle: spec.bundle.clone(),

@@ -357,6 +357,30 @@ fn mount_cgroup(sys: &dyn Syscall, dest: &Path, flags: MsFlags, ctx: &MountConte
     Ok(())
 }
 
+/// The flags a remount must keep: in a user namespace the kernel locks a mount's nosuid,
+/// nodev, noexec and atime flags, and a remount that drops them fails with EPERM.
+pub fn locked_flags(path: &Path) -> MsFlags {
+    use nix::sys::statvfs::FsFlags;
+    let Ok(st) = nix::sys::statvfs::statvfs(path) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (fs, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(fs) {
+            out |= ms;
+        }
+    }
+    out
+}
+
 fn bind_ro(sys: &dyn Syscall, source: &Path, dest: &Path, flags: MsFlags) -> Result<()> {
     if !source.exists() {
         return Err(RuntimeError::Sys {
@@ -369,7 +393,11 @@ fn bind_ro(sys: &dyn Syscall, source: &Path, dest: &Path, flags: MsFlags) -> Res
         None,
         dest,
         None,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | (flags & !MsFlags::MS_RDONLY),
+        MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | (flags & !MsFlags::MS_RDONLY)
+            | locked_flags(dest),
         None,
     )
 }
@@ -492,7 +520,8 @@ pub fn finish(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
                 | MsFlags::MS_NOSUID
                 | MsFlags::MS_NODEV
                 | MsFlags::MS_NOEXEC
-                | MsFlags::MS_REC,
+                | MsFlags::MS_REC
+                | locked_flags(p),
             None,
         )?;
     }
@@ -529,7 +558,10 @@ pub fn finish(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
             None,
             Path::new("/"),
             None,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | locked_flags(Path::new("/")),
             None,
         )?;
     }

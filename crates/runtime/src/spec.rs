@@ -169,6 +169,21 @@ pub fn validate(spec: Spec, bundle: &Path, origin: String) -> Result<ValidSpec> 
                 }
             }
         }
+        let new_user_ns = linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+        if new_user_ns {
+            for (field, maps) in [
+                ("linux.uidMappings", linux.uid_mappings()),
+                ("linux.gidMappings", linux.gid_mappings()),
+            ] {
+                if maps.as_ref().is_none_or(|m| m.is_empty()) {
+                    return Err(err(o, field, "a new user namespace needs mappings, e.g. [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}]"));
+                }
+            }
+        }
         if let Some(r) = linux.resources() {
             resource_limits(r, o)?;
         }

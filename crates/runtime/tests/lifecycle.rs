@@ -828,3 +828,67 @@ fn hooks_run_at_their_points_with_the_state_on_stdin() {
     );
     assert_gone(&env, &id2, 0);
 }
+
+#[test]
+fn user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
+    let test = "user_namespace_maps_container_root_to_an_unprivileged_host_uid";
+    let Some(env) = setup(test) else { return };
+    if !Path::new("/proc/self/ns/user").exists() {
+        return skip(test, "this kernel has no user namespaces");
+    }
+    let id = id("userns");
+    env.config(&["sh", "-c", "id; cat /proc/self/uid_map; sleep 30"], |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    env.ok(&["create", "--bundle", env.bundle_str(), &id]);
+    env.ok(&["start", &id]);
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(
+        uid_line.contains("100000"),
+        "container root is host uid 100000: {uid_line}"
+    );
+    let host_ns = std::fs::read_link("/proc/self/ns/user").unwrap();
+    assert_ne!(
+        std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap(),
+        host_ns
+    );
+    env.ok(&["delete", "--force", &id]);
+    assert_gone(&env, &id, pid as i32);
+
+    // Without mappings the config is refused, naming the field.
+    env.config(&["true"], |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+    });
+    let out = env.lcrun(&[
+        "create",
+        "--bundle",
+        env.bundle_str(),
+        &format!("{id}-nomap"),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("linux.uidMappings"));
+}
+
+#[test]
+fn a_failed_start_inside_run_leaves_nothing() {
+    let test = "a_failed_start_inside_run_leaves_nothing";
+    let Some(env) = setup(test) else { return };
+    let id = id("failstart");
+    // startContainer fails: the init exits before the user process, start sees it die.
+    env.config(&["true"], |c| {
+        c["hooks"] = json!({"startContainer": [{"path": "/bin/false"}]});
+    });
+    let out = env.lcrun(&["run", "--bundle", env.bundle_str(), &id]);
+    assert!(!out.status.success());
+    assert_gone(&env, &id, 0);
+}

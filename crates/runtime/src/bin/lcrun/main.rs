@@ -124,11 +124,21 @@ fn run(cli: &Cli, log: &Logger) -> anyhow::Result<ExitCode> {
             }
             let mut c = create(&rt, &a.create, !a.detach)?;
             let relay = c.take_console().map(limitcheck_runtime::console::relay);
-            c.start()?;
-            if a.detach {
-                return Ok(ExitCode::SUCCESS);
-            }
-            let exit = c.wait(&FORWARDED)?;
+            // A run that fails after create must not leave its container behind.
+            let exit = match c.start().and_then(|()| {
+                if a.detach {
+                    Ok(None)
+                } else {
+                    c.wait(&FORWARDED).map(Some)
+                }
+            }) {
+                Ok(Some(exit)) => exit,
+                Ok(None) => return Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    let _ = c.delete(true);
+                    return Err(e.into());
+                }
+            };
             log.debug(&format!("{} exited: {exit:?}", a.create.id));
             if !a.keep {
                 c.delete(true)?;
