@@ -30,6 +30,7 @@ pub mod container;
 pub mod devices;
 mod error;
 pub mod hooks;
+pub mod hostfs;
 pub mod init;
 pub mod process;
 pub mod rootfs;

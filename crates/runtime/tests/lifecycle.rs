@@ -892,3 +892,71 @@ fn a_failed_start_inside_run_leaves_nothing() {
     assert!(!out.status.success());
     assert_gone(&env, &id, 0);
 }
+
+#[test]
+fn host_made_rootfs_runs_host_tools_and_a_bound_binary_without_an_image() {
+    let test = "host_made_rootfs_runs_host_tools_and_a_bound_binary_without_an_image";
+    if !nix::unistd::geteuid().is_root() {
+        return skip(test, "needs root to create containers");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("bundle");
+    let root = tmp.path().join("state");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let id = id("hostfs");
+    let script = "cat /etc/hostname; test -x /usr/bin/env && echo usr-ok; lcrun --version; \
+                  if touch /usr/lcrun-test 2>/dev/null; then echo usr-rw; else echo usr-ro; fi; \
+                  echo x > /tmp/t && echo tmp-rw; readlink /proc/self/ns/mnt";
+    let lcrun = |args: &[&str]| {
+        Command::new(LCRUN)
+            .arg("--root")
+            .arg(&root)
+            .args(args)
+            .current_dir(&bundle)
+            .output()
+            .unwrap()
+    };
+    let out = lcrun(&[
+        "spec",
+        "--host-rootfs",
+        "--bind-binary",
+        LCRUN,
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = lcrun(&["run", "--bundle", bundle.to_str().unwrap(), &id]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "limitcheck");
+    assert_eq!(lines[1], "usr-ok");
+    assert!(lines[2].starts_with("lcrun "), "{text}");
+    assert_eq!(lines[3], "usr-ro");
+    assert_eq!(lines[4], "tmp-rw");
+    assert_ne!(
+        lines[5],
+        std::fs::read_link("/proc/self/ns/mnt")
+            .unwrap()
+            .to_string_lossy()
+    );
+    // The binds were made in the container's mount namespace: none is left on the host.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(bundle.to_str().unwrap()), "{mounts}");
+    assert!(!root.join(&id).exists());
+    for d in cgroup_dirs(&format!("limitcheck/{id}")) {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}

@@ -235,4 +235,14 @@ pub struct SpecArgs {
     /// The bundle directory to write config.json into.
     #[arg(short, long, default_value = ".")]
     pub bundle: PathBuf,
+    /// Also make rootfs/ from the host: read-only binds of /usr, /bin, /sbin, /lib*, a minimal
+    /// /etc and a tmpfs /tmp (no image needed). Runs `sh` unless a command follows `--`.
+    #[arg(long)]
+    pub host_rootfs: bool,
+    /// With --host-rootfs: bind this host binary at /opt/limitcheck/bin/<name> (repeatable).
+    #[arg(long, requires = "host_rootfs")]
+    pub bind_binary: Vec<PathBuf>,
+    /// With --host-rootfs: the command to run.
+    #[arg(last = true, requires = "host_rootfs")]
+    pub command: Vec<String>,
 }

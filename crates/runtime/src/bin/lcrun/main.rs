@@ -244,9 +244,18 @@ fn run(cli: &Cli, log: &Logger) -> anyhow::Result<ExitCode> {
             if path.exists() {
                 bail!("File {} exists. Remove it first", path.display());
             }
-            spec::default_spec()
-                .save(&path)
-                .with_context(|| format!("write {}", path.display()))?;
+            if a.host_rootfs {
+                let args = if a.command.is_empty() {
+                    vec!["sh".to_string()]
+                } else {
+                    a.command.clone()
+                };
+                limitcheck_runtime::hostfs::write_bundle(&a.bundle, args, &a.bind_binary)?;
+            } else {
+                spec::default_spec()
+                    .save(&path)
+                    .with_context(|| format!("write {}", path.display()))?;
+            }
         }
         Command::Features => println!("{}", serde_json::to_string_pretty(&features())?),
         Command::Init => bail!("lcrun init is run by lcrun itself, not by hand"),
