@@ -1,8 +1,7 @@
 //! The container lifecycle on the runtime's side: create, start, state, kill, pause, resume,
 //! update, stats, ps, wait, delete.
 
-use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxNamespaceType;
 
 use crate::error::{Result, RuntimeError};
-use crate::init::{clone_flag, InitConfig, InitMsg, INIT_ENV, INIT_FD};
+use crate::init::{clone_flag, InitConfig, InitMsg, InitRequest};
 use crate::spec::{resource_limits, ValidSpec};
 use crate::state::{check_id, now_rfc3339, proc_stat, CgroupRef, State, Status, EXEC_FIFO};
 
@@ -197,21 +196,6 @@ fn cgroup_place(spec: &ValidSpec, id: &str) -> Result<(PathBuf, String)> {
     }
 }
 
-fn high_fd(fd: RawFd) -> Result<OwnedFd> {
-    // SAFETY: fd is open for the duration of this call.
-    let b = unsafe { BorrowedFd::borrow_raw(fd) };
-    let n = nix::fcntl::fcntl(b.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10))
-        .map_err(RuntimeError::sys("duplicate a file descriptor"))?;
-    // SAFETY: fcntl returned a new fd that we own.
-    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(n) })
-}
-
-fn cstring(s: impl AsRef<std::ffi::OsStr>) -> Result<CString> {
-    use std::os::unix::ffi::OsStrExt;
-    CString::new(s.as_ref().as_bytes())
-        .map_err(|_| RuntimeError::Init("a path or argument holds a NUL byte".into()))
-}
-
 fn create_in(
     rt: &Runtime,
     guard: &mut CreateGuard,
@@ -276,92 +260,17 @@ fn create_in(
         }
     }
 
-    let (parent_sock, child_sock) = crate::console::seqpacket_pair()?;
-    let child_fd = high_fd(child_sock.as_raw_fd())?;
-    drop(child_sock);
-    let stdio: Option<[OwnedFd; 3]> = match &opts.stdio {
-        Some([a, b, c]) => Some([
-            high_fd(a.as_raw_fd())?,
-            high_fd(b.as_raw_fd())?,
-            high_fd(c.as_raw_fd())?,
-        ]),
-        None => None,
-    };
-    let exe_path =
-        std::fs::canonicalize(&rt.init_exe).map_err(RuntimeError::io("resolve", &rt.init_exe))?;
-    let exe = cstring(&exe_path)?;
-    let argv = [cstring("lcrun")?, cstring("init")?];
-    let envp = [cstring(format!("{INIT_ENV}={INIT_FD}"))?];
-    let argv_p: Vec<*const libc::c_char> = argv
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain([std::ptr::null()])
-        .collect();
-    let envp_p: Vec<*const libc::c_char> = envp
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain([std::ptr::null()])
-        .collect();
-    let child_raw = child_fd.as_raw_fd();
-    let stdio_raw = stdio
-        .as_ref()
-        .map(|s| [s[0].as_raw_fd(), s[1].as_raw_fd(), s[2].as_raw_fd()]);
-    let mut stack = vec![0u8; 256 * 1024];
-    // In a new user namespace the child must not execute the init before its uid and gid maps
-    // are written: exec as an unmapped user would drop every capability. It waits on this pipe.
-    let (maps_r, maps_w) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(RuntimeError::sys("pipe"))?;
     let wait_maps = new(LinuxNamespaceType::User);
-    let maps_raw = maps_r.as_raw_fd();
-    let cb = Box::new(|| -> isize {
-        // Only async-signal-safe calls here: this may be a copy of a multi-threaded process.
-        // SAFETY: read, dup2, sigprocmask, execve and _exit on values prepared before the clone.
-        unsafe {
-            if wait_maps {
-                let mut b = 0u8;
-                if libc::read(maps_raw, (&mut b as *mut u8).cast(), 1) != 1 {
-                    libc::_exit(125);
-                }
-                // Become the namespace's root while we hold every capability in it, so that
-                // the exec below keeps them.
-                libc::setgroups(0, std::ptr::null());
-                if libc::setresgid(0, 0, 0) != 0 || libc::setresuid(0, 0, 0) != 0 {
-                    libc::_exit(124);
-                }
-            }
-            if let Some(s) = stdio_raw {
-                for (i, fd) in s.iter().enumerate() {
-                    if libc::dup2(*fd, i as libc::c_int) < 0 {
-                        libc::_exit(126);
-                    }
-                }
-            }
-            if libc::dup2(child_raw, INIT_FD) < 0 {
-                libc::_exit(126);
-            }
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            libc::execve(exe.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr());
-            libc::_exit(127)
-        }
-    });
-    // SAFETY: the callback makes only async-signal-safe calls and ends in execve or _exit.
-    let pid = unsafe { nix::sched::clone(cb, &mut stack, flags, Some(libc::SIGCHLD)) }.map_err(
-        RuntimeError::sys(format!("clone the container init ({flags:?})")),
-    )?;
+    let mut spawned =
+        crate::spawn::spawn_init(&rt.init_exe, flags, opts.stdio.as_ref(), wait_maps)?;
+    let pid = spawned.pid;
     guard.pid = Some(pid);
-    drop(child_fd);
-    drop(stdio);
-
-    drop(maps_r);
     cg.add_pid(pid.as_raw())?;
     if wait_maps {
         write_id_maps(pid, spec)?;
-        nix::unistd::write(&maps_w, &[1])
-            .map_err(RuntimeError::sys("release the container init"))?;
     }
-    drop(maps_w);
+    spawned.release()?;
+    let (parent_sock, exe_path) = (spawned.sock, spawned.exe);
     let cfg = InitConfig {
         id: id.to_string(),
         bundle: spec.bundle.clone(),
@@ -375,7 +284,11 @@ fn create_in(
         uts_ns: new(LinuxNamespaceType::Uts),
         cgroup_rel,
     };
-    crate::console::send_msg(parent_sock.as_raw_fd(), &cfg, None)?;
+    crate::console::send_msg(
+        parent_sock.as_raw_fd(),
+        &InitRequest::Create(Box::new(cfg)),
+        None,
+    )?;
     let mut console = None;
     loop {
         match crate::console::recv_msg::<InitMsg>(parent_sock.as_raw_fd())? {
@@ -431,7 +344,7 @@ fn create_in(
                     }
                 }
             }
-            Some((InitMsg::HooksDone, _)) => {}
+            Some((InitMsg::HooksDone | InitMsg::ExecStarted { .. }, _)) => {}
             None => {
                 let status = waitpid(pid, None).ok();
                 guard.pid = None;
@@ -713,34 +626,7 @@ impl Container {
     pub fn wait(&self, forward: &[Signal]) -> Result<ExitInfo> {
         let pid = Pid::from_raw(self.state.pid);
         let (code, signal) = if self.child {
-            let mut set = SigSet::empty();
-            set.add(Signal::SIGCHLD);
-            for s in forward {
-                set.add(*s);
-            }
-            loop {
-                match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::Exited(_, c)) => break (Some(c), None),
-                    Ok(WaitStatus::Signaled(_, s, _)) => break (None, Some(s as i32)),
-                    Ok(_) => {}
-                    Err(Errno::EINTR) => continue,
-                    Err(e) => return Err(RuntimeError::sys(format!("wait for {pid}"))(e)),
-                }
-                if forward.is_empty() {
-                    match waitpid(pid, None) {
-                        Ok(WaitStatus::Exited(_, c)) => break (Some(c), None),
-                        Ok(WaitStatus::Signaled(_, s, _)) => break (None, Some(s as i32)),
-                        Ok(_) | Err(Errno::EINTR) => continue,
-                        Err(e) => return Err(RuntimeError::sys(format!("wait for {pid}"))(e)),
-                    }
-                }
-                // Blocked signals queue up: take one and forward it, or notice SIGCHLD.
-                if let Ok(sig) = set.wait() {
-                    if sig != Signal::SIGCHLD {
-                        let _ = kill(pid, sig);
-                    }
-                }
-            }
+            wait_forwarding(pid, pid, forward)?
         } else {
             let mut backoff = limitcheck_cgroup::Backoff::default();
             while self.alive() {
@@ -801,6 +687,146 @@ impl Container {
             eprintln!("warning: {e}");
         }
         Ok(())
+    }
+}
+
+/// Waits for our child `child` to end, passing `forward` signals (blocked beforehand with
+/// [`block_signals`]) on to `target`. Race-free: a blocked SIGCHLD cannot be missed.
+fn wait_forwarding(
+    child: Pid,
+    target: Pid,
+    forward: &[Signal],
+) -> Result<(Option<i32>, Option<i32>)> {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    for s in forward {
+        set.add(*s);
+    }
+    loop {
+        let flag = if forward.is_empty() {
+            None
+        } else {
+            Some(WaitPidFlag::WNOHANG)
+        };
+        match waitpid(child, flag) {
+            Ok(s) => {
+                if let Some(r) = crate::exec::status_of(s) {
+                    return Ok(r);
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(RuntimeError::sys(format!("wait for {child}"))(e)),
+        }
+        if !forward.is_empty() {
+            // Blocked signals queue up: take one and forward it, or notice SIGCHLD.
+            if let Ok(sig) = set.wait() {
+                if sig != Signal::SIGCHLD {
+                    let _ = kill(target, sig);
+                }
+            }
+        }
+    }
+}
+
+/// Options of [`Runtime::exec`].
+#[derive(Debug, Default)]
+pub struct ExecOptions {
+    /// The process's stdin, stdout and stderr; `None` inherits this process's.
+    pub stdio: Option<[OwnedFd; 3]>,
+    /// Where to send the pty master of a terminal process.
+    pub console_socket: Option<PathBuf>,
+    /// Where to write the process's host pid.
+    pub pid_file: Option<PathBuf>,
+}
+
+/// A process started in a container by [`Runtime::exec`].
+#[derive(Debug)]
+pub struct ExecProcess {
+    /// The process's host pid.
+    pub pid: i32,
+    /// The helper that joined the container and mirrors the process's exit (our child).
+    helper: Pid,
+    /// The pty master, for a terminal process without a console socket.
+    pub console: Option<OwnedFd>,
+}
+
+impl ExecProcess {
+    /// Waits for the process to end, forwarding `forward` signals to it.
+    pub fn wait(&self, forward: &[Signal]) -> Result<ExitInfo> {
+        let (code, signal) = wait_forwarding(self.helper, Pid::from_raw(self.pid), forward)?;
+        Ok(ExitInfo {
+            code,
+            signal,
+            oom_killed: false,
+        })
+    }
+}
+
+impl Runtime {
+    /// Runs `process` in a running container: in all its namespaces and its cgroup, with the
+    /// process's user, capabilities, rlimits, environment and working directory.
+    pub fn exec(
+        &self,
+        c: &Container,
+        process: oci_spec::runtime::Process,
+        opts: ExecOptions,
+    ) -> Result<ExecProcess> {
+        let status = c.status();
+        if !matches!(status, Status::Running | Status::Created) {
+            return Err(c.bad_state(
+                "exec in",
+                status,
+                "; only a created or running container runs new processes",
+            ));
+        }
+        let cg = c.cgroup()?;
+        let join = crate::exec::namespaces_of(c.pid());
+        let mut spawned = crate::spawn::spawn_init(
+            &self.init_exe,
+            CloneFlags::empty(),
+            opts.stdio.as_ref(),
+            false,
+        )?;
+        spawned.release()?;
+        let (helper, sock) = (spawned.pid, spawned.sock);
+        let fail = |e: RuntimeError| {
+            let _ = kill(helper, Signal::SIGKILL);
+            let _ = waitpid(helper, None);
+            e
+        };
+        cg.add_pid(helper.as_raw()).map_err(|e| fail(e.into()))?;
+        let cfg = crate::exec::ExecConfig { join, process };
+        crate::console::send_msg(sock.as_raw_fd(), &InitRequest::Exec(Box::new(cfg)), None)
+            .map_err(fail)?;
+        let (mut pid, mut console) = (0, None);
+        loop {
+            match crate::console::recv_msg::<InitMsg>(sock.as_raw_fd()).map_err(fail)? {
+                Some((InitMsg::ExecStarted { pid: p }, _)) => pid = p,
+                Some((InitMsg::Console { name }, Some(fd))) => console = Some((fd, name)),
+                Some((InitMsg::Ready, _)) => break,
+                Some((InitMsg::Error { message }, _)) => {
+                    return Err(fail(RuntimeError::Init(message)))
+                }
+                Some(_) => {}
+                None => {
+                    return Err(fail(RuntimeError::Init(
+                        "the exec helper ended before the process started".into(),
+                    )))
+                }
+            }
+        }
+        if let (Some((fd, name)), Some(path)) = (&console, &opts.console_socket) {
+            crate::console::send_to_console_socket(path, fd, name)?;
+        }
+        if let Some(pf) = &opts.pid_file {
+            std::fs::write(pf, pid.to_string())
+                .map_err(RuntimeError::io("write the pid file", pf))?;
+        }
+        Ok(ExecProcess {
+            pid,
+            helper,
+            console: console.map(|(fd, _)| fd),
+        })
     }
 }
 

@@ -35,6 +35,16 @@ pub const INIT_ENV: &str = "_LIMITCHECK_RUNTIME_INIT";
 /// Where the socket to the runtime is in the init.
 pub const INIT_FD: RawFd = 3;
 
+/// The first message to an init: make a container, or run a process in one.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum InitRequest {
+    /// Set a new container up and wait for `start`.
+    Create(Box<InitConfig>),
+    /// Join a running container and execute a process in it.
+    Exec(Box<crate::exec::ExecConfig>),
+}
+
 /// What the runtime tells the init.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct InitConfig {
@@ -78,6 +88,11 @@ pub enum InitMsg {
     RunHooks,
     /// Runtime to init: the hooks ran.
     HooksDone,
+    /// Exec: the process that will run has this host pid.
+    ExecStarted {
+        /// Its pid on the host.
+        pid: i32,
+    },
     /// Setup failed.
     Error {
         /// Why, with the field or path at fault.
@@ -101,7 +116,8 @@ fn send(sock: &OwnedFd, msg: &InitMsg, fd: Option<RawFd>) {
 
 fn main(sock: OwnedFd) -> i32 {
     let cfg: InitConfig = match console::recv_msg(sock.as_raw_fd()) {
-        Ok(Some((c, _))) => c,
+        Ok(Some((InitRequest::Create(c), _))) => *c,
+        Ok(Some((InitRequest::Exec(c), _))) => return crate::exec::exec_main(sock, *c),
         Ok(None) => return 1,
         Err(e) => {
             let message = format!("bad init config: {e}");
@@ -284,7 +300,7 @@ pub fn clone_flag(t: LinuxNamespaceType) -> CloneFlags {
     }
 }
 
-fn set_rlimit(t: PosixRlimitType, soft: u64, hard: u64) -> Result<()> {
+pub(crate) fn set_rlimit(t: PosixRlimitType, soft: u64, hard: u64) -> Result<()> {
     let res = match serde_json::to_value(t)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -335,7 +351,7 @@ fn rlimit_resource(name: &str) -> Option<libc::__rlimit_resource_t> {
 
 /// Finds the program in the container: a path with a slash as given (relative to cwd), else the
 /// first match in the process's `PATH`.
-fn find_executable(arg0: &str, env: &[String], cwd: &Path) -> Result<PathBuf> {
+pub(crate) fn find_executable(arg0: &str, env: &[String], cwd: &Path) -> Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let is_exe = |p: &Path| {
         std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -405,7 +421,7 @@ fn start_user_process(spec: &Spec, ready: Prepared) -> RuntimeError {
             );
         }
     }
-    match crate::process::finalize(spec) {
+    match crate::process::finalize(spec.process().as_ref().expect("validated: process")) {
         Ok(()) => {}
         Err(e) => return e,
     }

@@ -29,16 +29,20 @@ pub mod console;
 pub mod container;
 pub mod devices;
 mod error;
+pub mod exec;
 pub mod hooks;
 pub mod hostfs;
 pub mod init;
 pub mod process;
 pub mod rootfs;
+pub mod spawn;
 pub mod spec;
 pub mod state;
 pub mod syscall;
 
-pub use container::{block_signals, Container, CreateOptions, ExitInfo, Runtime};
+pub use container::{
+    block_signals, Container, CreateOptions, ExecOptions, ExecProcess, ExitInfo, Runtime,
+};
 pub use error::{Result, RuntimeError};
 pub use state::{State, Status};
 

@@ -3,7 +3,7 @@
 
 use caps::{CapSet, Capability, CapsHashSet};
 use nix::unistd::{Gid, Uid};
-use oci_spec::runtime::{Capabilities, Spec};
+use oci_spec::runtime::{Capabilities, Process};
 
 use crate::error::{Result, RuntimeError};
 
@@ -16,8 +16,7 @@ pub fn to_caps(set: &Capabilities) -> CapsHashSet {
 }
 
 /// Applies the process's identity and privileges to this process.
-pub fn finalize(spec: &Spec) -> Result<()> {
-    let process = spec.process().as_ref().expect("validated: process");
+pub fn finalize(process: &Process) -> Result<()> {
     let caps_spec = process.capabilities().as_ref();
     let set = |s: Option<&Capabilities>| s.map(to_caps).unwrap_or_default();
     let bounding = set(caps_spec.and_then(|c| c.bounding().as_ref()));

@@ -960,3 +960,118 @@ fn host_made_rootfs_runs_host_tools_and_a_bound_binary_without_an_image() {
         assert!(!d.exists(), "{} left behind", d.display());
     }
 }
+
+#[test]
+fn a_namespace_given_by_path_is_joined() {
+    let test = "a_namespace_given_by_path_is_joined";
+    let Some(env) = setup(test) else { return };
+    let a = id("joinA");
+    env.config(&["sleep", "30"], |_| {});
+    env.ok(&["create", "--bundle", env.bundle_str(), &a]);
+    let pid = env.state(&a)["pid"].as_i64().unwrap();
+    let ns = |k: &str| std::fs::read_link(format!("/proc/{pid}/ns/{k}")).unwrap();
+    let b = id("joinB");
+    env.config(
+        &[
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/net; readlink /proc/self/ns/uts; hostname",
+        ],
+        |c| {
+            for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+                if n["type"] == "network" || n["type"] == "uts" {
+                    let k = if n["type"] == "network" { "net" } else { "uts" };
+                    n["path"] = json!(format!("/proc/{pid}/ns/{k}"));
+                }
+            }
+        },
+    );
+    let out = env.lcrun(&["run", "--bundle", env.bundle_str(), &b]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        ns("net").to_string_lossy(),
+        "network namespace not joined"
+    );
+    assert_eq!(
+        lines[1],
+        ns("uts").to_string_lossy(),
+        "uts namespace not joined"
+    );
+    // The joined UTS namespace keeps A's hostname: B does not set its own there.
+    assert_eq!(lines[2], "lcrun");
+    env.ok(&["delete", "--force", &a]);
+    assert_gone(&env, &a, pid as i32);
+    assert_gone(&env, &b, 0);
+}
+
+#[test]
+fn exec_runs_in_the_containers_namespaces_and_cgroup() {
+    let test = "exec_runs_in_the_containers_namespaces_and_cgroup";
+    let Some(env) = setup(test) else { return };
+    let id = id("exec");
+    env.config(&["sleep", "60"], |_| {});
+    env.ok(&["run", "--detach", "--bundle", env.bundle_str(), &id]);
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    let out = env.lcrun(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/pid; readlink /proc/self/ns/mnt; hostname; exit 4",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, k) in ["pid", "mnt"].iter().enumerate() {
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{k}")).unwrap();
+        assert_eq!(lines[i], theirs.to_string_lossy(), "{k}: {text}");
+    }
+    assert_eq!(lines[2], "lcrun");
+    // The user flag and a detached process with a pid file, seen from the host in the cgroup.
+    let out = env.lcrun(&["exec", "--user", "1000:1000", &id, "id", "-u"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1000");
+    env.ok(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        "exec.pid",
+        &id,
+        "sleep",
+        "60",
+    ]);
+    let epid = std::fs::read_to_string(env.bundle.join("exec.pid")).unwrap();
+    let cg = std::fs::read_to_string(format!("/proc/{}/cgroup", epid.trim())).unwrap();
+    assert!(cg.contains(&format!("/limitcheck/{id}")), "{cg}");
+    let ps: Vec<i32> = serde_json::from_str(&env.ok(&["ps", "--format", "json", &id])).unwrap();
+    assert!(ps.contains(&epid.trim().parse().unwrap()), "{ps:?}");
+    // A missing program is an error naming it, before anything runs.
+    let out = env.lcrun(&["exec", &id, "no-such-program"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-program"));
+    env.ok(&["delete", "--force", &id]);
+    assert_gone(&env, &id, epid.trim().parse().unwrap());
+    // A stopped container runs nothing new.
+    let id2 = format!("{id}-stopped");
+    env.config(&["true"], |_| {});
+    env.ok(&["create", "--bundle", env.bundle_str(), &id2]);
+    env.ok(&["start", &id2]);
+    assert!(eventually(Duration::from_secs(10), || env.state(&id2)
+        ["status"]
+        == "stopped"));
+    let out = env.lcrun(&["exec", &id2, "true"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));
+    env.ok(&["delete", &id2]);
+}

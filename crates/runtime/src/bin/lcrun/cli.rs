@@ -68,7 +68,7 @@ pub enum Command {
     Update(UpdateArgs),
     /// Print the container's resource usage as JSON.
     Events(EventsArgs),
-    /// Run a new process in a container (not implemented yet).
+    /// Run a new process in a running container, in all its namespaces and its cgroup.
     Exec(ExecArgs),
     /// Write a default config.json to the bundle.
     Spec(SpecArgs),
@@ -219,14 +219,39 @@ pub struct UpdateArgs {
     pub blkio_weight: Option<u16>,
 }
 
-/// `exec`.
+/// `exec`: the process defaults to the container's config.json process (user, capabilities,
+/// environment) with the command given here.
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// The container id.
     pub id: String,
-    /// The command.
+    /// The command and its arguments.
     #[arg(trailing_var_arg = true)]
     pub command: Vec<String>,
+    /// Allocate a terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Return once the process started.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the process's pid to this file.
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// A unix socket to receive the pty master.
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// Working directory in the container.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Set an environment variable (KEY=VALUE; repeatable).
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// User as uid[:gid].
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// A JSON file with the whole OCI process instead of the flags.
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
 }
 
 /// `spec`.

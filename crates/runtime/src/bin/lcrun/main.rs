@@ -238,7 +238,7 @@ fn run(cli: &Cli, log: &Logger) -> anyhow::Result<ExitCode> {
                 serde_json::json!({"type": "stats", "id": c.id(), "data": stats})
             );
         }
-        Command::Exec(a) => bail!("exec into {} is not implemented in lcrun yet", a.id),
+        Command::Exec(a) => return exec(&rt, a),
         Command::Spec(a) => {
             let path = a.bundle.join("config.json");
             if path.exists() {
@@ -292,6 +292,75 @@ fn create(
             pid_file: a.pid_file.clone(),
         },
     )?)
+}
+
+fn exec(rt: &Runtime, a: &cli::ExecArgs) -> anyhow::Result<ExitCode> {
+    use limitcheck_runtime::oci_spec::runtime::{Process, Spec};
+    let c = rt.load(&a.id)?;
+    let mut process: Process = match &a.process {
+        Some(p) => serde_json::from_str(
+            &std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?,
+        )
+        .with_context(|| format!("{} is not an OCI process JSON", p.display()))?,
+        None => {
+            let config = c.state().bundle.join("config.json");
+            Spec::load(&config)
+                .ok()
+                .and_then(|s| s.process().clone())
+                .unwrap_or_default()
+        }
+    };
+    if !a.command.is_empty() {
+        process.set_args(Some(a.command.clone()));
+    } else if a.process.is_none() {
+        bail!("give the command to run after the container id, or --process");
+    }
+    if !a.env.is_empty() {
+        let mut env = process.env().clone().unwrap_or_default();
+        env.extend(a.env.iter().cloned());
+        process.set_env(Some(env));
+    }
+    if let Some(cwd) = &a.cwd {
+        process.set_cwd(cwd.clone());
+    }
+    if let Some(u) = &a.user {
+        let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
+        let mut user = process.user().clone();
+        user.set_uid(
+            uid.parse()
+                .with_context(|| format!("--user {u}: uid is not a number"))?,
+        );
+        user.set_gid(
+            gid.parse()
+                .with_context(|| format!("--user {u}: gid is not a number"))?,
+        );
+        process.set_user(user);
+    }
+    process.set_terminal(Some(a.tty));
+    if a.tty && a.detach && a.console_socket.is_none() {
+        bail!("--tty with --detach needs --console-socket to receive the pty");
+    }
+    if !a.detach {
+        block_signals(&FORWARDED)?;
+    }
+    let mut p = rt.exec(
+        &c,
+        process,
+        limitcheck_runtime::ExecOptions {
+            stdio: None,
+            console_socket: a.console_socket.clone(),
+            pid_file: a.pid_file.clone(),
+        },
+    )?;
+    if a.detach {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let relay = p.console.take().map(limitcheck_runtime::console::relay);
+    let exit = p.wait(&FORWARDED)?;
+    if let Some(r) = relay {
+        let _ = r.join();
+    }
+    Ok(ExitCode::from(exit.shell_code().clamp(0, 255) as u8))
 }
 
 fn features() -> serde_json::Value {

@@ -1,0 +1,140 @@
+//! Starting a container init: clone(2) into new namespaces, then execute the runtime binary
+//! again as the init (see [`crate::init`]).
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+
+use crate::error::{Result, RuntimeError};
+use crate::init::{INIT_ENV, INIT_FD};
+
+/// A started init, blocked until [`Spawned::release`] when it waits for its id maps.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Its pid on the host.
+    pub pid: Pid,
+    /// The runtime's end of the message socket.
+    pub sock: OwnedFd,
+    /// The executable the init runs.
+    pub exe: PathBuf,
+    release: Option<OwnedFd>,
+}
+
+impl Spawned {
+    /// Lets an init that waits for its user namespace's maps go on; a no-op otherwise.
+    pub fn release(&mut self) -> Result<()> {
+        if let Some(w) = self.release.take() {
+            nix::unistd::write(&w, &[1])
+                .map_err(RuntimeError::sys("release the container init"))?;
+        }
+        Ok(())
+    }
+}
+
+fn high_fd(fd: RawFd) -> Result<OwnedFd> {
+    // SAFETY: fd is open for the duration of this call.
+    let b = unsafe { BorrowedFd::borrow_raw(fd) };
+    let n = nix::fcntl::fcntl(b.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10))
+        .map_err(RuntimeError::sys("duplicate a file descriptor"))?;
+    // SAFETY: fcntl returned a new fd that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+fn cstring(s: impl AsRef<std::ffi::OsStr>) -> Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(s.as_ref().as_bytes())
+        .map_err(|_| RuntimeError::Init("a path or argument holds a NUL byte".into()))
+}
+
+/// Clones a child with `flags` that executes `init_exe` as a container init, its message
+/// socket at fd 3 and `stdio` (or ours) at 0..2. With `wait_maps`, the child first waits for
+/// [`Spawned::release`], then becomes its new user namespace's root, so that the exec keeps
+/// every capability in that namespace.
+pub fn spawn_init(
+    init_exe: &Path,
+    flags: CloneFlags,
+    stdio: Option<&[OwnedFd; 3]>,
+    wait_maps: bool,
+) -> Result<Spawned> {
+    let (parent_sock, child_sock) = crate::console::seqpacket_pair()?;
+    // Above fd 10, so that the dup2s into 0..3 below clobber none of them.
+    let child_fd = high_fd(child_sock.as_raw_fd())?;
+    drop(child_sock);
+    let stdio: Option<[OwnedFd; 3]> = match stdio {
+        Some([a, b, c]) => Some([
+            high_fd(a.as_raw_fd())?,
+            high_fd(b.as_raw_fd())?,
+            high_fd(c.as_raw_fd())?,
+        ]),
+        None => None,
+    };
+    let exe_path =
+        std::fs::canonicalize(init_exe).map_err(RuntimeError::io("resolve", init_exe))?;
+    let exe = cstring(&exe_path)?;
+    let argv = [cstring("lcrun")?, cstring("init")?];
+    let envp = [cstring(format!("{INIT_ENV}={INIT_FD}"))?];
+    let argv_p: Vec<*const libc::c_char> = argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
+    let envp_p: Vec<*const libc::c_char> = envp
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
+    let child_raw = child_fd.as_raw_fd();
+    let stdio_raw = stdio
+        .as_ref()
+        .map(|s| [s[0].as_raw_fd(), s[1].as_raw_fd(), s[2].as_raw_fd()]);
+    let (maps_r, maps_w) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(RuntimeError::sys("pipe"))?;
+    let maps_raw = maps_r.as_raw_fd();
+    let mut stack = vec![0u8; 256 * 1024];
+    let cb = Box::new(|| -> isize {
+        // Only async-signal-safe calls here: this may be a copy of a multi-threaded process.
+        // SAFETY: read, setgroups, setres[ug]id, dup2, sigprocmask, execve and _exit on values
+        // prepared before the clone.
+        unsafe {
+            if wait_maps {
+                let mut b = 0u8;
+                if libc::read(maps_raw, (&mut b as *mut u8).cast(), 1) != 1 {
+                    libc::_exit(125);
+                }
+                libc::setgroups(0, std::ptr::null());
+                if libc::setresgid(0, 0, 0) != 0 || libc::setresuid(0, 0, 0) != 0 {
+                    libc::_exit(124);
+                }
+            }
+            if let Some(s) = stdio_raw {
+                for (i, fd) in s.iter().enumerate() {
+                    if libc::dup2(*fd, i as libc::c_int) < 0 {
+                        libc::_exit(126);
+                    }
+                }
+            }
+            if libc::dup2(child_raw, INIT_FD) < 0 {
+                libc::_exit(126);
+            }
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            libc::execve(exe.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr());
+            libc::_exit(127)
+        }
+    });
+    // SAFETY: the callback makes only async-signal-safe calls and ends in execve or _exit.
+    let pid = unsafe { nix::sched::clone(cb, &mut stack, flags, Some(libc::SIGCHLD)) }.map_err(
+        RuntimeError::sys(format!("clone the container init ({flags:?})")),
+    )?;
+    Ok(Spawned {
+        pid,
+        sock: parent_sock,
+        exe: exe_path,
+        release: wait_maps.then_some(maps_w),
+    })
+}
