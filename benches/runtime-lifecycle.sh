@@ -10,6 +10,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-30}
+
+# crun (1.8) refuses hybrid hosts ("cgroups in hybrid mode not supported"). So that all three
+# run under the same conditions, the whole benchmark then runs in a private mount namespace
+# without the v2 mount at /sys/fs/cgroup/unified: a pure v1 view of the same kernel.
+if [ -z "${LC_BENCH_NS:-}" ] && mountpoint -q /sys/fs/cgroup/unified 2>/dev/null && command -v crun >/dev/null; then
+  echo "hybrid host: running every runtime in a private mount namespace without /sys/fs/cgroup/unified (crun refuses hybrid)" >&2
+  exec env LC_BENCH_NS=1 unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec "$0" "$@"' "$0" "$rounds"
+fi
 cargo build --release -q -p limitcheck-runtime
 lcrun=$PWD/target/release/lcrun
 

@@ -111,6 +111,7 @@ impl Runtime {
             state,
             child: false,
             console: None,
+            layout: Default::default(),
         })
     }
 
@@ -392,6 +393,7 @@ fn create_in(
         state,
         child: true,
         console: console.map(|(fd, _)| fd),
+        layout: layout.into(),
     })
 }
 
@@ -421,6 +423,8 @@ pub struct Container {
     child: bool,
     /// The pty master of a terminal container, when this process created it.
     console: Option<OwnedFd>,
+    /// The host's cgroup layout, detected once.
+    layout: std::sync::OnceLock<Layout>,
 }
 
 impl Container {
@@ -492,7 +496,13 @@ impl Container {
 
     /// The container's cgroup.
     pub fn cgroup(&self) -> Result<Cgroup> {
-        let layout = Layout::detect()?;
+        let layout = match self.layout.get() {
+            Some(l) => l,
+            None => {
+                let l = Layout::detect()?;
+                self.layout.get_or_init(|| l)
+            }
+        };
         let r = &self.state.cgroup;
         Ok(layout
             .cgroup()

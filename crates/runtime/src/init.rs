@@ -110,6 +110,14 @@ pub fn run_if_init() {
     std::process::exit(main(sock));
 }
 
+/// The init in a child cloned from a single-threaded runtime (no exec): returns the exit code
+/// when setup fails; on success it executes the user process and never returns.
+pub fn main_in_child() -> i32 {
+    // SAFETY: the runtime put our end of the socket at INIT_FD for us.
+    let sock = unsafe { OwnedFd::from_raw_fd(INIT_FD) };
+    main(sock)
+}
+
 fn send(sock: &OwnedFd, msg: &InitMsg, fd: Option<RawFd>) {
     let _ = console::send_msg(sock.as_raw_fd(), msg, fd);
 }

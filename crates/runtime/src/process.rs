@@ -82,5 +82,18 @@ pub fn finalize(process: &Process) -> Result<()> {
         "chdir {}",
         process.cwd().display()
     )))?;
+    reset_signals();
     Ok(())
+}
+
+/// Gives the user process default signal dispositions and an empty mask: an ignored signal
+/// (Rust runtimes ignore SIGPIPE) would otherwise stay ignored across execve.
+pub fn reset_signals() {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: resetting a disposition to the default has no preconditions.
+            unsafe { libc::signal(sig, libc::SIG_DFL) };
+        }
+    }
+    let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
 }

@@ -50,10 +50,18 @@ fn cstring(s: impl AsRef<std::ffi::OsStr>) -> Result<CString> {
         .map_err(|_| RuntimeError::Init("a path or argument holds a NUL byte".into()))
 }
 
-/// Clones a child with `flags` that executes `init_exe` as a container init, its message
-/// socket at fd 3 and `stdio` (or ours) at 0..2. With `wait_maps`, the child first waits for
-/// [`Spawned::release`], then becomes its new user namespace's root, so that the exec keeps
-/// every capability in that namespace.
+/// Whether this process has a single thread: then a cloned child may run arbitrary code (no
+/// other thread can hold a lock it inherits), and the init runs without executing the runtime
+/// binary again, as crun does. With more threads (a library user, a test harness) the child
+/// executes `init_exe` first.
+pub fn single_threaded() -> bool {
+    std::fs::read_dir("/proc/self/task").is_ok_and(|d| d.count() == 1)
+}
+
+/// Clones a child with `flags` that becomes a container init, its message socket at fd 3 and
+/// `stdio` (or ours) at 0..2: directly when this process is single-threaded, else by
+/// executing `init_exe`. With `wait_maps`, the child first waits for [`Spawned::release`], then
+/// becomes its new user namespace's root, so that it keeps every capability in that namespace.
 pub fn spawn_init(
     init_exe: &Path,
     flags: CloneFlags,
@@ -94,7 +102,9 @@ pub fn spawn_init(
     let (maps_r, maps_w) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(RuntimeError::sys("pipe"))?;
     let maps_raw = maps_r.as_raw_fd();
-    let mut stack = vec![0u8; 256 * 1024];
+    let direct = single_threaded();
+    // The direct init runs the whole setup on this stack (zero pages cost nothing until used).
+    let mut stack = vec![0u8; if direct { 8 << 20 } else { 256 << 10 }];
     let cb = Box::new(|| -> isize {
         // Only async-signal-safe calls here: this may be a copy of a multi-threaded process.
         // SAFETY: read, setgroups, setres[ug]id, dup2, sigprocmask, execve and _exit on values
@@ -123,6 +133,10 @@ pub fn spawn_init(
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            if direct {
+                // _exit, not exit: buffers inherited from the parent must not be flushed twice.
+                libc::_exit(crate::init::main_in_child());
+            }
             libc::execve(exe.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr());
             libc::_exit(127)
         }

@@ -148,14 +148,15 @@ impl State {
         })
     }
 
-    /// Writes `dir/state.json` atomically.
+    /// Writes `dir/state.json` atomically (a temporary file renamed over it).
     pub fn save(&self, dir: &Path) -> Result<()> {
         let path = dir.join(STATE_FILE);
         let tmp = dir.join(format!(".{STATE_FILE}.{}", std::process::id()));
         let text = serde_json::to_vec_pretty(self).expect("state serializes");
         let mut f = std::fs::File::create(&tmp).map_err(RuntimeError::io("create", &tmp))?;
+        // No fsync: the state lives on a tmpfs (/run) and the rename alone keeps readers from
+        // ever seeing half a file.
         f.write_all(&text)
-            .and_then(|()| f.sync_all())
             .map_err(RuntimeError::io("write", &tmp))?;
         std::fs::rename(&tmp, &path).map_err(RuntimeError::io("rename", &path))
     }

@@ -702,7 +702,8 @@ fn process_attributes_from_the_spec_are_applied() {
                   cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_forward; \
                   echo kcore=$(head -c 4 /proc/kcore | wc -c); \
                   if touch /rootfs-write 2>/dev/null; then echo root=rw; else echo root=ro; fi; \
-                  if echo 1 > /proc/sys/net/ipv4/ip_forward 2>/dev/null; then echo procsys=rw; else echo procsys=ro; fi";
+                  if echo 1 > /proc/sys/net/ipv4/ip_forward 2>/dev/null; then echo procsys=rw; else echo procsys=ro; fi; \
+                  exec grep SigIgn /proc/self/status";
     env.config(&["sh", "-c", script], |c| {
         c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20]});
         c["process"]["cwd"] = json!("/tmp");
@@ -736,6 +737,14 @@ fn process_attributes_from_the_spec_are_applied() {
     assert_eq!(lines[8], "kcore=0", "/proc/kcore must be masked");
     assert_eq!(lines[9], "root=ro");
     assert_eq!(lines[10], "procsys=ro");
+    // SIGPIPE does not stay ignored from the runtime (Rust ignores it) into the container.
+    // (busybox sh itself ignores the glibc-internal signals 32 and 33.)
+    let ign = u64::from_str_radix(lines[11].trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    assert_eq!(
+        ign & (1 << (libc::SIGPIPE - 1)),
+        0,
+        "SIGPIPE ignored: {text}"
+    );
     assert_gone(&env, &id, 0);
 }
 
