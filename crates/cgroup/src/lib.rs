@@ -41,6 +41,7 @@ mod mount;
 pub mod parse;
 pub mod stats;
 mod types;
+pub mod units;
 pub mod v1;
 pub mod v2;
 

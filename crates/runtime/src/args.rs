@@ -35,33 +35,15 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
     })
 }
 
-/// Parses a byte size: `268435456`, `256m`, `1g`, `512k` (binary units), or `-1` for none.
+/// Parses a byte size as [`limitcheck_cgroup::units::parse_size`] does (`268435456`, `256m`,
+/// `256Mi`), or `-1` / `max` for none.
 pub fn parse_size(field: &str, s: &str) -> Result<Max> {
-    let t = s.trim().to_ascii_lowercase();
-    if t == "-1" || t == "max" {
-        return Ok(Max::Unlimited);
+    match s.trim() {
+        "-1" | "max" => Ok(Max::Unlimited),
+        t => limitcheck_cgroup::units::parse_size(t)
+            .map(Max::Value)
+            .map_err(|e| bad(field, format!("{e}; or -1 for no limit"))),
     }
-    let t = t.trim_end_matches('b');
-    let (num, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1u64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        Some('t') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    let n: f64 = num.parse().map_err(|_| {
-        bad(
-            field,
-            format!("{s:?} is not a size (e.g. 268435456, 256m, 1g, -1)"),
-        )
-    })?;
-    if n < 0.0 {
-        return Err(bad(
-            field,
-            format!("{s:?} is negative; use -1 for no limit"),
-        ));
-    }
-    Ok(Max::Value((n * mult as f64) as u64))
 }
 
 /// runc `update`'s flags.
