@@ -37,6 +37,85 @@ pub enum Command {
     /// limitcheck/ to see which files a real cgroup has on this kernel, and removes it.
     #[command(after_help = EXIT_HELP)]
     Doctor(DoctorArgs),
+    /// Run a built-in stressor (what limitcheck's containers run; usable alone, like stress-ng).
+    ///
+    /// Prints a JSON record of what it did when it stops (on --timeout, SIGTERM or SIGINT):
+    /// bogo-ops, ops/s, respawns, failed forks, wall and CPU time.
+    Stress(StressArgs),
+}
+
+/// Flags of `limitcheck stress` common to every stressor.
+#[derive(Debug, Args)]
+pub struct StressArgs {
+    /// Stop after this long (500ms, 10s, 2m); without it, run until SIGTERM or SIGINT.
+    #[arg(long, global = true, value_parser = duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Write the final JSON record to this file instead of stdout.
+    #[arg(long, global = true)]
+    pub report: Option<std::path::PathBuf>,
+    /// Rewrite this file every 100 ms with the live counters (JSON), for a sampler.
+    #[arg(long, global = true)]
+    pub counters: Option<std::path::PathBuf>,
+    /// The stressor.
+    #[command(subcommand)]
+    pub stressor: StressCommand,
+}
+
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    limitcheck_cgroup::units::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn size(s: &str) -> Result<u64, String> {
+    limitcheck_cgroup::units::parse_size(s).map_err(|e| e.to_string())
+}
+
+/// The stressors.
+#[derive(Debug, Subcommand)]
+pub enum StressCommand {
+    /// N processes burning CPU (like stress-ng --cpu N).
+    Cpu {
+        /// Worker processes.
+        #[arg(long, short, default_value_t = 1)]
+        workers: usize,
+        /// Percent of each 100 ms wall-clock slice to be busy (1-100); throttling does not
+        /// change the offered load.
+        #[arg(long)]
+        load: Option<u8>,
+    },
+    /// N processes writing anonymous memory (like stress-ng --vm N); OOM-killed workers are
+    /// forked again and counted.
+    Vm {
+        /// Worker processes.
+        #[arg(long, short, default_value_t = 1)]
+        workers: usize,
+        /// Bytes per worker (256m, 1g, 256Mi). Per worker, unlike stress-ng's --vm-bytes.
+        #[arg(long, value_parser = size)]
+        bytes: u64,
+        /// Hold the mapping and rewrite it, instead of unmapping after each pass.
+        #[arg(long)]
+        keep: bool,
+        /// Sleep between passes.
+        #[arg(long, value_parser = duration, default_value = "0")]
+        hang: std::time::Duration,
+    },
+    /// Keep N processes alive and count refused forks (for pids.max).
+    Fork {
+        /// Processes to keep alive.
+        #[arg(long, short)]
+        processes: usize,
+    },
+    /// Threads that run, then sleep, in a fixed rhythm (CFS bandwidth slice behaviour).
+    Burst {
+        /// Threads.
+        #[arg(long, short, default_value_t = 1)]
+        threads: usize,
+        /// Busy time per period (e.g. 5ms).
+        #[arg(long, value_parser = duration)]
+        run: std::time::Duration,
+        /// Sleep per period (e.g. 95ms).
+        #[arg(long, value_parser = duration)]
+        sleep: std::time::Duration,
+    },
 }
 
 /// Flags of `limitcheck doctor`.

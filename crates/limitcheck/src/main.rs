@@ -16,6 +16,7 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match args.command {
         cli::Command::Doctor(a) => commands::doctor::run(&a),
+        cli::Command::Stress(a) => commands::stress::run(&a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,297 @@
+//! `limitcheck stress` in cgroups made by the test, on this host's kernel. Needs root; skips
+//! with a printed reason otherwise. Tolerances are wide: precision is what scenarios judge.
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use limitcheck_cgroup::{Cgroup, Controller, Layout, Limit, LimitKind, Max};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_limitcheck");
+const MIB: u64 = 1 << 20;
+
+fn skip(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+fn host(test: &str, needs: &[Controller]) -> Option<Layout> {
+    if !nix::unistd::geteuid().is_root() {
+        skip(test, "needs root to create cgroups");
+        return None;
+    }
+    let layout = match Layout::detect() {
+        Ok(l) => l,
+        Err(e) => {
+            skip(test, &format!("no cgroup filesystem: {e}"));
+            return None;
+        }
+    };
+    if let Some(c) = needs.iter().find(|c| !layout.available().contains(c)) {
+        skip(test, &format!("no {c} controller here"));
+        return None;
+    }
+    Some(layout)
+}
+
+/// Starts `limitcheck stress ARGS` inside `cg`: a shell waits on stdin until it is in the
+/// cgroup, then becomes the stressor, so that every worker is born inside.
+fn stress_in(cg: &Cgroup, args: &[&str]) -> Child {
+    let mut child = Command::new("sh")
+        .args(["-c", "read _ && exec \"$0\" \"$@\"", BIN, "stress"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    cg.add_pid(child.id() as i32).unwrap();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    child
+}
+
+fn finish(child: Child) -> Value {
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "stress failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn two_cpu_workers_under_half_a_cpu_use_about_half_a_cpu() {
+    let test = "two_cpu_workers_under_half_a_cpu_use_about_half_a_cpu";
+    let Some(layout) = host(test, &[Controller::Cpu, Controller::Cpuacct]) else {
+        return;
+    };
+    let cg = layout
+        .cgroup()
+        .controllers(&[Controller::Cpu, Controller::Cpuacct])
+        .create()
+        .unwrap();
+    cg.set(&Limit::CpuMax {
+        quota_us: Max::Value(50_000),
+        period_us: 100_000,
+    })
+    .unwrap();
+    let start = Instant::now();
+    let child = stress_in(&cg, &["--timeout", "3s", "cpu", "--workers", "2"]);
+    let report = finish(child);
+    let wall = start.elapsed().as_secs_f64();
+    let used = cg.stats().unwrap().cpu.unwrap().usage_ns as f64 / 1e9;
+    eprintln!(
+        "{test}: {used:.2} CPU-s over {wall:.2} s = {:.2} CPUs; {report}",
+        used / wall
+    );
+    assert!(
+        used / wall < 0.7,
+        "quota not enforced: {:.2} CPUs",
+        used / wall
+    );
+    assert!(
+        used / wall > 0.25,
+        "workers barely ran: {:.2} CPUs",
+        used / wall
+    );
+    assert_eq!(report["stopped_by"], "timeout");
+    assert_eq!(report["per_worker"].as_array().unwrap().len(), 2);
+    assert!(report["bogo_ops"].as_u64().unwrap() > 0);
+    assert!(report["cpu_user_s"].as_f64().unwrap() > 0.5, "{report}");
+    assert!(cg.pids().unwrap().is_empty(), "workers left behind");
+    cg.destroy().unwrap();
+}
+
+#[test]
+fn two_vm_workers_of_64mib_reach_about_128mib() {
+    let test = "two_vm_workers_of_64mib_reach_about_128mib";
+    let Some(layout) = host(test, &[Controller::Memory]) else {
+        return;
+    };
+    let cg = layout
+        .cgroup()
+        .controllers(&[Controller::Memory])
+        .create()
+        .unwrap();
+    let child = stress_in(
+        &cg,
+        &[
+            "--timeout",
+            "3s",
+            "vm",
+            "--workers",
+            "2",
+            "--bytes",
+            "64m",
+            "--keep",
+        ],
+    );
+    let mut peak = 0;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(2500) {
+        peak = peak.max(cg.stats().unwrap().memory.unwrap().anon);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let report = finish(child);
+    eprintln!("{test}: peak anon {} MiB; {report}", peak / MIB);
+    assert!(peak >= 110 * MIB, "only {} MiB resident", peak / MIB);
+    assert!(
+        peak <= 160 * MIB,
+        "{} MiB resident for 2 x 64 MiB",
+        peak / MIB
+    );
+    assert_eq!(report["respawns"], 0);
+    assert!(report["bogo_ops"].as_u64().unwrap() >= 2 * 64 * MIB / 4096);
+    cg.destroy().unwrap();
+}
+
+#[test]
+fn vm_workers_over_a_96mib_limit_are_oom_killed_and_respawned() {
+    let test = "vm_workers_over_a_96mib_limit_are_oom_killed_and_respawned";
+    let Some(layout) = host(test, &[Controller::Memory]) else {
+        return;
+    };
+    let cg = layout
+        .cgroup()
+        .controllers(&[Controller::Memory])
+        .create()
+        .unwrap();
+    let mut limits = vec![Limit::MemoryMax(Max::Value(96 * MIB))];
+    if cg.get(LimitKind::MemorySwapMax).is_ok() {
+        limits.push(Limit::MemorySwapMax(Max::Value(96 * MIB)));
+    }
+    cg.apply(&limits).unwrap();
+    let child = stress_in(
+        &cg,
+        &[
+            "--timeout",
+            "3s",
+            "vm",
+            "--workers",
+            "2",
+            "--bytes",
+            "64m",
+            "--keep",
+        ],
+    );
+    let report = finish(child);
+    let mem = cg.stats().unwrap().memory.unwrap();
+    eprintln!("{test}: {report}; peak {:?}", mem.peak);
+    assert!(
+        report["respawns"].as_u64().unwrap() >= 1,
+        "no respawn: {report}"
+    );
+    assert!(mem.oom_kill.unwrap_or(0) >= 1, "no OOM kill counted");
+    if let Some(peak) = mem.peak {
+        assert!(peak <= 96 * MIB, "memory passed the limit: {peak}");
+    }
+    // The parent survived (it wrote the report); only workers were the OOM victims.
+    assert_eq!(report["stopped_by"], "timeout");
+    cg.destroy().unwrap();
+}
+
+#[test]
+fn fork_stressor_holds_at_pids_max_and_counts_failures() {
+    let test = "fork_stressor_holds_at_pids_max_and_counts_failures";
+    let Some(layout) = host(test, &[Controller::Pids]) else {
+        return;
+    };
+    let cg = layout
+        .cgroup()
+        .controllers(&[Controller::Pids])
+        .create()
+        .unwrap();
+    cg.set(&Limit::PidsMax(Max::Value(20))).unwrap();
+    let child = stress_in(&cg, &["--timeout", "2s", "fork", "--processes", "50"]);
+    let mut most = 0;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(1500) {
+        most = most.max(cg.stats().unwrap().pids.unwrap().current);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let report = finish(child);
+    eprintln!("{test}: most {most} pids; {report}");
+    assert_eq!(most, 20, "pids.current should hold at pids.max");
+    // The stressor and its worker are 2 of the 20.
+    assert_eq!(report["alive"], 18, "{report}");
+    assert!(report["failed_forks"].as_u64().unwrap() > 0, "{report}");
+    assert!(cg.pids().unwrap().is_empty(), "children left behind");
+    cg.destroy().unwrap();
+}
+
+#[test]
+fn sigterm_stops_every_worker_with_the_final_record() {
+    let test = "sigterm_stops_every_worker_with_the_final_record";
+    let Some(layout) = host(test, &[]) else {
+        return;
+    };
+    let cg = layout.cgroup().create().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let counters = dir.path().join("live.json");
+    let child = stress_in(
+        &cg,
+        &[
+            "--counters",
+            counters.to_str().unwrap(),
+            "burst",
+            "--threads",
+            "3",
+            "--run",
+            "5ms",
+            "--sleep",
+            "15ms",
+        ],
+    );
+    let mut seen = Vec::new();
+    let start = Instant::now();
+    while seen.len() < 3 && start.elapsed() < Duration::from_secs(10) {
+        if let Ok(v) =
+            std::fs::read(&counters).map(|b| serde_json::from_slice::<Value>(&b).unwrap())
+        {
+            let t = v["elapsed_s"].as_f64().unwrap();
+            if seen.last().is_none_or(|l| *l < t) {
+                seen.push(t);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    assert!(
+        seen.len() >= 3,
+        "the counters file did not advance: {seen:?}"
+    );
+    let stress_pid = cg.pids().unwrap()[0];
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(stress_pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let report = finish(child);
+    assert_eq!(report["stopped_by"], "SIGTERM");
+    let per = report["per_worker"].as_array().unwrap();
+    assert_eq!(per.len(), 3);
+    assert!(per.iter().all(|t| t.as_u64().unwrap() > 0), "{report}");
+    assert!(cg.pids().unwrap().is_empty(), "workers left behind");
+    cg.destroy().unwrap();
+}
+
+#[test]
+fn bad_arguments_are_refused_with_the_reason() {
+    for (args, want) in [
+        (&["stress", "cpu", "--workers", "0"][..], "--workers"),
+        (&["stress", "cpu", "--load", "150"][..], "--load"),
+        (&["stress", "vm", "--bytes", "0"][..], "--bytes"),
+        (&["stress", "vm", "--bytes", "12q"][..], "12q"),
+        (&["stress", "--timeout", "soon", "cpu"][..], "soon"),
+        (
+            &["stress", "burst", "--run", "0", "--sleep", "1ms"][..],
+            "--run",
+        ),
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}

@@ -1,0 +1,315 @@
+//! limitcheck's built-in workloads: load whose behaviour is known exactly, run from the
+//! limitcheck binary itself inside a container, and reporting what it did.
+//!
+//! The stressors follow stress-ng's where it has them: `cpu` (N workers burning CPU, with an
+//! optional duty cycle), `vm` (N workers writing anonymous memory, respawned when the OOM
+//! killer takes them), plus `fork` (hold N processes, count refused forks, for `pids.max`) and
+//! `burst` (threads that run and sleep in a fixed rhythm, for CFS bandwidth behaviour).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use limitcheck_workload::{run, Options, Stressor};
+//! let report = run(
+//!     &Stressor::Vm { workers: 2, bytes: 256 << 20, keep: false, hang: Duration::ZERO },
+//!     &Options { timeout: Some(Duration::from_secs(10)), ..Default::default() },
+//! )?;
+//! println!("{} pages written, {} respawns", report.bogo_ops, report.respawns);
+//! # Ok::<(), limitcheck_workload::WorkloadError>(())
+//! ```
+//!
+//! Sizes are per worker (the seed's "256M each"), unlike stress-ng's `--vm-bytes`, which is a
+//! total shared by the workers.
+
+#![deny(missing_docs)]
+
+mod error;
+pub mod pool;
+mod shared;
+pub mod stressors;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::json;
+
+pub use error::{Result, WorkloadError};
+pub use shared::SharedCounters;
+
+/// A stressor and its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "stressor", rename_all = "lowercase")]
+pub enum Stressor {
+    /// `workers` processes burning CPU; `load` percent of each 100 ms wall-clock slice.
+    Cpu {
+        /// Worker processes.
+        workers: usize,
+        /// Duty cycle, 1..=100 percent; `None` is 100.
+        load: Option<u8>,
+    },
+    /// `workers` processes each writing `bytes` of anonymous memory, pass after pass.
+    Vm {
+        /// Worker processes.
+        workers: usize,
+        /// Bytes per worker.
+        bytes: u64,
+        /// Hold the mapping and rewrite it instead of unmapping after each pass.
+        keep: bool,
+        /// Sleep between passes.
+        #[serde(serialize_with = "seconds")]
+        hang: Duration,
+    },
+    /// One worker holding `processes` live children.
+    Fork {
+        /// Children to keep alive.
+        processes: usize,
+    },
+    /// One worker with `threads` threads running `run` then sleeping `sleep`.
+    Burst {
+        /// Threads.
+        threads: usize,
+        /// Busy time per period.
+        #[serde(serialize_with = "seconds")]
+        run: Duration,
+        /// Sleep per period.
+        #[serde(serialize_with = "seconds")]
+        sleep: Duration,
+    },
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// How long to run and where to publish live counters.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Stop after this long; `None` runs until SIGTERM or SIGINT.
+    pub timeout: Option<Duration>,
+    /// A JSON file rewritten every 100 ms with the live counters.
+    pub counters_file: Option<PathBuf>,
+}
+
+/// The final record of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The stressor and its parameters.
+    #[serde(flatten)]
+    pub stressor: Stressor,
+    /// What one bogo-op is.
+    pub unit: &'static str,
+    /// Total bogo-ops.
+    pub bogo_ops: u64,
+    /// Bogo-ops per second of wall time.
+    pub ops_per_s: f64,
+    /// Bogo-ops per worker (per thread for `burst`).
+    pub per_worker: Vec<u64>,
+    /// Workers forked again after the OOM killer (SIGKILL) ended them.
+    pub respawns: u64,
+    /// Forks refused (the `fork` stressor).
+    pub failed_forks: Option<u64>,
+    /// Processes alive at the end (the `fork` stressor).
+    pub alive: Option<u64>,
+    /// Wall time, seconds.
+    pub wall_s: f64,
+    /// User CPU time of the workers, seconds.
+    pub cpu_user_s: f64,
+    /// System CPU time of the workers, seconds.
+    pub cpu_system_s: f64,
+    /// `timeout`, `SIGTERM`, `SIGINT` or `done`.
+    pub stopped_by: String,
+}
+
+/// Limits beyond which a parameter is surely a mistake.
+pub const MAX_WORKERS: usize = 4096;
+
+fn arg(option: &'static str, reason: impl Into<String>) -> WorkloadError {
+    WorkloadError::Arg {
+        option,
+        reason: reason.into(),
+    }
+}
+
+fn host_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|r| r.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    };
+    Some((kb("MemTotal:")? + kb("SwapTotal:").unwrap_or(0)) * 1024)
+}
+
+impl Stressor {
+    /// Refuses parameters that cannot mean what was intended, saying why.
+    pub fn validate(&self) -> Result<()> {
+        let workers = |n: usize, opt| {
+            if n == 0 || n > MAX_WORKERS {
+                Err(arg(opt, format!("{n} is outside 1..={MAX_WORKERS}")))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            Stressor::Cpu { workers: n, load } => {
+                workers(*n, "--workers")?;
+                if let Some(l) = load {
+                    if *l == 0 || *l > 100 {
+                        return Err(arg("--load", format!("{l} is outside 1..=100 percent")));
+                    }
+                }
+            }
+            Stressor::Vm {
+                workers: n, bytes, ..
+            } => {
+                workers(*n, "--workers")?;
+                let page = stressors::page_size() as u64;
+                if *bytes < page {
+                    return Err(arg(
+                        "--bytes",
+                        format!("{bytes} bytes is less than a page ({page}); give e.g. 256m"),
+                    ));
+                }
+                if let Some(total) = host_memory() {
+                    if *bytes > total {
+                        return Err(arg(
+                            "--bytes",
+                            format!(
+                                "{} MiB per worker is more than this host's memory and swap ({} MiB); the size is per worker",
+                                bytes >> 20,
+                                total >> 20
+                            ),
+                        ));
+                    }
+                }
+            }
+            Stressor::Fork { processes } => {
+                if *processes == 0 || *processes > 1 << 20 {
+                    return Err(arg(
+                        "--processes",
+                        format!("{processes} is outside 1..=1048576"),
+                    ));
+                }
+            }
+            Stressor::Burst { threads, run, .. } => {
+                workers(*threads, "--threads")?;
+                if run.is_zero() {
+                    return Err(arg(
+                        "--run",
+                        "a burst needs a run time above zero, e.g. 5ms",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn unit(&self) -> &'static str {
+        match self {
+            Stressor::Cpu { .. } | Stressor::Burst { .. } => {
+                "4096 steps of 64-bit LCG and floating-point arithmetic"
+            }
+            Stressor::Vm { .. } => "one page written",
+            Stressor::Fork { .. } => "one successful fork",
+        }
+    }
+
+    fn slots(&self) -> usize {
+        match self {
+            Stressor::Cpu { workers, .. } | Stressor::Vm { workers, .. } => *workers,
+            Stressor::Fork { .. } => 3,
+            Stressor::Burst { threads, .. } => *threads,
+        }
+    }
+
+    fn processes(&self) -> usize {
+        match self {
+            Stressor::Cpu { workers, .. } | Stressor::Vm { workers, .. } => *workers,
+            Stressor::Fork { .. } | Stressor::Burst { .. } => 1,
+        }
+    }
+}
+
+fn summary(s: &Stressor, c: &SharedCounters) -> (u64, Vec<u64>, Option<u64>, Option<u64>) {
+    match s {
+        Stressor::Fork { .. } => {
+            let forked = c.get(stressors::fork_slots::FORKED);
+            (
+                forked,
+                vec![forked],
+                Some(c.get(stressors::fork_slots::FAILED)),
+                Some(c.get(stressors::fork_slots::ALIVE)),
+            )
+        }
+        _ => {
+            let per: Vec<u64> = (0..c.len()).map(|i| c.get(i)).collect();
+            (per.iter().sum(), per, None, None)
+        }
+    }
+}
+
+/// Runs a stressor until the timeout or SIGTERM/SIGINT and returns its final record. Must be
+/// called from a single-threaded process (it forks workers that run Rust code).
+pub fn run(s: &Stressor, o: &Options) -> Result<Report> {
+    s.validate()?;
+    let counters = Arc::new(SharedCounters::new(s.slots())?);
+    let opts = pool::PoolOptions {
+        workers: s.processes(),
+        timeout: o.timeout,
+        respawn_killed: matches!(s, Stressor::Vm { .. }),
+        oom_score_adj: matches!(s, Stressor::Vm { .. }).then_some(1000),
+        counters_file: o.counters_file.clone(),
+        tick: Duration::from_millis(100),
+    };
+    let worker = |i: usize| -> i32 {
+        match s {
+            Stressor::Cpu { load, .. } => stressors::cpu(i, &counters, *load),
+            Stressor::Vm {
+                bytes, keep, hang, ..
+            } => stressors::vm(i, &counters, *bytes as usize, *keep, *hang),
+            Stressor::Fork { processes } => stressors::fork(&counters, *processes),
+            Stressor::Burst {
+                threads,
+                run,
+                sleep,
+            } => stressors::burst(Arc::clone(&counters), *threads, *run, *sleep),
+        }
+    };
+    let live = |elapsed: Duration, respawns: u64| {
+        let (ops, per, failed, alive) = summary(s, &counters);
+        json!({
+            "elapsed_s": elapsed.as_secs_f64(),
+            "bogo_ops": ops,
+            "per_worker": per,
+            "respawns": respawns,
+            "failed_forks": failed,
+            "alive": alive,
+        })
+    };
+    let out = pool::run(&opts, &worker, &live)?;
+    let (bogo_ops, per_worker, failed_forks, alive) = summary(s, &counters);
+    let wall_s = out.wall.as_secs_f64();
+    Ok(Report {
+        stressor: s.clone(),
+        unit: s.unit(),
+        bogo_ops,
+        ops_per_s: if wall_s > 0.0 {
+            bogo_ops as f64 / wall_s
+        } else {
+            0.0
+        },
+        per_worker,
+        respawns: out.respawns,
+        failed_forks,
+        alive,
+        wall_s,
+        cpu_user_s: out.cpu.0.as_secs_f64(),
+        cpu_system_s: out.cpu.1.as_secs_f64(),
+        stopped_by: match out.stop {
+            pool::Stop::Timeout => "timeout".into(),
+            pool::Stop::Done => "done".into(),
+            pool::Stop::Signal(sig) => sig.as_str().into(),
+        },
+    })
+}

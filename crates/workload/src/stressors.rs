@@ -1,0 +1,222 @@
+//! The stressors: what each worker process does. Each one counts its work in shared counters
+//! so that the parent can report it, live and at the end.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::shared::SharedCounters;
+
+/// Work units of the CPU method per bogo-op.
+pub const CPU_OPS_PER_BOGO: u32 = 4096;
+
+/// One bogo-op of the CPU method: a fixed mix of 64-bit integer (an LCG) and floating-point
+/// arithmetic, kept in registers, whose result is observed so the compiler cannot drop it.
+#[inline(never)]
+pub fn cpu_bogo_op(state: &mut (u64, f64)) {
+    let (mut x, mut y) = *state;
+    for _ in 0..CPU_OPS_PER_BOGO {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        y = y * 0.999_999_9 + (x >> 40) as f64 * 1e-12;
+    }
+    *state = black_box((x, y));
+}
+
+/// Sleeps until the CLOCK_MONOTONIC instant `t` (absolute, so that oversleeping does not drift).
+fn sleep_until(t: Instant) {
+    let now = Instant::now();
+    if t > now {
+        std::thread::sleep(t - now);
+    }
+}
+
+/// The wall-clock slice of `--load`: busy for `load`% of each, asleep for the rest.
+pub const LOAD_SLICE: Duration = Duration::from_millis(100);
+
+/// A CPU worker: bogo-ops forever; with `load` (1..=99 percent) a duty cycle against the wall
+/// clock: busy from the start of each 100 ms slice until `load`% of it has passed, then asleep
+/// until the next slice. Throttling shortens the CPU a slice gets, not the offered load.
+pub fn cpu(index: usize, counters: &SharedCounters, load: Option<u8>) -> i32 {
+    let mut state = (index as u64 + 1, 1.0);
+    match load.filter(|l| *l < 100) {
+        None => loop {
+            cpu_bogo_op(&mut state);
+            counters.add(index, 1);
+        },
+        Some(load) => {
+            let busy = LOAD_SLICE.mul_f64(f64::from(load) / 100.0);
+            let mut slice = Instant::now();
+            loop {
+                while slice.elapsed() < busy {
+                    cpu_bogo_op(&mut state);
+                    counters.add(index, 1);
+                }
+                slice += LOAD_SLICE;
+                // Behind (throttled, descheduled)? Skip to the slice we are in.
+                let now = Instant::now();
+                while slice + LOAD_SLICE <= now {
+                    slice += LOAD_SLICE;
+                }
+                sleep_until(slice);
+            }
+        }
+    }
+}
+
+/// Page size for touching memory.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 {
+        p as usize
+    } else {
+        4096
+    }
+}
+
+/// A VM worker: maps `bytes` of anonymous memory and writes every byte of every page (with a
+/// pattern that changes each pass); then, like stress-ng's default, unmaps and starts again, or
+/// with `keep` holds the mapping and writes it again. `hang` sleeps between passes. Counts
+/// pages written.
+pub fn vm(
+    index: usize,
+    counters: &SharedCounters,
+    bytes: usize,
+    keep: bool,
+    hang: Duration,
+) -> i32 {
+    let page = page_size();
+    let mut held: Option<*mut u8> = None;
+    let mut pattern = index as u8;
+    loop {
+        let p = match held {
+            Some(p) => p,
+            None => {
+                // SAFETY: a fresh private anonymous mapping.
+                let p = unsafe {
+                    libc::mmap(
+                        std::ptr::null_mut(),
+                        bytes,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                        -1,
+                        0,
+                    )
+                };
+                if p == libc::MAP_FAILED {
+                    // Out of address space or overcommit refused: wait and retry, as stress-ng.
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+                p.cast::<u8>()
+            }
+        };
+        pattern = pattern.wrapping_add(1);
+        let mut done = 0u64;
+        let mut off = 0;
+        while off < bytes {
+            let n = page.min(bytes - off);
+            // SAFETY: [off, off + n) lies inside the mapping of `bytes` bytes.
+            unsafe { std::ptr::write_bytes(p.add(off), pattern, n) };
+            off += n;
+            done += 1;
+            if done == 256 {
+                counters.add(index, done);
+                done = 0;
+            }
+        }
+        counters.add(index, done);
+        if keep {
+            held = Some(p);
+        } else {
+            // SAFETY: unmapping what this pass mapped.
+            unsafe { libc::munmap(p.cast(), bytes) };
+        }
+        if !hang.is_zero() {
+            std::thread::sleep(hang);
+        }
+    }
+}
+
+/// Counter slots of the fork stressor.
+pub mod fork_slots {
+    /// Processes alive now (a gauge).
+    pub const ALIVE: usize = 0;
+    /// Forks refused (EAGAIN: `pids.max` or `RLIMIT_NPROC`).
+    pub const FAILED: usize = 1;
+    /// Forks that succeeded.
+    pub const FORKED: usize = 2;
+}
+
+/// A fork worker: keeps `processes` children alive (each sleeping), forking again as they die,
+/// and counts refused forks. The children die with it (`PR_SET_PDEATHSIG`) and with its process
+/// group.
+pub fn fork(counters: &SharedCounters, processes: usize) -> i32 {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let mut alive = 0usize;
+    loop {
+        while let Ok(s) = waitpid(nix::unistd::Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            if matches!(s, WaitStatus::StillAlive) {
+                break;
+            }
+            alive = alive.saturating_sub(1);
+        }
+        while alive < processes {
+            // SAFETY: the worker is single-threaded; the child only sleeps.
+            match unsafe { nix::unistd::fork() } {
+                Ok(nix::unistd::ForkResult::Child) => {
+                    // SAFETY: prctl and pause with no memory involved.
+                    unsafe {
+                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+                        loop {
+                            libc::pause();
+                        }
+                    }
+                }
+                Ok(nix::unistd::ForkResult::Parent { .. }) => {
+                    alive += 1;
+                    counters.add(fork_slots::FORKED, 1);
+                }
+                Err(_) => {
+                    counters.add(fork_slots::FAILED, 1);
+                    break;
+                }
+            }
+        }
+        counters.set(fork_slots::ALIVE, alive as u64);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A burst worker: `threads` threads that each run for `run`, then sleep for `sleep`, in a
+/// fixed rhythm (the pattern of the CFS bandwidth slice-expiry bug, Kubernetes issue 67577),
+/// counting the bogo-ops each completed.
+pub fn burst(counters: Arc<SharedCounters>, threads: usize, run: Duration, sleep: Duration) -> i32 {
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let c = Arc::clone(&counters);
+            std::thread::spawn(move || {
+                let mut state = (t as u64 + 1, 1.0);
+                let mut period = Instant::now();
+                loop {
+                    while period.elapsed() < run {
+                        cpu_bogo_op(&mut state);
+                        c.add(t, 1);
+                    }
+                    period += run + sleep;
+                    let now = Instant::now();
+                    while period + run + sleep <= now {
+                        period += run + sleep;
+                    }
+                    sleep_until(period);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        let _ = h.join();
+    }
+    0
+}
