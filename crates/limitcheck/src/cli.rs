@@ -37,11 +37,44 @@ pub enum Command {
     /// limitcheck/ to see which files a real cgroup has on this kernel, and removes it.
     #[command(after_help = EXIT_HELP)]
     Doctor(DoctorArgs),
+    /// Run scenarios: containers, workloads, limits changed on a timeline, verdicts.
+    ///
+    /// Each FILE is a scenario (TOML; see scenarios/README.md); a DIR runs every .toml in it.
+    /// Writes reports/<run-id>/summary.json and samples.csv. Needs root.
+    #[command(after_help = EXIT_HELP)]
+    Run(RunArgs),
+    /// Check scenario files without running them.
+    Validate(ValidateArgs),
+    /// Remove what a killed run left behind (containers, bundles, cgroups). Do not run it while
+    /// another limitcheck run is active.
+    Cleanup,
     /// Run a built-in stressor (what limitcheck's containers run; usable alone, like stress-ng).
     ///
     /// Prints a JSON record of what it did when it stops (on --timeout, SIGTERM or SIGINT):
     /// bogo-ops, ops/s, respawns, failed forks, wall and CPU time.
     Stress(StressArgs),
+}
+
+/// Flags of `limitcheck run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<std::path::PathBuf>,
+    /// Where to write the run (default reports/<run-id>).
+    #[arg(long)]
+    pub report_dir: Option<std::path::PathBuf>,
+    /// The runtime's state root.
+    #[arg(long, default_value = "/run/limitcheck")]
+    pub root: std::path::PathBuf,
+}
+
+/// Flags of `limitcheck validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<std::path::PathBuf>,
 }
 
 /// Flags of `limitcheck stress` common to every stressor.

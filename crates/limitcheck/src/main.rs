@@ -13,10 +13,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // The limitcheck binary is also its containers' init.
+    limitcheck_runtime::init::run_if_init();
     let args = cli::Cli::parse();
     let result = match args.command {
         cli::Command::Doctor(a) => commands::doctor::run(&a),
         cli::Command::Stress(a) => commands::stress::run(&a),
+        cli::Command::Run(a) => commands::run::run(&a),
+        cli::Command::Validate(a) => commands::run::validate(&a),
+        cli::Command::Cleanup => commands::run::cleanup(),
     };
     match result {
         Ok(code) => code,

@@ -1,4 +1,5 @@
 //! One module per verb.
 
 pub mod doctor;
+pub mod run;
 pub mod stress;

@@ -1,0 +1,317 @@
+//! `limitcheck run` end to end, as root: the shipped scenarios pass on this host, scenarios that
+//! must fail do fail (exit 1), broken files are refused with file, line, key and fix (exit 2),
+//! and an interrupted or killed run leaves nothing behind.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_limitcheck");
+
+/// The root tests measure the whole machine and `cleanup` removes every run's containers: they
+/// run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn skip(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+fn root(test: &str) -> bool {
+    let ok = limitcheck_cgroup::nix::unistd::geteuid().is_root()
+        && limitcheck_cgroup::Layout::detect().is_ok();
+    if !ok {
+        skip(test, "needs root and a cgroup filesystem");
+    }
+    ok
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+}
+
+/// Nothing of a run is left: no container state, bundle, or cgroup.
+fn assert_clean() {
+    let left: Vec<_> = std::fs::read_dir("/run/limitcheck")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("lcr-") || n == "bundles")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    if let Ok(layout) = limitcheck_cgroup::Layout::detect() {
+        for h in &layout.hierarchies {
+            let dir = h.mount_point.join("limitcheck");
+            let runs: Vec<_> = std::fs::read_dir(&dir)
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.file_name())
+                        .filter(|n| n.to_string_lossy().starts_with("lcr-"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert!(
+                runs.is_empty(),
+                "cgroups left in {}: {runs:?}",
+                dir.display()
+            );
+        }
+    }
+}
+
+fn summary(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn shipped_scenarios_pass_on_this_host() {
+    let test = "shipped_scenarios_pass_on_this_host";
+    if !root(test) {
+        return;
+    }
+    let _serial = serial();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "run",
+        "--report-dir",
+        out_dir.path().to_str().unwrap(),
+        scenarios_dir().to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(out_dir.path());
+    let scenarios = s["scenarios"].as_array().unwrap();
+    assert!(scenarios.len() >= 12, "{}", scenarios.len());
+    for sc in scenarios {
+        let v = sc["verdict"].as_str().unwrap();
+        assert!(
+            v == "pass" || v == "skip",
+            "{}: {v}: {}",
+            sc["name"],
+            sc["reason"]
+        );
+        if v == "skip" {
+            assert!(
+                !sc["reason"].as_str().unwrap().is_empty(),
+                "a skip needs a reason"
+            );
+        }
+    }
+    assert!(scenarios.iter().filter(|s| s["verdict"] == "pass").count() >= 10);
+    assert!(s["host"]["cgroup_mode"].is_string() && s["host"]["kernel"].is_string());
+    let csv = std::fs::read_to_string(out_dir.path().join("samples.csv")).unwrap();
+    assert!(csv.lines().count() > 500, "too few samples");
+    assert!(csv.starts_with("scenario,container,t_s,"));
+    assert_clean();
+}
+
+fn scenario_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn scenarios_that_must_fail_fail_with_exit_1() {
+    let test = "scenarios_that_must_fail_fail_with_exit_1";
+    if !root(test) {
+        return;
+    }
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let a = scenario_file(
+        dir.path(),
+        "a-wrong-cpu.toml",
+        r#"description = "0.8 CPU expected under a 0.5 quota"
+duration = "3s"
+[[container]]
+workload = { kind = "cpu", workers = 2 }
+cpus = 0.5
+[[expect]]
+metric = "cpu.usage"
+window = ["1s", "3s"]
+approx = 0.8
+tolerance = "5%"
+"#,
+    );
+    let b = scenario_file(
+        dir.path(),
+        "b-wrong-peak.toml",
+        r#"description = "a peak below 64M expected of 128M with no limit"
+duration = "3s"
+[[container]]
+workload = { kind = "vm", workers = 1, bytes = "128M", keep = true }
+[[expect]]
+metric = "memory.usage.max"
+window = ["1s", "3s"]
+max = "64M"
+"#,
+    );
+    let out_dir = dir.path().join("out");
+    let out = run(&[
+        "run",
+        "--report-dir",
+        out_dir.to_str().unwrap(),
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let s = summary(&out_dir);
+    for sc in s["scenarios"].as_array().unwrap() {
+        assert_eq!(sc["verdict"], "fail", "{sc}");
+        let e = &sc["expectations"][0];
+        assert_eq!(e["verdict"], "fail");
+        assert!(e["measured"].as_f64().is_some());
+    }
+    let measured = s["scenarios"][0]["expectations"][0]["measured"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (measured - 0.5).abs() < 0.1,
+        "the quota still held: {measured}"
+    );
+    assert!(text.contains("FAIL"), "{text}");
+    assert_clean();
+}
+
+#[test]
+fn broken_files_name_file_line_key_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("syntax.toml", "duration = \"3s\"\n[[container]\n", "syntax.toml:2"),
+        (
+            "metric.toml",
+            "duration = \"3s\"\n[[container]]\nworkload = { kind = \"cpu\" }\n\n[[expect]]\nmetric = \"cpu.usagee\"\nwindow = [\"1s\", \"2s\"]\nmax = 1\n",
+            "metric.toml:5: expect[0].metric",
+        ),
+        ("duration.toml", "duration = \"soon\"\n", "duration.toml: duration"),
+        (
+            "bytes.toml",
+            "duration = \"3s\"\n[[container]]\nworkload = { kind = \"vm\", bytes = \"0\" }\n",
+            "container[0].workload.bytes",
+        ),
+        (
+            "window.toml",
+            "duration = \"3s\"\n[[container]]\nworkload = { kind = \"cpu\" }\n[[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"2s\", \"9s\"]\nmax = 1\n",
+            "expect[0].window",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let p = scenario_file(dir.path(), name, text);
+        let out = run(&["validate", p.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(want), "{name}: wanted {want:?} in {err}");
+    }
+    let out = run(&["validate", scenarios_dir().to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_interrupted_run_stops_and_leaves_nothing_and_cleanup_removes_a_killed_one() {
+    let test = "an_interrupted_run_stops_and_leaves_nothing_and_cleanup_removes_a_killed_one";
+    if !root(test) {
+        return;
+    }
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let long = scenario_file(
+        dir.path(),
+        "long.toml",
+        "duration = \"60s\"\n[[container]]\nworkload = { kind = \"cpu\", workers = 1 }\n[[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"1s\", \"60s\"]\nmin = 0.5\n",
+    );
+    let out_dir = dir.path().join("out");
+    let spawn = || {
+        Command::new(BIN)
+            .args([
+                "run",
+                "--report-dir",
+                out_dir.to_str().unwrap(),
+                long.to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let wait_running = || {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            let running = std::fs::read_dir("/run/limitcheck")
+                .map(|d| {
+                    d.flatten()
+                        .any(|e| e.file_name().to_string_lossy().starts_with("lcr-"))
+                })
+                .unwrap_or(false);
+            if running {
+                std::thread::sleep(Duration::from_millis(500));
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the run did not start a container");
+    };
+    // SIGINT: the runner stops within a moment, removes everything, exits 2.
+    let mut child = spawn();
+    wait_running();
+    let start = Instant::now();
+    limitcheck_cgroup::nix::sys::signal::kill(
+        limitcheck_cgroup::nix::unistd::Pid::from_raw(child.id() as i32),
+        limitcheck_cgroup::nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took {:?} to stop",
+        start.elapsed()
+    );
+    assert_eq!(status.code(), Some(2));
+    assert_clean();
+    let s = summary(&out_dir);
+    assert_eq!(s["scenarios"][0]["verdict"], "error");
+    assert!(s["scenarios"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("interrupted"));
+
+    // SIGKILL leaves the container behind; `limitcheck cleanup` removes it.
+    let mut child = spawn();
+    wait_running();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = run(&["cleanup"]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("removed container lcr-"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_clean();
+}

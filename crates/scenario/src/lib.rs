@@ -1,0 +1,12 @@
+//! Scenarios, the product: `limitcheck run scenarios/cpu-halving.toml`.
+//!
+//! A scenario ([`model`]) starts containers (the runtime crate, host-made rootfs) running
+//! workloads (the workload crate), changes limits on a timeline, samples what the kernel gives
+//! from the host ([`sample`]), and judges each expectation ([`verdict`]). [`runner`] writes
+//! `summary.json` and `samples.csv` for the reports.
+
+pub mod model;
+pub mod runner;
+pub mod sample;
+pub mod suite;
+pub mod verdict;

@@ -1,0 +1,964 @@
+//! The scenario file: TOML as people write it (see `scenarios/README.md`), parsed and checked
+//! into a [`Scenario`]. Every error names the file, the line where the toml parser knows it, the
+//! key, and the fix.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use limitcheck_cgroup::units::{parse_duration, parse_size};
+use limitcheck_cgroup::{CpuList, Limit, Max};
+use serde::{Deserialize, Serialize};
+
+/// A problem in a scenario file.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{file}{}: {key}: {reason}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ScenarioError {
+    /// The file.
+    pub file: String,
+    /// The line, when known.
+    pub line: Option<usize>,
+    /// The key, e.g. `step[1].set.cpus`.
+    pub key: String,
+    /// What is wrong and what to write instead.
+    pub reason: String,
+}
+
+/// A number or a string (`memory = "256M"` or `memory = 268435456`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum NumOrStr {
+    /// A number.
+    Num(f64),
+    /// A string.
+    Str(String),
+}
+
+/// The workload table: a stressor and its options by their flag names.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadDef {
+    /// `cpu`, `vm`, `fork` or `burst`.
+    pub kind: String,
+    /// Worker processes (cpu, vm).
+    pub workers: Option<u32>,
+    /// Bytes per worker (vm).
+    pub bytes: Option<NumOrStr>,
+    /// Hold the mapping (vm).
+    pub keep: Option<bool>,
+    /// Sleep between passes (vm).
+    pub hang: Option<String>,
+    /// Duty cycle percent (cpu).
+    pub load: Option<u32>,
+    /// Processes to hold (fork).
+    pub processes: Option<u32>,
+    /// Threads (burst).
+    pub threads: Option<u32>,
+    /// Busy time per period (burst).
+    pub run: Option<String>,
+    /// Sleep per period (burst).
+    pub sleep: Option<String>,
+}
+
+/// Limits as the file gives them (container tables and `set` of steps).
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsDef {
+    /// docker's `--cpus`: quota = cpus × period.
+    pub cpus: Option<f64>,
+    /// CFS quota, µs (-1: none).
+    pub cpu_quota: Option<i64>,
+    /// CFS period, µs.
+    pub cpu_period: Option<u64>,
+    /// CPU shares.
+    pub cpu_shares: Option<u64>,
+    /// CFS burst, µs.
+    pub cpu_burst: Option<u64>,
+    /// CPUs to pin to (`0`, `0-1`).
+    pub cpuset: Option<String>,
+    /// Memory limit (`256M`, bytes, -1: none).
+    pub memory: Option<NumOrStr>,
+    /// Memory + swap limit.
+    pub memory_swap: Option<NumOrStr>,
+    /// Task limit (-1: none).
+    pub pids: Option<i64>,
+}
+
+/// Kubernetes' resources (`cpu = "500m"`, `memory = "50Mi"`).
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct K8sDef {
+    /// CPU quantity.
+    pub cpu: Option<String>,
+    /// Memory quantity.
+    pub memory: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContainerFile {
+    name: Option<String>,
+    workload: Option<WorkloadDef>,
+    command: Option<Vec<String>>,
+    requests: Option<K8sDef>,
+    limits: Option<K8sDef>,
+    #[serde(flatten)]
+    resources: LimitsDef,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteDef {
+    file: String,
+    value: NumOrStr,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepFile {
+    at: String,
+    container: Option<String>,
+    set: Option<LimitsDef>,
+    write: Option<WriteDef>,
+    via: Option<String>,
+    expect: Option<String>,
+    action: Option<String>,
+    only: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectFile {
+    metric: String,
+    container: Option<String>,
+    window: Vec<String>,
+    approx: Option<NumOrStr>,
+    tolerance: Option<NumOrStr>,
+    min: Option<NumOrStr>,
+    max: Option<NumOrStr>,
+    only: Option<String>,
+    settles_within: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    name: Option<String>,
+    description: Option<String>,
+    duration: String,
+    interval: Option<String>,
+    only: Option<String>,
+    #[serde(default)]
+    container: Vec<ContainerFile>,
+    #[serde(default)]
+    step: Vec<StepFile>,
+    #[serde(default)]
+    expect: Vec<ExpectFile>,
+}
+
+/// Which hierarchy something applies on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Only {
+    /// Limits written through cgroup v1 (pure v1 or hybrid hosts).
+    V1,
+    /// Pure cgroup v2.
+    V2,
+}
+
+/// What a container runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Run {
+    /// A built-in stressor: the arguments after `limitcheck stress`.
+    Workload(Vec<String>),
+    /// Any command (found in the host-made rootfs: the host's /usr).
+    Command(Vec<String>),
+}
+
+/// A container of a scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerSpec {
+    /// Its name in the scenario.
+    pub name: String,
+    /// What it runs.
+    pub run: Run,
+    /// Its limits from the start.
+    pub limits: Vec<Limit>,
+}
+
+/// How a step changes a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// Write the cgroup file directly.
+    File,
+    /// Ask the runtime (`update`, as `docker update`).
+    Runtime,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// Typed limits (portable across hierarchies).
+    Set(Vec<Limit>),
+    /// A raw write of one cgroup file, as in the seed.
+    Write {
+        /// The file, e.g. `memory.limit_in_bytes`.
+        file: String,
+        /// What is written.
+        value: String,
+    },
+    /// Freeze the container.
+    Pause,
+    /// Thaw it.
+    Resume,
+    /// SIGKILL its processes.
+    Kill,
+}
+
+/// A step of the timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// When, from the start of the containers.
+    pub at: Duration,
+    /// Which container (index).
+    pub container: usize,
+    /// What it does.
+    pub change: Change,
+    /// How.
+    pub via: Via,
+    /// The expected outcome: `ok`, or an errno name such as `EBUSY`.
+    pub expect: String,
+    /// The hierarchy it applies on.
+    pub only: Option<Only>,
+}
+
+/// A metric an expectation judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Metric {
+    /// CPUs used, averaged over the window.
+    CpuUsage,
+    /// CPUs used on one CPU (v1 only).
+    CpuUsageOn(u32),
+    /// Share of enforcement periods that were throttled.
+    CpuThrottled,
+    /// Seconds throttled per second.
+    CpuThrottledTime,
+    /// Memory use, bytes, averaged over the window.
+    MemoryUsage,
+    /// Highest memory use sampled in the window.
+    MemoryUsageMax,
+    /// Working set (usage − inactive file), averaged.
+    MemoryWorkingSet,
+    /// The kernel's peak (max_usage_in_bytes / memory.peak) at the window's end.
+    MemoryPeak,
+    /// OOM kills in the window.
+    MemoryOomKills,
+    /// Times the limit was hit in the window (v1 failcnt, v2 events max).
+    MemoryFailcnt,
+    /// Tasks, averaged.
+    PidsCurrent,
+    /// Most tasks sampled in the window.
+    PidsMaxSeen,
+    /// Workers the stressor forked again in the window.
+    WorkloadRespawns,
+    /// Forks refused in the window.
+    WorkloadFailedForks,
+    /// Bogo-ops per second over the window.
+    WorkloadOpsPerS,
+}
+
+impl Metric {
+    /// Every metric name the file accepts (cpu.usage.cpuN aside).
+    pub const NAMES: [(&'static str, Metric); 14] = [
+        ("cpu.usage", Metric::CpuUsage),
+        ("cpu.throttled", Metric::CpuThrottled),
+        ("cpu.throttled_time", Metric::CpuThrottledTime),
+        ("memory.usage", Metric::MemoryUsage),
+        ("memory.usage.max", Metric::MemoryUsageMax),
+        ("memory.working_set", Metric::MemoryWorkingSet),
+        ("memory.peak", Metric::MemoryPeak),
+        ("memory.oom_kills", Metric::MemoryOomKills),
+        ("memory.failcnt", Metric::MemoryFailcnt),
+        ("pids.current", Metric::PidsCurrent),
+        ("pids.current.max", Metric::PidsMaxSeen),
+        ("workload.respawns", Metric::WorkloadRespawns),
+        ("workload.failed_forks", Metric::WorkloadFailedForks),
+        ("workload.ops_per_s", Metric::WorkloadOpsPerS),
+    ];
+
+    /// Parses a metric name.
+    pub fn parse(s: &str) -> Option<Metric> {
+        if let Some(n) = s.strip_prefix("cpu.usage.cpu") {
+            return n.parse().ok().map(Metric::CpuUsageOn);
+        }
+        Metric::NAMES.iter().find(|(n, _)| *n == s).map(|(_, m)| *m)
+    }
+
+    /// The metric's name.
+    pub fn name(&self) -> String {
+        match self {
+            Metric::CpuUsageOn(n) => format!("cpu.usage.cpu{n}"),
+            m => Metric::NAMES
+                .iter()
+                .find(|(_, x)| x == m)
+                .map(|(n, _)| n.to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Whether values are bytes (bounds then accept sizes).
+    pub fn is_bytes(&self) -> bool {
+        matches!(
+            self,
+            Metric::MemoryUsage
+                | Metric::MemoryUsageMax
+                | Metric::MemoryWorkingSet
+                | Metric::MemoryPeak
+        )
+    }
+}
+
+/// A tolerance around an expected value.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tolerance {
+    /// A fraction of the expected value (`"5%"` is 0.05).
+    Relative(f64),
+    /// An absolute amount in the metric's unit.
+    Absolute(f64),
+}
+
+/// An expectation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expect {
+    /// The metric.
+    pub metric: Metric,
+    /// Which container (index).
+    pub container: usize,
+    /// From, to (relative to the start).
+    pub window: (Duration, Duration),
+    /// Expected value and tolerance.
+    pub approx: Option<(f64, Tolerance)>,
+    /// Lower bound.
+    pub min: Option<f64>,
+    /// Upper bound.
+    pub max: Option<f64>,
+    /// The hierarchy it applies on.
+    pub only: Option<Only>,
+    /// The metric must be within tolerance of `approx` this soon after the window starts.
+    pub settles_within: Option<Duration>,
+}
+
+/// A checked scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Its name.
+    pub name: String,
+    /// What it shows.
+    pub description: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// How long it runs.
+    pub duration: Duration,
+    /// Sampling interval.
+    pub interval: Duration,
+    /// The hierarchy it applies on.
+    pub only: Option<Only>,
+    /// Its containers.
+    pub containers: Vec<ContainerSpec>,
+    /// Its timeline.
+    pub steps: Vec<Step>,
+    /// Its expectations.
+    pub expects: Vec<Expect>,
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, key: impl Into<String>, reason: impl Into<String>) -> ScenarioError {
+        ScenarioError {
+            file: self.file.to_string(),
+            line: None,
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn duration(&self, key: &str, s: &str) -> Result<Duration, ScenarioError> {
+        parse_duration(s).map_err(|e| self.err(key, e.to_string()))
+    }
+
+    fn bytes(&self, key: &str, v: &NumOrStr) -> Result<Max, ScenarioError> {
+        match v {
+            NumOrStr::Num(n) if *n == -1.0 => Ok(Max::Unlimited),
+            NumOrStr::Num(n) if *n >= 1.0 && n.fract() == 0.0 => Ok(Max::Value(*n as u64)),
+            NumOrStr::Num(n) => Err(self.err(
+                key,
+                format!("{n} is not a number of bytes; write e.g. \"256M\" or -1 for none"),
+            )),
+            NumOrStr::Str(s) if s == "-1" || s == "max" => Ok(Max::Unlimited),
+            NumOrStr::Str(s) => parse_size(s)
+                .map(Max::Value)
+                .map_err(|e| self.err(key, e.to_string())),
+        }
+    }
+
+    fn only(&self, key: &str, s: &Option<String>) -> Result<Option<Only>, ScenarioError> {
+        match s.as_deref() {
+            None => Ok(None),
+            Some("v1") => Ok(Some(Only::V1)),
+            Some("v2") => Ok(Some(Only::V2)),
+            Some(o) => Err(self.err(key, format!("{o:?} is not \"v1\" or \"v2\""))),
+        }
+    }
+
+    fn limits(&self, key: &str, d: &LimitsDef) -> Result<Vec<Limit>, ScenarioError> {
+        let mut out = Vec::new();
+        let period = d.cpu_period.unwrap_or(100_000);
+        if !(1_000..=1_000_000).contains(&period) {
+            return Err(self.err(
+                format!("{key}.cpu_period"),
+                format!("{period} µs is outside 1000..=1000000"),
+            ));
+        }
+        match (d.cpus, d.cpu_quota) {
+            (Some(_), Some(_)) => {
+                return Err(self.err(format!("{key}.cpus"), "give cpus or cpu_quota, not both"))
+            }
+            (Some(c), None) => {
+                if !(c > 0.0 && c <= 1024.0) {
+                    return Err(self.err(
+                        format!("{key}.cpus"),
+                        format!("{c} is not a positive number of CPUs, e.g. 1.5"),
+                    ));
+                }
+                let quota = (c * period as f64).round() as u64;
+                out.push(Limit::CpuMax {
+                    quota_us: Max::Value(quota.max(1000)),
+                    period_us: period,
+                });
+            }
+            (None, Some(q)) => {
+                let quota = match q {
+                    -1 => Max::Unlimited,
+                    q if q >= 1000 => Max::Value(q as u64),
+                    q => {
+                        return Err(self.err(
+                            format!("{key}.cpu_quota"),
+                            format!(
+                                "{q} µs: give -1 for none or at least 1000 (the kernel's minimum)"
+                            ),
+                        ))
+                    }
+                };
+                out.push(Limit::CpuMax {
+                    quota_us: quota,
+                    period_us: period,
+                });
+            }
+            (None, None) if d.cpu_period.is_some() => {
+                out.push(Limit::CpuMax {
+                    quota_us: Max::Unlimited,
+                    period_us: period,
+                });
+            }
+            (None, None) => {}
+        }
+        if let Some(s) = d.cpu_shares {
+            if !(2..=262_144).contains(&s) {
+                return Err(self.err(
+                    format!("{key}.cpu_shares"),
+                    format!("{s} is outside 2..=262144"),
+                ));
+            }
+            out.push(Limit::CpuShares(s));
+        }
+        if let Some(b) = d.cpu_burst {
+            out.push(Limit::CpuBurst(b));
+        }
+        if let Some(c) = &d.cpuset {
+            let list: CpuList = c.parse().map_err(|e| {
+                self.err(
+                    format!("{key}.cpuset"),
+                    format!("{c:?} is not a CPU list like 0-1: {e}"),
+                )
+            })?;
+            out.push(Limit::CpusetCpus(list));
+        }
+        if let Some(m) = &d.memory {
+            out.push(Limit::MemoryMax(self.bytes(&format!("{key}.memory"), m)?));
+        }
+        if let Some(m) = &d.memory_swap {
+            out.push(Limit::MemorySwapMax(
+                self.bytes(&format!("{key}.memory_swap"), m)?,
+            ));
+        }
+        if let Some(p) = d.pids {
+            out.push(Limit::PidsMax(if p <= 0 {
+                Max::Unlimited
+            } else {
+                Max::Value(p as u64)
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Kubernetes' conversion (kubelet): requests.cpu → shares = milliCPU × 1024 / 1000 (min 2);
+    /// limits.cpu → quota = milliCPU × period / 1000; limits.memory → the memory limit.
+    /// requests.memory has no cgroup v1 effect (kubelet uses it only for memory.min on v2 with
+    /// MemoryQoS) and is not written.
+    fn k8s(
+        &self,
+        key: &str,
+        req: &Option<K8sDef>,
+        lim: &Option<K8sDef>,
+    ) -> Result<Vec<Limit>, ScenarioError> {
+        let milli = |k: &str, s: &str| -> Result<u64, ScenarioError> {
+            let v = match s.strip_suffix('m') {
+                Some(m) => m.parse::<f64>().ok(),
+                None => s.parse::<f64>().ok().map(|c| c * 1000.0),
+            };
+            match v {
+                Some(v) if v > 0.0 => Ok(v.round() as u64),
+                _ => Err(self.err(
+                    k,
+                    format!("{s:?} is not a CPU quantity like \"500m\" or \"1\""),
+                )),
+            }
+        };
+        let mut out = Vec::new();
+        if let Some(cpu) = req.as_ref().and_then(|r| r.cpu.as_deref()) {
+            let m = milli(&format!("{key}.requests.cpu"), cpu)?;
+            out.push(Limit::CpuShares((m * 1024 / 1000).max(2)));
+        }
+        if let Some(cpu) = lim.as_ref().and_then(|l| l.cpu.as_deref()) {
+            let m = milli(&format!("{key}.limits.cpu"), cpu)?;
+            out.push(Limit::CpuMax {
+                quota_us: Max::Value((m * 100).max(1000)),
+                period_us: 100_000,
+            });
+        }
+        if let Some(mem) = lim.as_ref().and_then(|l| l.memory.as_deref()) {
+            let b = parse_size(mem)
+                .map_err(|e| self.err(format!("{key}.limits.memory"), e.to_string()))?;
+            out.push(Limit::MemoryMax(Max::Value(b)));
+        }
+        if let Some(mem) = req.as_ref().and_then(|r| r.memory.as_deref()) {
+            parse_size(mem)
+                .map_err(|e| self.err(format!("{key}.requests.memory"), e.to_string()))?;
+        }
+        Ok(out)
+    }
+
+    fn workload(&self, key: &str, w: &WorkloadDef) -> Result<Vec<String>, ScenarioError> {
+        let mut args = vec![w.kind.clone()];
+        let mut push = |flag: &str, v: Option<String>| {
+            if let Some(v) = v {
+                args.push(format!("--{flag}"));
+                args.push(v);
+            }
+        };
+        let allowed: &[&str] = match w.kind.as_str() {
+            "cpu" => &["workers", "load"],
+            "vm" => &["workers", "bytes", "keep", "hang"],
+            "fork" => &["processes"],
+            "burst" => &["threads", "run", "sleep"],
+            k => {
+                return Err(self.err(
+                    format!("{key}.kind"),
+                    format!("{k:?} is not cpu, vm, fork or burst"),
+                ))
+            }
+        };
+        let given = [
+            ("workers", w.workers.is_some()),
+            ("load", w.load.is_some()),
+            ("bytes", w.bytes.is_some()),
+            ("keep", w.keep.is_some()),
+            ("hang", w.hang.is_some()),
+            ("processes", w.processes.is_some()),
+            ("threads", w.threads.is_some()),
+            ("run", w.run.is_some()),
+            ("sleep", w.sleep.is_some()),
+        ];
+        for (k, g) in given {
+            if g && !allowed.contains(&k) {
+                return Err(self.err(
+                    format!("{key}.{k}"),
+                    format!("the {} stressor takes {}", w.kind, allowed.join(", ")),
+                ));
+            }
+        }
+        push("workers", w.workers.map(|v| v.to_string()));
+        push("load", w.load.map(|v| v.to_string()));
+        if let Some(b) = &w.bytes {
+            let b = self.bytes(&format!("{key}.bytes"), b)?;
+            push("bytes", b.value().map(|v| v.to_string()));
+        }
+        for (flag, v) in [("hang", &w.hang), ("run", &w.run), ("sleep", &w.sleep)] {
+            if let Some(d) = v {
+                self.duration(&format!("{key}.{flag}"), d)?;
+                push(flag, Some(d.clone()));
+            }
+        }
+        push("processes", w.processes.map(|v| v.to_string()));
+        push("threads", w.threads.map(|v| v.to_string()));
+        if w.keep == Some(true) {
+            args.push("--keep".into());
+        }
+        if w.kind == "vm" && w.bytes.is_none() {
+            return Err(self.err(
+                format!("{key}.bytes"),
+                "a vm workload needs bytes per worker, e.g. bytes = \"256M\"",
+            ));
+        }
+        if w.kind == "fork" && w.processes.is_none() {
+            return Err(self.err(
+                format!("{key}.processes"),
+                "a fork workload needs processes = N",
+            ));
+        }
+        if w.kind == "burst" && (w.run.is_none() || w.sleep.is_none()) {
+            return Err(self.err(
+                format!("{key}.run"),
+                "a burst workload needs run and sleep, e.g. run = \"5ms\", sleep = \"95ms\"",
+            ));
+        }
+        Ok(args)
+    }
+}
+
+fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> Option<usize> {
+    span.map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+}
+
+/// Parses and checks a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: file.clone(),
+        line: None,
+        key: "(file)".into(),
+        reason: format!("cannot read it: {e}"),
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and checks scenario text that came from `path`.
+pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let f: ScenarioFile = toml::from_str(text).map_err(|e| ScenarioError {
+        file: file.clone(),
+        line: line_of(text, e.span()),
+        key: "(toml)".into(),
+        reason: e.message().to_string(),
+    })?;
+    let cx = Ctx { file: &file };
+    // Where a key first appears, for semantic errors.
+    let line_for = |needle: &str, nth: usize| -> Option<usize> {
+        let mut count = 0;
+        for (i, l) in text.lines().enumerate() {
+            if l.trim_start().starts_with(needle) {
+                if count == nth {
+                    return Some(i + 1);
+                }
+                count += 1;
+            }
+        }
+        None
+    };
+    let with_line = |mut e: ScenarioError, table: &str, nth: usize| {
+        e.line = e.line.or_else(|| line_for(&format!("[[{table}]]"), nth));
+        e
+    };
+    let name = f.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scenario".into())
+    });
+    let duration = cx.duration("duration", &f.duration)?;
+    if duration.is_zero() {
+        return Err(cx.err(
+            "duration",
+            "a scenario must run for some time, e.g. \"12s\"",
+        ));
+    }
+    let interval = cx.duration("interval", f.interval.as_deref().unwrap_or("100ms"))?;
+    if interval < Duration::from_millis(5) || interval > duration {
+        return Err(cx.err(
+            "interval",
+            "give a sampling interval between 5ms and the duration, e.g. \"100ms\"",
+        ));
+    }
+    if f.container.is_empty() {
+        return Err(cx.err(
+            "container",
+            "a scenario needs at least one [[container]] with a workload or command",
+        ));
+    }
+    let mut containers = Vec::new();
+    for (i, c) in f.container.iter().enumerate() {
+        let key = format!("container[{i}]");
+        let name = c.name.clone().unwrap_or_else(|| "main".into());
+        if containers.iter().any(|x: &ContainerSpec| x.name == name) {
+            return Err(with_line(
+                cx.err(format!("{key}.name"), format!("{name:?} is used twice")),
+                "container",
+                i,
+            ));
+        }
+        if !name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            return Err(with_line(
+                cx.err(format!("{key}.name"), "use letters, digits, - and _"),
+                "container",
+                i,
+            ));
+        }
+        let run =
+            match (&c.workload, &c.command) {
+                (Some(w), None) => Run::Workload(
+                    cx.workload(&format!("{key}.workload"), w)
+                        .map_err(|e| with_line(e, "container", i))?,
+                ),
+                (None, Some(cmd)) if !cmd.is_empty() => Run::Command(cmd.clone()),
+                (Some(_), Some(_)) => {
+                    return Err(with_line(
+                        cx.err(&key, "give workload or command, not both"),
+                        "container",
+                        i,
+                    ))
+                }
+                _ => return Err(with_line(
+                    cx.err(
+                        &key,
+                        "give workload = { kind = \"cpu\", workers = 2 } or command = [\"...\"]",
+                    ),
+                    "container",
+                    i,
+                )),
+            };
+        let mut limits = cx
+            .limits(&key, &c.resources)
+            .map_err(|e| with_line(e, "container", i))?;
+        limits.extend(
+            cx.k8s(&key, &c.requests, &c.limits)
+                .map_err(|e| with_line(e, "container", i))?,
+        );
+        containers.push(ContainerSpec { name, run, limits });
+    }
+    let find = |key: &str, name: &Option<String>| -> Result<usize, ScenarioError> {
+        match name {
+            None if containers.len() == 1 => Ok(0),
+            None => Err(cx.err(
+                format!("{key}.container"),
+                "name the container: the scenario has several",
+            )),
+            Some(n) => containers.iter().position(|c| &c.name == n).ok_or_else(|| {
+                cx.err(
+                    format!("{key}.container"),
+                    format!("no container is named {n:?}"),
+                )
+            }),
+        }
+    };
+    let mut steps = Vec::new();
+    for (i, s) in f.step.iter().enumerate() {
+        let key = format!("step[{i}]");
+        let l = |e| with_line(e, "step", i);
+        let at = cx.duration(&format!("{key}.at"), &s.at).map_err(l)?;
+        if at >= duration {
+            return Err(l(cx.err(
+                format!("{key}.at"),
+                format!("{} is not before the end ({})", s.at, f.duration),
+            )));
+        }
+        let container = find(&key, &s.container).map_err(l)?;
+        let change = match (&s.set, &s.write, s.action.as_deref()) {
+            (Some(set), None, None) => {
+                Change::Set(cx.limits(&format!("{key}.set"), set).map_err(l)?)
+            }
+            (None, Some(w), None) => Change::Write {
+                file: w.file.clone(),
+                value: match &w.value {
+                    NumOrStr::Num(n) if n.fract() == 0.0 => format!("{}", *n as i64),
+                    NumOrStr::Num(n) => n.to_string(),
+                    NumOrStr::Str(s) => s.clone(),
+                },
+            },
+            (None, None, Some("pause")) => Change::Pause,
+            (None, None, Some("resume")) => Change::Resume,
+            (None, None, Some("kill")) => Change::Kill,
+            (None, None, Some(a)) => {
+                return Err(l(cx.err(
+                    format!("{key}.action"),
+                    format!("{a:?} is not pause, resume or kill"),
+                )))
+            }
+            _ => {
+                return Err(l(cx.err(
+                    &key,
+                    "give exactly one of set = {...}, write = {...} or action = \"pause\"",
+                )))
+            }
+        };
+        let via = match s.via.as_deref() {
+            None | Some("file") => Via::File,
+            Some("runtime") => Via::Runtime,
+            Some(v) => {
+                return Err(l(cx.err(
+                    format!("{key}.via"),
+                    format!("{v:?} is not \"file\" or \"runtime\""),
+                )))
+            }
+        };
+        if via == Via::Runtime && !matches!(change, Change::Set(_)) {
+            return Err(l(cx.err(
+                format!("{key}.via"),
+                "via = \"runtime\" takes set = {...} (the runtime updates typed limits)",
+            )));
+        }
+        let expect = s.expect.clone().unwrap_or_else(|| "ok".into());
+        if expect != "ok" && !expect.starts_with('E') {
+            return Err(l(cx.err(
+                format!("{key}.expect"),
+                format!("{expect:?} is not \"ok\" or an errno name like \"EBUSY\""),
+            )));
+        }
+        steps.push(Step {
+            at,
+            container,
+            change,
+            via,
+            expect,
+            only: cx.only(&format!("{key}.only"), &s.only).map_err(l)?,
+        });
+    }
+    steps.sort_by_key(|s| s.at);
+    let mut expects = Vec::new();
+    for (i, e) in f.expect.iter().enumerate() {
+        let key = format!("expect[{i}]");
+        let l = |er| with_line(er, "expect", i);
+        let metric = Metric::parse(&e.metric).ok_or_else(|| {
+            l(cx.err(
+                format!("{key}.metric"),
+                format!(
+                    "{:?} is not a metric; use one of {}, or cpu.usage.cpuN",
+                    e.metric,
+                    Metric::NAMES
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ))
+        })?;
+        let container = find(&key, &e.container).map_err(l)?;
+        if e.window.len() != 2 {
+            return Err(l(cx.err(
+                format!("{key}.window"),
+                "give [from, to], e.g. [\"2s\", \"6s\"]",
+            )));
+        }
+        let (a, b) = (
+            cx.duration(&format!("{key}.window"), &e.window[0])
+                .map_err(l)?,
+            cx.duration(&format!("{key}.window"), &e.window[1])
+                .map_err(l)?,
+        );
+        if a >= b || b > duration {
+            return Err(l(cx.err(
+                format!("{key}.window"),
+                format!(
+                    "[{}, {}] must run forwards and end by the duration ({})",
+                    e.window[0], e.window[1], f.duration
+                ),
+            )));
+        }
+        let value = |k: &str, v: &NumOrStr| -> Result<f64, ScenarioError> {
+            match v {
+                NumOrStr::Num(n) => Ok(*n),
+                NumOrStr::Str(s) if metric.is_bytes() => parse_size(s)
+                    .map(|b| b as f64)
+                    .map_err(|er| cx.err(format!("{key}.{k}"), er.to_string())),
+                NumOrStr::Str(s) => Err(cx.err(
+                    format!("{key}.{k}"),
+                    format!("{s:?}: {} takes a number", e.metric),
+                )),
+            }
+        };
+        let tolerance = match &e.tolerance {
+            None => Tolerance::Relative(0.05),
+            Some(NumOrStr::Str(s)) if s.ends_with('%') => {
+                let p: f64 = s.trim_end_matches('%').trim().parse().map_err(|_| {
+                    l(cx.err(
+                        format!("{key}.tolerance"),
+                        format!("{s:?} is not a percentage like \"5%\""),
+                    ))
+                })?;
+                Tolerance::Relative(p / 100.0)
+            }
+            Some(v) => Tolerance::Absolute(value("tolerance", v).map_err(l)?),
+        };
+        let approx = e
+            .approx
+            .as_ref()
+            .map(|v| value("approx", v))
+            .transpose()
+            .map_err(l)?
+            .map(|v| (v, tolerance));
+        let min = e
+            .min
+            .as_ref()
+            .map(|v| value("min", v))
+            .transpose()
+            .map_err(l)?;
+        let max = e
+            .max
+            .as_ref()
+            .map(|v| value("max", v))
+            .transpose()
+            .map_err(l)?;
+        if approx.is_none() && min.is_none() && max.is_none() {
+            return Err(l(cx.err(&key, "give approx (with tolerance), min or max")));
+        }
+        let settles_within = e
+            .settles_within
+            .as_deref()
+            .map(|s| cx.duration(&format!("{key}.settles_within"), s))
+            .transpose()
+            .map_err(l)?;
+        if settles_within.is_some() && approx.is_none() {
+            return Err(l(cx.err(
+                format!("{key}.settles_within"),
+                "needs approx: settling is reaching approx within tolerance",
+            )));
+        }
+        expects.push(Expect {
+            metric,
+            container,
+            window: (a, b),
+            approx,
+            min,
+            max,
+            only: cx.only(&format!("{key}.only"), &e.only).map_err(l)?,
+            settles_within,
+        });
+    }
+    Ok(Scenario {
+        name,
+        description: f.description.unwrap_or_default(),
+        file: path.to_path_buf(),
+        duration,
+        interval,
+        only: cx.only("only", &f.only)?,
+        containers,
+        steps,
+        expects,
+    })
+}

@@ -1,0 +1,609 @@
+//! Running a scenario: containers from the host-made rootfs running the workloads, limits
+//! changed on the timeline, samples taken from the host, expectations judged, and everything
+//! removed afterwards — passed, failed or interrupted.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use limitcheck_cgroup::{Layout, Version};
+use limitcheck_runtime::hostfs::HostBundle;
+use limitcheck_runtime::{Container, CreateOptions, Runtime};
+use serde::Serialize;
+
+use crate::model::{Change, Only, Run, Scenario, Step, Via};
+use crate::sample::{self, Sample, Target};
+use crate::verdict::{self, ExpectResult, Verdict};
+
+/// Where a run puts things and how to stop it.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The runtime's state root.
+    pub runtime_root: PathBuf,
+    /// The limitcheck binary: the containers' init and their workload.
+    pub exe: PathBuf,
+    /// The run directory (summary.json, samples.csv, container logs).
+    pub run_dir: PathBuf,
+    /// A run id, part of container names.
+    pub run_id: String,
+    /// Set by SIGINT/SIGTERM: the scenario stops, and cleans up.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// A step as recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    /// Planned time, s.
+    pub at: f64,
+    /// Actual time of the write, s (None when skipped).
+    pub actual: Option<f64>,
+    /// Container name.
+    pub container: String,
+    /// What was done, e.g. `cpu.cfs_quota_us = 50000` or `set cpus 0.5`.
+    pub what: String,
+    /// `file` or `runtime`.
+    pub via: Via,
+    /// Expected outcome.
+    pub expected: String,
+    /// What happened: `ok` or the errno.
+    pub outcome: Option<String>,
+    /// Verdict.
+    pub verdict: Verdict,
+}
+
+/// A scenario's result: summary.json's entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    /// Name.
+    pub name: String,
+    /// File.
+    pub file: PathBuf,
+    /// Description.
+    pub description: String,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// Why (for skip, error and fail).
+    pub reason: String,
+    /// Sampling interval, s.
+    pub interval_s: f64,
+    /// Duration, s.
+    pub duration_s: f64,
+    /// Samples taken.
+    pub samples: usize,
+    /// Mean and worst lateness of samples, ms.
+    pub jitter_ms: [f64; 2],
+    /// The container names, in order.
+    pub containers: Vec<String>,
+    /// Judged expectations.
+    pub expectations: Vec<ExpectResult>,
+    /// Steps.
+    pub steps: Vec<StepResult>,
+    /// The samples (written to samples.csv, not to summary.json).
+    #[serde(skip)]
+    pub sample_rows: Vec<Sample>,
+}
+
+fn applies(only: Option<Only>, layout: &Layout) -> bool {
+    match only {
+        None => true,
+        Some(Only::V1) => layout.version() == Version::V1,
+        Some(Only::V2) => layout.version() == Version::V2,
+    }
+}
+
+fn describe(c: &Change) -> String {
+    match c {
+        Change::Set(limits) => format!(
+            "set {}",
+            limits
+                .iter()
+                .map(|l| format!("{l:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Change::Write { file, value } => format!("{file} = {value}"),
+        Change::Pause => "pause".into(),
+        Change::Resume => "resume".into(),
+        Change::Kill => "kill".into(),
+    }
+}
+
+fn outcome<E: std::fmt::Display>(
+    r: Result<(), E>,
+    errno: impl Fn(&E) -> Option<nix::errno::Errno>,
+) -> String {
+    match r {
+        Ok(()) => "ok".into(),
+        Err(e) => match errno(&e) {
+            Some(n) => format!("{n:?}"),
+            None => format!("error: {e}"),
+        },
+    }
+}
+
+fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= t {
+            return true;
+        }
+        std::thread::sleep((t - now).min(Duration::from_millis(20)));
+    }
+}
+
+struct Running {
+    container: Container,
+    _bundle: HostBundle,
+}
+
+/// Runs one scenario. Never leaves a container, cgroup, bundle or process behind.
+pub fn run(s: &Scenario, layout: &Layout, o: &RunOptions) -> ScenarioResult {
+    let mut r = ScenarioResult {
+        name: s.name.clone(),
+        file: s.file.clone(),
+        description: s.description.clone(),
+        verdict: Verdict::Pass,
+        reason: String::new(),
+        interval_s: s.interval.as_secs_f64(),
+        duration_s: s.duration.as_secs_f64(),
+        samples: 0,
+        jitter_ms: [0.0, 0.0],
+        containers: s.containers.iter().map(|c| c.name.clone()).collect(),
+        expectations: Vec::new(),
+        steps: Vec::new(),
+        sample_rows: Vec::new(),
+    };
+    if !applies(s.only, layout) {
+        r.verdict = Verdict::Skip;
+        r.reason = format!(
+            "the scenario is for cgroup {:?}; this host writes limits through {:?}",
+            s.only.unwrap(),
+            layout.version()
+        );
+        return r;
+    }
+    let have = layout.available();
+    let needed = s
+        .containers
+        .iter()
+        .flat_map(|c| c.limits.iter())
+        .chain(
+            s.steps
+                .iter()
+                .filter(|st| applies(st.only, layout))
+                .flat_map(|st| match &st.change {
+                    Change::Set(l) => l.iter().collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                }),
+        )
+        .map(|l| l.kind().controller())
+        .find(|c| !have.contains(c));
+    if let Some(c) = needed {
+        r.verdict = Verdict::Skip;
+        r.reason = format!("the {c} controller is not available on this host");
+        return r;
+    }
+    let mut running: Vec<Running> = Vec::new();
+    let result = run_inner(s, layout, o, &mut r, &mut running);
+    // Whatever happened: stop and remove every container (and with it its cgroup and state).
+    for c in running.drain(..) {
+        let _ = c.container.delete(true);
+    }
+    let _ = std::fs::remove_dir(o.runtime_root.join("bundles"));
+    if let Err(e) = result {
+        r.verdict = Verdict::Error;
+        r.reason = e;
+        return r;
+    }
+    // Judge.
+    let mut fails = Vec::new();
+    for st in &r.steps {
+        if st.verdict == Verdict::Fail {
+            fails.push(format!(
+                "step at {}s ({}): expected {}, got {}",
+                st.at,
+                st.what,
+                st.expected,
+                st.outcome.clone().unwrap_or_default()
+            ));
+        }
+    }
+    for e in &s.expects {
+        let (a, b) = (e.window.0.as_secs_f64(), e.window.1.as_secs_f64());
+        let rows: Vec<&Sample> = r
+            .sample_rows
+            .iter()
+            .filter(|x| x.container == e.container)
+            .collect();
+        let mut res = ExpectResult {
+            metric: e.metric.name(),
+            container: s.containers[e.container].name.clone(),
+            window: [a, b],
+            expected: e.approx.map(|x| x.0),
+            tolerance: e.approx.map(|x| x.1),
+            min: e.min,
+            max: e.max,
+            measured: None,
+            settled_after_s: None,
+            verdict: Verdict::Pass,
+            reason: String::new(),
+        };
+        if !applies(e.only, layout) {
+            res.verdict = Verdict::Skip;
+            res.reason = format!("only on cgroup {:?}", e.only.unwrap());
+        } else {
+            match verdict::measure(e.metric, &rows, a, b) {
+                Err(why) => {
+                    res.verdict = if why.contains("does not report")
+                        || why.contains("only on")
+                        || why.contains("exists only")
+                    {
+                        Verdict::Skip
+                    } else {
+                        Verdict::Error
+                    };
+                    res.reason = why;
+                }
+                Ok(m) => {
+                    res.measured = Some(m);
+                    let (ok, why) = verdict::within(e, m);
+                    res.verdict = if ok { Verdict::Pass } else { Verdict::Fail };
+                    res.reason = why;
+                    if let Some(limit) = e.settles_within {
+                        let w = (s.interval.as_secs_f64() * 5.0).max(0.5);
+                        match verdict::settle_time(e, &rows, a, b, w) {
+                            Some(t) => {
+                                res.settled_after_s = Some(t);
+                                if t > limit.as_secs_f64() {
+                                    res.verdict = Verdict::Fail;
+                                    res.reason = format!(
+                                        "settled after {t:.3}s, more than {:.3}s",
+                                        limit.as_secs_f64()
+                                    );
+                                } else {
+                                    res.reason = format!("{}; settled after {t:.3}s", res.reason);
+                                }
+                            }
+                            None => {
+                                res.verdict = Verdict::Fail;
+                                res.reason = "never settled within the window".into();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        match res.verdict {
+            Verdict::Fail => fails.push(format!(
+                "{} of {} over {a}-{b}s: {}",
+                res.metric, res.container, res.reason
+            )),
+            Verdict::Error => fails.push(format!(
+                "{} could not be measured: {}",
+                res.metric, res.reason
+            )),
+            _ => {}
+        }
+        r.expectations.push(res);
+    }
+    let errors = r.expectations.iter().any(|x| x.verdict == Verdict::Error);
+    let failed = r.expectations.iter().any(|x| x.verdict == Verdict::Fail)
+        || r.steps.iter().any(|x| x.verdict == Verdict::Fail);
+    r.verdict = if failed {
+        Verdict::Fail
+    } else if errors {
+        Verdict::Error
+    } else if !r.expectations.is_empty()
+        && r.expectations.iter().all(|x| x.verdict == Verdict::Skip)
+    {
+        Verdict::Skip
+    } else {
+        Verdict::Pass
+    };
+    r.reason = fails.join("; ");
+    if r.verdict == Verdict::Skip {
+        r.reason = "every expectation was skipped on this host".into();
+    }
+    r
+}
+
+fn run_inner(
+    s: &Scenario,
+    layout: &Layout,
+    o: &RunOptions,
+    r: &mut ScenarioResult,
+    running: &mut Vec<Running>,
+) -> Result<(), String> {
+    let rt = Runtime::new(&o.runtime_root).with_init_exe(&o.exe);
+    let exe_name = o
+        .exe
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "limitcheck".into());
+    let counters_in = "/tmp/limitcheck-counters.json";
+    std::fs::create_dir_all(&o.run_dir)
+        .map_err(|e| format!("cannot create {}: {e}", o.run_dir.display()))?;
+    let slug: String = s
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(24)
+        .collect();
+    for c in &s.containers {
+        let id = format!("lcr-{}-{slug}-{}", o.run_id, c.name);
+        let args = match &c.run {
+            Run::Workload(w) => {
+                let mut a = vec![
+                    exe_name.clone(),
+                    "stress".into(),
+                    "--counters".into(),
+                    counters_in.into(),
+                ];
+                a.extend(w.iter().cloned());
+                a
+            }
+            Run::Command(cmd) => cmd.clone(),
+        };
+        let bundle_dir = o.runtime_root.join("bundles").join(&id);
+        let bundle = HostBundle::create(&bundle_dir, args, std::slice::from_ref(&o.exe))
+            .map_err(|e| format!("container {}: {e}", c.name))?;
+        let log = o.run_dir.join(format!("{slug}-{}.log", c.name));
+        let out =
+            File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let null = File::open("/dev/null").map_err(|e| e.to_string())?;
+        let container = rt
+            .create(
+                &id,
+                bundle.spec(),
+                CreateOptions {
+                    stdio: Some([null.into(), out.into(), err.into()]),
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| format!("container {}: {e}", c.name))?;
+        running.push(Running {
+            container,
+            _bundle: bundle,
+        });
+        let cur = running.last().expect("just pushed");
+        cur.container
+            .update(&c.limits)
+            .map_err(|e| format!("container {}: initial limits: {e}", c.name))?;
+    }
+    let mut targets = Vec::new();
+    for (i, run) in running.iter().enumerate() {
+        let cgroup = run.container.cgroup().map_err(|e| e.to_string())?;
+        let counters = matches!(s.containers[i].run, Run::Workload(_))
+            .then(|| PathBuf::from(format!("/proc/{}/root{counters_in}", run.container.pid())));
+        targets.push(Target { cgroup, counters });
+    }
+    for run in running.iter_mut() {
+        run.container
+            .start()
+            .map_err(|e| format!("start {}: {e}", run.container.id()))?;
+    }
+    let t0 = Instant::now();
+    let stop_sampler = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let stop = Arc::clone(&stop_sampler);
+        let interval = s.interval;
+        std::thread::spawn(move || sample::run(targets, t0, interval, stop))
+    };
+    let mut interrupted = false;
+    for st in &s.steps {
+        if !sleep_until(t0 + st.at, &o.stop) {
+            interrupted = true;
+            break;
+        }
+        r.steps.push(do_step(s, st, layout, running, t0));
+    }
+    if !interrupted && !sleep_until(t0 + s.duration, &o.stop) {
+        interrupted = true;
+    }
+    stop_sampler.store(true, Ordering::Relaxed);
+    let rows = sampler
+        .join()
+        .map_err(|_| "the sampler panicked".to_string())?;
+    r.samples = rows.len();
+    if !rows.is_empty() {
+        r.jitter_ms = [
+            rows.iter().map(|x| x.jitter_ms).sum::<f64>() / rows.len() as f64,
+            rows.iter().map(|x| x.jitter_ms).fold(0.0, f64::max),
+        ];
+    }
+    r.sample_rows = rows;
+    if interrupted {
+        return Err("interrupted (SIGINT or SIGTERM): containers stopped and removed".into());
+    }
+    Ok(())
+}
+
+fn do_step(
+    s: &Scenario,
+    st: &Step,
+    layout: &Layout,
+    running: &[Running],
+    t0: Instant,
+) -> StepResult {
+    let c = &running[st.container].container;
+    let mut res = StepResult {
+        at: st.at.as_secs_f64(),
+        actual: None,
+        container: s.containers[st.container].name.clone(),
+        what: describe(&st.change),
+        via: st.via,
+        expected: st.expect.clone(),
+        outcome: None,
+        verdict: Verdict::Skip,
+    };
+    if !applies(st.only, layout) {
+        return res;
+    }
+    let cg = c.cgroup();
+    let actual = t0.elapsed().as_secs_f64();
+    let out = match (&st.change, st.via, cg) {
+        (_, _, Err(e)) => format!("error: {e}"),
+        (Change::Set(limits), Via::File, Ok(cg)) => outcome(cg.apply(limits), |e| e.errno()),
+        (Change::Set(limits), Via::Runtime, Ok(_)) => outcome(c.update(limits), |e| e.errno()),
+        (Change::Write { file, value }, _, Ok(cg)) => {
+            outcome(cg.write_raw(file, value), |e| e.errno())
+        }
+        (Change::Pause, _, Ok(_)) => outcome(c.pause(), |e| e.errno()),
+        (Change::Resume, _, Ok(_)) => outcome(c.resume(), |e| e.errno()),
+        (Change::Kill, _, Ok(cg)) => outcome(cg.kill_all(), |e| e.errno()),
+    };
+    res.actual = Some(actual);
+    res.verdict = if out == st.expect {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    res.outcome = Some(out);
+    res
+}
+
+/// The host facts summary.json records.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostInfo {
+    /// `uname -r`.
+    pub kernel: String,
+    /// v1, hybrid or v2.
+    pub cgroup_mode: String,
+    /// Online CPUs.
+    pub cpus: usize,
+    /// MemTotal, bytes.
+    pub memory_bytes: u64,
+    /// limitcheck's version.
+    pub limitcheck_version: String,
+}
+
+impl HostInfo {
+    /// Reads this host's facts.
+    pub fn gather(layout: &Layout, version: &str) -> HostInfo {
+        let mem = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|t| {
+                t.lines().find_map(|l| {
+                    l.strip_prefix("MemTotal:").map(|r| {
+                        r.trim()
+                            .trim_end_matches("kB")
+                            .trim()
+                            .parse::<u64>()
+                            .unwrap_or(0)
+                            * 1024
+                    })
+                })
+            })
+            .unwrap_or(0);
+        HostInfo {
+            kernel: nix::sys::utsname::uname()
+                .map(|u| u.release().to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            cgroup_mode: layout.mode.to_string(),
+            cpus: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            memory_bytes: mem,
+            limitcheck_version: version.to_string(),
+        }
+    }
+}
+
+/// summary.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Schema version of this file.
+    pub schema: u32,
+    /// The run's id.
+    pub run_id: String,
+    /// The host.
+    pub host: HostInfo,
+    /// One entry per scenario, in the order run.
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+/// Writes summary.json and samples.csv into `dir`.
+pub fn write_outputs(dir: &Path, summary: &Summary) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        dir.join("summary.json"),
+        serde_json::to_string_pretty(summary).expect("serializes") + "\n",
+    )?;
+    let ncpu = summary
+        .scenarios
+        .iter()
+        .flat_map(|s| s.sample_rows.iter())
+        .filter_map(|x| x.per_cpu_ns.as_ref().map(Vec::len))
+        .max()
+        .unwrap_or(0);
+    let mut csv = String::from("scenario,container,t_s,jitter_ms,cpu_ns,nr_periods,nr_throttled,throttled_ns,memory_bytes,working_set_bytes,peak_bytes,oom_kills,failcnt,pids,bogo_ops,respawns,failed_forks");
+    for i in 0..ncpu {
+        csv.push_str(&format!(",cpu{i}_ns"));
+    }
+    csv.push('\n');
+    let f = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for s in &summary.scenarios {
+        for x in &s.sample_rows {
+            csv.push_str(&format!(
+                "{},{},{:.4},{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                s.name,
+                s.containers.get(x.container).cloned().unwrap_or_default(),
+                x.t,
+                x.jitter_ms,
+                f(x.cpu_ns),
+                f(x.nr_periods),
+                f(x.nr_throttled),
+                f(x.throttled_ns),
+                f(x.memory),
+                f(x.working_set),
+                f(x.peak),
+                f(x.oom_kills),
+                f(x.failcnt),
+                f(x.pids),
+                f(x.bogo_ops),
+                f(x.respawns),
+                f(x.failed_forks)
+            ));
+            for i in 0..ncpu {
+                csv.push(',');
+                csv.push_str(&f(x.per_cpu_ns.as_ref().and_then(|v| v.get(i).copied())));
+            }
+            csv.push('\n');
+        }
+    }
+    std::fs::write(dir.join("samples.csv"), csv)
+}
+
+/// Removes what killed runs left: containers named `lcr-*` under the runtime root, their
+/// bundles, and cgroups of dead limitcheck processes. Returns what was removed.
+pub fn cleanup(runtime_root: &Path, layout: &Layout) -> Vec<String> {
+    let mut out = Vec::new();
+    let rt = Runtime::new(runtime_root);
+    for id in rt.list().unwrap_or_default() {
+        if id.starts_with("lcr-") {
+            if let Ok(c) = rt.load(&id) {
+                if c.delete(true).is_ok() {
+                    out.push(format!("container {id}"));
+                }
+            }
+        }
+    }
+    if let Ok(rd) = std::fs::read_dir(runtime_root.join("bundles")) {
+        for e in rd.flatten() {
+            if std::fs::remove_dir_all(e.path()).is_ok() {
+                out.push(format!("bundle {}", e.path().display()));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(runtime_root.join("bundles"));
+    for d in layout.sweep_stale().unwrap_or_default() {
+        out.push(format!("cgroup {}", d.display()));
+    }
+    out
+}

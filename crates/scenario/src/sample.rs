@@ -1,0 +1,130 @@
+//! The sampler: reads each container's cgroup (and the workload's live counters) from the host
+//! every interval, on CLOCK_MONOTONIC, recording how late each sample was.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use limitcheck_cgroup::Cgroup;
+use serde::Serialize;
+
+/// One reading of one container.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Sample {
+    /// Seconds since the containers started.
+    pub t: f64,
+    /// Container index.
+    pub container: usize,
+    /// How late the sample was against its schedule, ms.
+    pub jitter_ms: f64,
+    /// CPU time, ns.
+    pub cpu_ns: Option<u64>,
+    /// CPU time per CPU, ns (v1).
+    pub per_cpu_ns: Option<Vec<u64>>,
+    /// CFS periods.
+    pub nr_periods: Option<u64>,
+    /// Throttled periods.
+    pub nr_throttled: Option<u64>,
+    /// Throttled time, ns.
+    pub throttled_ns: Option<u64>,
+    /// Memory usage, bytes.
+    pub memory: Option<u64>,
+    /// Working set, bytes.
+    pub working_set: Option<u64>,
+    /// The kernel's peak, bytes.
+    pub peak: Option<u64>,
+    /// OOM kills so far.
+    pub oom_kills: Option<u64>,
+    /// Limit hits so far (v1 failcnt, v2 events max).
+    pub failcnt: Option<u64>,
+    /// Tasks.
+    pub pids: Option<u64>,
+    /// The workload's bogo-ops so far.
+    pub bogo_ops: Option<u64>,
+    /// The workload's respawns so far.
+    pub respawns: Option<u64>,
+    /// The workload's refused forks so far.
+    pub failed_forks: Option<u64>,
+}
+
+/// What the sampler watches for one container.
+pub struct Target {
+    /// The container's cgroup (opened, not owned).
+    pub cgroup: Cgroup,
+    /// The workload's live counters file, seen from the host (`/proc/<pid>/root/...`).
+    pub counters: Option<std::path::PathBuf>,
+}
+
+/// Reads one sample of a target.
+pub fn read(target: &Target, container: usize, t: f64, jitter_ms: f64) -> Sample {
+    let mut s = Sample {
+        t,
+        container,
+        jitter_ms,
+        ..Default::default()
+    };
+    if let Ok(st) = target.cgroup.stats() {
+        if let Some(c) = st.cpu {
+            s.cpu_ns = Some(c.usage_ns);
+            s.per_cpu_ns = c.per_cpu_ns;
+            if let Some(th) = c.throttling {
+                s.nr_periods = Some(th.nr_periods);
+                s.nr_throttled = Some(th.nr_throttled);
+                s.throttled_ns = Some(th.throttled_ns);
+            }
+        }
+        if let Some(m) = st.memory {
+            s.memory = Some(m.usage);
+            s.working_set = Some(m.working_set);
+            s.peak = m.peak;
+            s.oom_kills = m.oom_kill;
+            s.failcnt = m.failcnt.or(m.events_max);
+        }
+        s.pids = st.pids.map(|p| p.current);
+    }
+    let counters = target
+        .counters
+        .as_ref()
+        .and_then(|f| std::fs::read(f).ok())
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    if let Some(v) = counters {
+        s.bogo_ops = v["bogo_ops"].as_u64();
+        s.respawns = v["respawns"].as_u64();
+        s.failed_forks = v["failed_forks"].as_u64();
+    }
+    s
+}
+
+/// Samples every target every `interval` from `t0` until `stop` is set; returns the samples.
+pub fn run(
+    targets: Vec<Target>,
+    t0: Instant,
+    interval: Duration,
+    stop: Arc<AtomicBool>,
+) -> Vec<Sample> {
+    let mut out = Vec::new();
+    let mut k: u32 = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let due = t0 + interval * k;
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let at = Instant::now();
+        let jitter = at.saturating_duration_since(due).as_secs_f64() * 1e3;
+        let t = at.duration_since(t0).as_secs_f64();
+        for (i, target) in targets.iter().enumerate() {
+            out.push(read(target, i, t, jitter));
+        }
+        k += 1;
+        // Fell behind by more than a sample: skip the missed ones rather than bunch up.
+        let now = Instant::now();
+        while t0 + interval * k < now {
+            k += 1;
+        }
+    }
+    out
+}

@@ -1,0 +1,157 @@
+//! Running many scenario files: collecting them, running each in turn, and the exit status.
+
+use std::path::{Path, PathBuf};
+
+use limitcheck_cgroup::Layout;
+
+use crate::model::{self, ScenarioError};
+use crate::runner::{self, HostInfo, RunOptions, ScenarioResult, Summary};
+use crate::verdict::Verdict;
+
+/// The `.toml` files named, directories expanded (sorted), in order.
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| ScenarioError {
+                    file: p.display().to_string(),
+                    line: None,
+                    key: "(directory)".into(),
+                    reason: format!("cannot list it: {e}"),
+                })?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(ScenarioError {
+                file: p.display().to_string(),
+                line: None,
+                key: "(file)".into(),
+                reason: "no such file or directory".into(),
+            });
+        }
+    }
+    if out.is_empty() {
+        return Err(ScenarioError {
+            file: paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+            line: None,
+            key: "(files)".into(),
+            reason: "no .toml scenario found".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// Checks every file; returns every problem found.
+pub fn validate(files: &[PathBuf]) -> Vec<ScenarioError> {
+    files.iter().filter_map(|f| model::load(f).err()).collect()
+}
+
+/// The exit status of a run: 0 all passed or skipped, 1 a verdict failed, 2 a scenario could not
+/// run.
+pub fn exit_code(results: &[ScenarioResult]) -> u8 {
+    if results.iter().any(|r| r.verdict == Verdict::Fail) {
+        1
+    } else if results.iter().any(|r| r.verdict == Verdict::Error) {
+        2
+    } else {
+        0
+    }
+}
+
+/// Loads and runs every file in turn, writing summary.json and samples.csv into the run
+/// directory after each scenario (so an interrupted run keeps what it measured). `progress`
+/// receives one line per event.
+pub fn run_all(
+    files: &[PathBuf],
+    o: &RunOptions,
+    version: &str,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Summary, String> {
+    let layout = Layout::detect().map_err(|e| e.to_string())?;
+    // Scenarios are loaded first: a broken file stops the run before anything starts.
+    let scenarios = files
+        .iter()
+        .map(|f| model::load(f))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let mut summary = Summary {
+        schema: 1,
+        run_id: o.run_id.clone(),
+        host: HostInfo::gather(&layout, version),
+        scenarios: Vec::new(),
+    };
+    for s in &scenarios {
+        if o.stop.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+        progress(&format!(
+            "RUN  {} ({:.1}s, {}): {}",
+            s.name,
+            s.duration.as_secs_f64(),
+            s.file.display(),
+            s.description
+        ));
+        let r = runner::run(s, &layout, o);
+        let word = match r.verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Skip => "SKIP",
+            Verdict::Error => "ERR ",
+        };
+        progress(&format!(
+            "{word} {}{}",
+            r.name,
+            if r.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", r.reason)
+            }
+        ));
+        for e in &r.expectations {
+            progress(&format!(
+                "       {:?} {} {} [{}s, {}s]: {}",
+                e.verdict, e.metric, e.container, e.window[0], e.window[1], e.reason
+            ));
+        }
+        for st in &r.steps {
+            progress(&format!(
+                "       {:?} step {}s {} ({}): {} (expected {})",
+                st.verdict,
+                st.at,
+                st.what,
+                st.container,
+                st.outcome.clone().unwrap_or_else(|| "skipped".into()),
+                st.expected
+            ));
+        }
+        summary.scenarios.push(r);
+        runner::write_outputs(&o.run_dir, &summary)
+            .map_err(|e| format!("cannot write {}: {e}", o.run_dir.display()))?;
+    }
+    Ok(summary)
+}
+
+/// A run id from the current time: `20261128T030012`.
+pub fn run_id() -> String {
+    limitcheck_runtime::state::now_rfc3339()
+        .chars()
+        .take(19)
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect()
+}
+
+/// Where a run goes by default: `reports/<run-id>`.
+pub fn default_run_dir(id: &str) -> PathBuf {
+    Path::new("reports").join(id)
+}
