@@ -47,6 +47,12 @@ fn live(c: &mut Criterion) {
     c.bench_function("Cgroup::stats() of a live cgroup (one sample)", |b| {
         b.iter(|| cg.stats().unwrap())
     });
+    limitcheck_cgroup::fs::with_open_files(|| {
+        c.bench_function(
+            "Cgroup::stats() with files kept open (the sampler's way)",
+            |b| b.iter(|| cg.stats().unwrap()),
+        );
+    });
     c.bench_function("Layout::detect()", |b| b.iter(|| Layout::detect().unwrap()));
     cg.destroy().expect("remove the bench cgroup");
 }

@@ -603,3 +603,35 @@ fn cgroups_of_a_dead_limitcheck_process_are_swept() {
     live.destroy().unwrap();
     named.destroy().unwrap();
 }
+
+#[test]
+fn files_kept_open_still_read_the_current_value() {
+    let test = "files_kept_open_still_read_the_current_value";
+    let Some(layout) = host(test, &[Controller::Pids]) else {
+        return;
+    };
+    let cg = layout
+        .cgroup()
+        .controllers(&[Controller::Pids])
+        .create()
+        .unwrap();
+    limitcheck_cgroup::fs::with_open_files(|| {
+        cg.set(&Limit::PidsMax(Max::Value(10))).unwrap();
+        assert_eq!(
+            cg.get(LimitKind::PidsMax).unwrap(),
+            Limit::PidsMax(Max::Value(10))
+        );
+        cg.set(&Limit::PidsMax(Max::Value(20))).unwrap();
+        // The same open file, read again at offset 0, shows the new value.
+        assert_eq!(
+            cg.get(LimitKind::PidsMax).unwrap(),
+            Limit::PidsMax(Max::Value(20))
+        );
+        // A file this kernel lacks stays absent, and is reported as such.
+        assert_eq!(
+            cg.read_raw("pids.no_such_file").unwrap_err().errno(),
+            Some(Errno::ENOENT)
+        );
+    });
+    cg.destroy().unwrap();
+}
