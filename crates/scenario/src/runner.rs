@@ -123,16 +123,61 @@ fn outcome<E: std::fmt::Display>(
     }
 }
 
-fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
+fn sleep_until(t: Instant, stop: &AtomicBool, tick: &mut dyn FnMut()) -> bool {
+    let mut next_tick = Instant::now();
     loop {
         if stop.load(Ordering::Relaxed) {
             return false;
         }
         let now = Instant::now();
+        if now >= next_tick {
+            tick();
+            next_tick = now + Duration::from_millis(250);
+        }
         if now >= t {
             return true;
         }
         std::thread::sleep((t - now).min(Duration::from_millis(20)));
+    }
+}
+
+/// The live line: elapsed time as a bar, then each container's CPU and memory now, as
+/// `docker stats` shows them.
+pub fn live_line(s: &Scenario, elapsed: f64, latest: &[[Option<Sample>; 2]]) -> String {
+    let frac = (elapsed / s.duration.as_secs_f64()).clamp(0.0, 1.0);
+    let filled = (frac * 20.0).round() as usize;
+    let mut line = format!(
+        "[{}{}] {:>5.1}/{:.1}s",
+        "#".repeat(filled),
+        ".".repeat(20 - filled),
+        elapsed,
+        s.duration.as_secs_f64()
+    );
+    for (i, c) in s.containers.iter().enumerate() {
+        let Some([Some(a), Some(b)]) = latest.get(i) else {
+            continue;
+        };
+        let cpu = match (a.cpu_ns, b.cpu_ns) {
+            (Some(x), Some(y)) if b.t > a.t => y.saturating_sub(x) as f64 / 1e9 / (b.t - a.t),
+            _ => 0.0,
+        };
+        let mem = b.memory.unwrap_or(0) as f64 / 1048576.0;
+        line.push_str(&format!("  {}: {cpu:.2} CPU {mem:.0} MiB", c.name));
+    }
+    line
+}
+
+/// Why a scenario ended before its verdicts.
+enum Stopped {
+    /// It cannot apply on this host.
+    Skip(String),
+    /// It could not run.
+    Error(String),
+}
+
+impl From<String> for Stopped {
+    fn from(e: String) -> Self {
+        Stopped::Error(e)
     }
 }
 
@@ -141,8 +186,14 @@ struct Running {
     _bundle: HostBundle,
 }
 
-/// Runs one scenario. Never leaves a container, cgroup, bundle or process behind.
-pub fn run(s: &Scenario, layout: &Layout, o: &RunOptions) -> ScenarioResult {
+/// Runs one scenario. Never leaves a container, cgroup, bundle or process behind. `live`, if
+/// given, receives a status line (see [`live_line`]) four times a second.
+pub fn run<'l>(
+    s: &Scenario,
+    layout: &Layout,
+    o: &RunOptions,
+    live: Option<&mut (dyn FnMut(&str) + 'l)>,
+) -> ScenarioResult {
     let mut r = ScenarioResult {
         name: s.name.clone(),
         file: s.file.clone(),
@@ -189,16 +240,24 @@ pub fn run(s: &Scenario, layout: &Layout, o: &RunOptions) -> ScenarioResult {
         return r;
     }
     let mut running: Vec<Running> = Vec::new();
-    let result = run_inner(s, layout, o, &mut r, &mut running);
+    let result = run_inner(s, layout, o, &mut r, &mut running, live);
     // Whatever happened: stop and remove every container (and with it its cgroup and state).
     for c in running.drain(..) {
         let _ = c.container.delete(true);
     }
     let _ = std::fs::remove_dir(o.runtime_root.join("bundles"));
-    if let Err(e) = result {
-        r.verdict = Verdict::Error;
-        r.reason = e;
-        return r;
+    match result {
+        Err(Stopped::Error(e)) => {
+            r.verdict = Verdict::Error;
+            r.reason = e;
+            return r;
+        }
+        Err(Stopped::Skip(e)) => {
+            r.verdict = Verdict::Skip;
+            r.reason = e;
+            return r;
+        }
+        Ok(()) => {}
     }
     // Judge.
     let mut fails = Vec::new();
@@ -312,13 +371,14 @@ pub fn run(s: &Scenario, layout: &Layout, o: &RunOptions) -> ScenarioResult {
     r
 }
 
-fn run_inner(
+fn run_inner<'l>(
     s: &Scenario,
     layout: &Layout,
     o: &RunOptions,
     r: &mut ScenarioResult,
     running: &mut Vec<Running>,
-) -> Result<(), String> {
+    mut live: Option<&mut (dyn FnMut(&str) + 'l)>,
+) -> Result<(), Stopped> {
     let rt = Runtime::new(&o.runtime_root).with_init_exe(&o.exe);
     let exe_name = o
         .exe
@@ -372,9 +432,14 @@ fn run_inner(
             _bundle: bundle,
         });
         let cur = running.last().expect("just pushed");
-        cur.container
-            .update(&c.limits)
-            .map_err(|e| format!("container {}: initial limits: {e}", c.name))?;
+        cur.container.update(&c.limits).map_err(|e| match e {
+            // A limit this kernel does not have (CPU burst before 5.14, memory.high on v1):
+            // the scenario cannot apply here, which is a skip, not an error.
+            limitcheck_runtime::RuntimeError::Cgroup(
+                u @ limitcheck_cgroup::CgroupError::Unsupported { .. },
+            ) => Stopped::Skip(format!("container {}: {u}", c.name)),
+            e => Stopped::Error(format!("container {}: initial limits: {e}", c.name)),
+        })?;
     }
     let mut targets = Vec::new();
     for (i, run) in running.iter().enumerate() {
@@ -390,20 +455,32 @@ fn run_inner(
     }
     let t0 = Instant::now();
     let stop_sampler = Arc::new(AtomicBool::new(false));
+    let latest: sample::Latest = Arc::new(std::sync::Mutex::new(vec![
+        [None, None];
+        s.containers.len()
+    ]));
     let sampler = {
         let stop = Arc::clone(&stop_sampler);
         let interval = s.interval;
-        std::thread::spawn(move || sample::run(targets, t0, interval, stop))
+        let latest = Arc::clone(&latest);
+        std::thread::spawn(move || sample::run(targets, t0, interval, stop, latest))
+    };
+    let mut tick = || {
+        if let Some(f) = live.as_mut() {
+            if let Ok(l) = latest.lock() {
+                f(&live_line(s, t0.elapsed().as_secs_f64(), &l));
+            }
+        }
     };
     let mut interrupted = false;
     for st in &s.steps {
-        if !sleep_until(t0 + st.at, &o.stop) {
+        if !sleep_until(t0 + st.at, &o.stop, &mut tick) {
             interrupted = true;
             break;
         }
         r.steps.push(do_step(s, st, layout, running, t0));
     }
-    if !interrupted && !sleep_until(t0 + s.duration, &o.stop) {
+    if !interrupted && !sleep_until(t0 + s.duration, &o.stop, &mut tick) {
         interrupted = true;
     }
     stop_sampler.store(true, Ordering::Relaxed);
@@ -419,7 +496,9 @@ fn run_inner(
     }
     r.sample_rows = rows;
     if interrupted {
-        return Err("interrupted (SIGINT or SIGTERM): containers stopped and removed".into());
+        return Err(Stopped::Error(
+            "interrupted (SIGINT or SIGTERM): containers stopped and removed".into(),
+        ));
     }
     Ok(())
 }

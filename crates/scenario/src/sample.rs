@@ -95,22 +95,28 @@ pub fn read(target: &Target, container: usize, t: f64, jitter_ms: f64) -> Sample
     s
 }
 
-/// Samples every target every `interval` from `t0` until `stop` is set; returns the samples.
+/// Samples every target every `interval` from `t0` until `stop` is set; returns the samples,
+/// and keeps the last two of each container in `latest`.
 pub fn run(
     targets: Vec<Target>,
     t0: Instant,
     interval: Duration,
     stop: Arc<AtomicBool>,
+    latest: Latest,
 ) -> Vec<Sample> {
     // Files stay open between samples: a quarter of the cost of opening them each time.
-    limitcheck_cgroup::fs::with_open_files(|| sample_loop(&targets, t0, interval, &stop))
+    limitcheck_cgroup::fs::with_open_files(|| sample_loop(&targets, t0, interval, &stop, &latest))
 }
+
+/// The last two samples of each container, for a live display.
+pub type Latest = Arc<std::sync::Mutex<Vec<[Option<Sample>; 2]>>>;
 
 fn sample_loop(
     targets: &[Target],
     t0: Instant,
     interval: Duration,
     stop: &AtomicBool,
+    latest: &Latest,
 ) -> Vec<Sample> {
     let mut out = Vec::new();
     let mut k: u32 = 0;
@@ -127,7 +133,14 @@ fn sample_loop(
         let jitter = at.saturating_duration_since(due).as_secs_f64() * 1e3;
         let t = at.duration_since(t0).as_secs_f64();
         for (i, target) in targets.iter().enumerate() {
-            out.push(read(target, i, t, jitter));
+            let s = read(target, i, t, jitter);
+            if let Ok(mut l) = latest.lock() {
+                if let Some(pair) = l.get_mut(i) {
+                    pair[0] = pair[1].take();
+                    pair[1] = Some(s.clone());
+                }
+            }
+            out.push(s);
         }
         k += 1;
         // Fell behind by more than a sample: skip the missed ones rather than bunch up.

@@ -72,11 +72,12 @@ pub fn exit_code(results: &[ScenarioResult]) -> u8 {
 /// Loads and runs every file in turn, writing summary.json and samples.csv into the run
 /// directory after each scenario (so an interrupted run keeps what it measured). `progress`
 /// receives one line per event.
-pub fn run_all(
+pub fn run_all<'l>(
     files: &[PathBuf],
     o: &RunOptions,
     version: &str,
     progress: &mut dyn FnMut(&str),
+    mut live: Option<&mut (dyn FnMut(&str) + 'l)>,
 ) -> Result<Summary, String> {
     let layout = Layout::detect().map_err(|e| e.to_string())?;
     // Scenarios are loaded first: a broken file stops the run before anything starts.
@@ -102,7 +103,7 @@ pub fn run_all(
             s.file.display(),
             s.description
         ));
-        let r = runner::run(s, &layout, o);
+        let r = runner::run(s, &layout, o, live.as_deref_mut());
         let word = match r.verdict {
             Verdict::Pass => "PASS",
             Verdict::Fail => "FAIL",

@@ -62,10 +62,27 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
         run_id,
         stop: install_stop_handler(),
     };
+    // On a terminal a live line (progress and each container's CPU and memory) is redrawn in
+    // place on stderr; in CI logs only the plain lines appear.
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
     let mut out = std::io::stdout();
-    let summary = suite::run_all(&files, &opts, env!("CARGO_PKG_VERSION"), &mut |line| {
-        let _ = writeln!(out, "{line}");
-    })
+    let mut live_fn = |line: &str| {
+        let _ = write!(std::io::stderr(), "\r\x1b[2K{line}");
+    };
+    let live: Option<&mut dyn FnMut(&str)> = if tty { Some(&mut live_fn) } else { None };
+    let summary = suite::run_all(
+        &files,
+        &opts,
+        env!("CARGO_PKG_VERSION"),
+        &mut |line| {
+            if tty {
+                let _ = write!(std::io::stderr(), "\r\x1b[2K");
+            }
+            let _ = writeln!(out, "{line}");
+        },
+        live,
+    )
     .map_err(anyhow::Error::msg)?;
     let code = suite::exit_code(&summary.scenarios);
     writeln!(out, "\nreport: {}/summary.json", run_dir.display())?;
