@@ -296,7 +296,10 @@ pub fn run<'l>(
             res.verdict = Verdict::Skip;
             res.reason = format!("only on cgroup {:?}", e.only.unwrap());
         } else {
-            match verdict::measure(e.metric, &rows, a, b) {
+            // With settles_within, the window opens at the step: the value is judged once the
+            // allowed settling time has passed, and the settling itself is judged apart.
+            let from = a + e.settles_within.map_or(0.0, |d| d.as_secs_f64());
+            match verdict::measure(e.metric, &rows, from.min(b), b) {
                 Err(why) => {
                     res.verdict = if why.contains("does not report")
                         || why.contains("only on")
