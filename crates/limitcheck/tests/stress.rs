@@ -5,34 +5,12 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use limitcheck_cgroup::{Cgroup, Controller, Layout, Limit, LimitKind, Max};
+use limitcheck_cgroup::{Cgroup, Controller, Limit, LimitKind, Max};
+use limitcheck_testkit::host;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_limitcheck");
 const MIB: u64 = 1 << 20;
-
-fn skip(test: &str, why: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
-}
-
-fn host(test: &str, needs: &[Controller]) -> Option<Layout> {
-    if !nix::unistd::geteuid().is_root() {
-        skip(test, "needs root to create cgroups");
-        return None;
-    }
-    let layout = match Layout::detect() {
-        Ok(l) => l,
-        Err(e) => {
-            skip(test, &format!("no cgroup filesystem: {e}"));
-            return None;
-        }
-    };
-    if let Some(c) = needs.iter().find(|c| !layout.available().contains(c)) {
-        skip(test, &format!("no {c} controller here"));
-        return None;
-    }
-    Some(layout)
-}
 
 /// Starts `limitcheck stress ARGS` inside `cg`: a shell waits on stdin until it is in the
 /// cgroup, then becomes the stressor, so that every worker is born inside.

@@ -302,20 +302,12 @@ fn create_in(
             }
             Some((InitMsg::Error { message }, _)) => return Err(RuntimeError::Init(message)),
             Some((InitMsg::RunHooks, _)) => {
-                let annotations = spec
-                    .spec
-                    .annotations()
-                    .clone()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect();
-                let state = crate::hooks::state_json(
-                    spec.spec.version(),
+                let state = crate::hooks::spec_state(
+                    &spec.spec,
                     id,
                     "creating",
                     pid.as_raw(),
                     &spec.bundle,
-                    &annotations,
                 );
                 let h = spec.spec.hooks().as_ref();
                 #[allow(deprecated)]
@@ -366,13 +358,7 @@ fn create_in(
         status: Status::Created,
         pid: pid.as_raw(),
         bundle: spec.bundle.clone(),
-        annotations: spec
-            .spec
-            .annotations()
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        annotations: crate::hooks::annotations(&spec.spec),
         rootfs: spec.rootfs.clone(),
         created: now_rfc3339(),
         cgroup: CgroupRef {
@@ -572,9 +558,7 @@ impl Container {
             .hooks
             .as_ref()
             .and_then(|h| h.poststart().as_ref());
-        if let Err(e) = crate::hooks::run("poststart", poststart, &self.hook_state("running")) {
-            eprintln!("warning: {e}");
-        }
+        crate::hooks::run_warning_only("poststart", poststart, &self.hook_state("running"));
         Ok(())
     }
 
@@ -693,9 +677,7 @@ impl Container {
             .hooks
             .as_ref()
             .and_then(|h| h.poststop().as_ref());
-        if let Err(e) = crate::hooks::run("poststop", poststop, &self.hook_state("stopped")) {
-            eprintln!("warning: {e}");
-        }
+        crate::hooks::run_warning_only("poststop", poststop, &self.hook_state("stopped"));
         Ok(())
     }
 }

@@ -39,6 +39,34 @@ pub fn state_json(
     .expect("state serializes")
 }
 
+/// A spec's annotations, sorted (as state.json and hooks show them).
+pub fn annotations(spec: &oci_spec::runtime::Spec) -> std::collections::BTreeMap<String, String> {
+    spec.annotations()
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// [`state_json`] of a container still described by its spec (before state.json exists).
+pub fn spec_state(
+    spec: &oci_spec::runtime::Spec,
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &Path,
+) -> Vec<u8> {
+    state_json(spec.version(), id, status, pid, bundle, &annotations(spec))
+}
+
+/// Runs hooks whose failure is only a warning (poststart, poststop: the OCI spec says the
+/// lifecycle goes on), printing the warning on stderr.
+pub fn run_warning_only(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &[u8]) {
+    if let Err(e) = run(kind, hooks, state) {
+        eprintln!("warning: {e}");
+    }
+}
+
 /// Runs each hook in order; the first failure is returned.
 pub fn run(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &[u8]) -> Result<()> {
     for h in hooks.into_iter().flatten() {

@@ -216,23 +216,7 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
             }
         }
     }
-    let state = |status| {
-        let annotations = cfg
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        hooks::state_json(
-            cfg.spec.version(),
-            &cfg.id,
-            status,
-            cfg.pid,
-            &cfg.bundle,
-            &annotations,
-        )
-    };
+    let state = |status| hooks::spec_state(&cfg.spec, &cfg.id, status, cfg.pid, &cfg.bundle);
     hooks::run(
         "createContainer",
         spec_hooks.and_then(|h| h.create_container().as_ref()),

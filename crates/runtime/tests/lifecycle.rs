@@ -6,15 +6,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 const LCRUN: &str = env!("CARGO_BIN_EXE_lcrun");
 
-fn skip(test: &str, why: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
-}
+use limitcheck_testkit::{eventually, skip};
 
 /// A temporary runtime root and bundle dir for one test.
 struct Env {
@@ -169,17 +167,6 @@ fn assert_gone(env: &Env, id: &str, pid: i32) {
         !mounts.contains(env.bundle_str()),
         "a mount of the bundle leaked:\n{mounts}"
     );
-}
-
-fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    f()
 }
 
 fn id(test: &str) -> String {

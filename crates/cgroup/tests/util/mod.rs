@@ -11,7 +11,6 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use limitcheck_cgroup::{Controller, Layout};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, pipe, ForkResult, Pid};
@@ -136,46 +135,4 @@ impl Drop for Child {
     }
 }
 
-/// Prints why a test is skipped. It writes to stderr directly, past the test harness's output
-/// capture, so that a skip is always visible in the test log.
-pub fn skip(test: &str, why: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
-}
-
-/// The host layout when this test can run here: root, a cgroup filesystem, and `needs`
-/// controllers. Otherwise prints why and returns `None`.
-pub fn host(test: &str, needs: &[Controller]) -> Option<Layout> {
-    if !nix::unistd::geteuid().is_root() {
-        skip(test, "needs root to create cgroups");
-        return None;
-    }
-    let layout = match Layout::detect() {
-        Ok(l) => l,
-        Err(e) => {
-            skip(test, &format!("no cgroup filesystem: {e}"));
-            return None;
-        }
-    };
-    let have = layout.available();
-    if let Some(c) = needs.iter().find(|c| !have.contains(c)) {
-        skip(
-            test,
-            &format!("the {c} controller is not available on this host"),
-        );
-        return None;
-    }
-    Some(layout)
-}
-
-/// Polls `f` every 20 ms until it returns true or `timeout` passes.
-pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    f()
-}
+pub use limitcheck_testkit::{eventually, host, skip};

@@ -1,0 +1,52 @@
+//! What limitcheck's integration tests share.
+//!
+//! Tests that need root or a kernel feature skip with a printed reason (never silently pass):
+//! [`skip`] writes past the test harness's output capture, so the reason is in every log.
+//! [`host`] is the usual gate: root, a cgroup filesystem, and the controllers the test needs.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use limitcheck_cgroup::{Controller, Layout};
+
+/// Prints why a test is skipped, on stderr directly (past the harness's capture).
+pub fn skip(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// The host layout when the test can run here: root, a cgroup filesystem, and `needs`.
+/// Otherwise prints why and returns `None`.
+pub fn host(test: &str, needs: &[Controller]) -> Option<Layout> {
+    if !limitcheck_cgroup::nix::unistd::geteuid().is_root() {
+        skip(test, "needs root to create cgroups");
+        return None;
+    }
+    let layout = match Layout::detect() {
+        Ok(l) => l,
+        Err(e) => {
+            skip(test, &format!("no cgroup filesystem: {e}"));
+            return None;
+        }
+    };
+    let have = layout.available();
+    if let Some(c) = needs.iter().find(|c| !have.contains(c)) {
+        skip(
+            test,
+            &format!("the {c} controller is not available on this host"),
+        );
+        return None;
+    }
+    Some(layout)
+}
+
+/// Polls `f` every 20 ms until it returns true or `timeout` passes; the last answer.
+pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
