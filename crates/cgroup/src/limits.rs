@@ -191,6 +191,50 @@ impl fmt::Display for LimitKind {
     }
 }
 
+fn bytes(m: &Max) -> String {
+    match m {
+        Max::Unlimited => "unlimited".into(),
+        Max::Value(v) if v % (1 << 20) == 0 => format!("{} MiB", v >> 20),
+        Max::Value(v) => format!("{v} bytes"),
+    }
+}
+
+impl fmt::Display for Limit {
+    /// As people say it: `cpu quota 50000/100000 µs`, `memory 256 MiB`, `pids 20`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::CpuMax {
+                quota_us,
+                period_us,
+            } => match quota_us {
+                Max::Unlimited => write!(f, "cpu quota unlimited (period {period_us} µs)"),
+                Max::Value(q) => write!(
+                    f,
+                    "cpu quota {q}/{period_us} µs ({:.2} CPUs)",
+                    *q as f64 / *period_us as f64
+                ),
+            },
+            Limit::CpuBurst(b) => write!(f, "cpu burst {b} µs"),
+            Limit::CpuShares(s) => write!(f, "cpu shares {s}"),
+            Limit::CpuWeight(w) => write!(f, "cpu weight {w}"),
+            Limit::CpusetCpus(l) => write!(f, "cpuset cpus {l}"),
+            Limit::CpusetMems(l) => write!(f, "cpuset mems {l}"),
+            Limit::MemoryMax(m) => write!(f, "memory {}", bytes(m)),
+            Limit::MemorySwapMax(m) => write!(f, "memory+swap {}", bytes(m)),
+            Limit::MemoryHigh(m) => write!(f, "memory.high {}", bytes(m)),
+            Limit::MemoryLow(v) => write!(f, "memory.low {}", bytes(&Max::Value(*v))),
+            Limit::MemoryMin(v) => write!(f, "memory.min {}", bytes(&Max::Value(*v))),
+            Limit::MemorySoftLimit(m) => write!(f, "memory soft limit {}", bytes(m)),
+            Limit::PidsMax(m) => write!(f, "pids {m}"),
+            Limit::Freezer(s) => write!(f, "freezer {s:?}"),
+            Limit::BlkioWeight(w) => write!(f, "block-I/O weight {w}"),
+            Limit::IoThrottle { device, kind, rate } => {
+                write!(f, "{} {rate} on {device}", kind.v2_key())
+            }
+        }
+    }
+}
+
 /// Converts a v1/OCI block-I/O weight (10..=1000) to v2 `io.weight` (1..=10000), as runc does.
 pub fn blkio_weight_to_io_weight(w: u64) -> u64 {
     let w = w.clamp(10, 1000);
@@ -215,6 +259,20 @@ mod tests {
         for w in [10, 100, 500, 1000] {
             assert_eq!(io_weight_to_blkio_weight(blkio_weight_to_io_weight(w)), w);
         }
+    }
+
+    #[test]
+    fn limits_read_as_people_say_them() {
+        let q = Limit::CpuMax {
+            quota_us: Max::Value(50_000),
+            period_us: 100_000,
+        };
+        assert_eq!(q.to_string(), "cpu quota 50000/100000 µs (0.50 CPUs)");
+        assert_eq!(
+            Limit::MemoryMax(Max::Value(256 << 20)).to_string(),
+            "memory 256 MiB"
+        );
+        assert_eq!(Limit::PidsMax(Max::Unlimited).to_string(), "pids max");
     }
 
     #[test]

@@ -99,7 +99,7 @@ fn describe(c: &Change) -> String {
             "set {}",
             limits
                 .iter()
-                .map(|l| format!("{l:?}"))
+                .map(|l| l.to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
