@@ -203,18 +203,18 @@ fn broken_files_name_file_line_key_and_fix() {
         (
             "metric.toml",
             "duration = \"3s\"\n[[container]]\nworkload = { kind = \"cpu\" }\n\n[[expect]]\nmetric = \"cpu.usagee\"\nwindow = [\"1s\", \"2s\"]\nmax = 1\n",
-            "metric.toml:5: expect[0].metric",
+            "metric.toml:6: expect[0].metric",
         ),
-        ("duration.toml", "duration = \"soon\"\n", "duration.toml: duration"),
+        ("duration.toml", "duration = \"soon\"\n", "duration.toml:1: duration"),
         (
             "bytes.toml",
             "duration = \"3s\"\n[[container]]\nworkload = { kind = \"vm\", bytes = \"0\" }\n",
-            "container[0].workload.bytes",
+            "bytes.toml:3: container[0].workload.bytes",
         ),
         (
             "window.toml",
             "duration = \"3s\"\n[[container]]\nworkload = { kind = \"cpu\" }\n[[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"2s\", \"9s\"]\nmax = 1\n",
-            "expect[0].window",
+            "window.toml:6: expect[0].window",
         ),
     ];
     for (name, text, want) in cases {

@@ -5,6 +5,8 @@
 //! from the host ([`sample`]), and judges each expectation ([`verdict`]). [`runner`] writes
 //! `summary.json` and `samples.csv` for the reports.
 
+#![deny(missing_docs)]
+
 pub mod model;
 pub mod runner;
 pub mod sample;

@@ -656,24 +656,66 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         key: "(toml)".into(),
         reason: e.message().to_string(),
     })?;
-    let cx = Ctx { file: &file };
-    // Where a key first appears, for semantic errors.
-    let line_for = |needle: &str, nth: usize| -> Option<usize> {
-        let mut count = 0;
-        for (i, l) in text.lines().enumerate() {
-            if l.trim_start().starts_with(needle) {
-                if count == nth {
-                    return Some(i + 1);
-                }
-                count += 1;
-            }
-        }
-        None
-    };
-    let with_line = |mut e: ScenarioError, table: &str, nth: usize| {
-        e.line = e.line.or_else(|| line_for(&format!("[[{table}]]"), nth));
+    check(f, path).map_err(|mut e| {
+        e.line = locate(text, &e.key).or(e.line);
         e
+    })
+}
+
+/// The line of the key an error names, e.g. `expect[1].window`: the line in the second
+/// `[[expect]]` table that sets `window` (or the table's header when the key is not written
+/// there), or the top-level line for `duration`.
+pub fn locate(text: &str, key: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let sets = |l: &str, k: &str| {
+        let t = l.trim_start();
+        t.strip_prefix(k)
+            .is_some_and(|rest| rest.trim_start().starts_with('=') || rest.starts_with('.'))
     };
+    let (table, rest) = match key.split_once('[') {
+        Some((table, rest)) if !table.contains('.') => (Some(table), rest),
+        _ => (None, key),
+    };
+    let (start, end) = match table {
+        None => (
+            0,
+            lines
+                .iter()
+                .position(|l| l.trim_start().starts_with('['))
+                .unwrap_or(lines.len()),
+        ),
+        Some(table) => {
+            let (n, _) = rest.split_once(']')?;
+            let n: usize = n.parse().ok()?;
+            let header = format!("[[{table}]]");
+            let h = lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.trim() == header)
+                .nth(n)?
+                .0;
+            let end = lines[h + 1..]
+                .iter()
+                .position(|l| l.trim_start().starts_with('['))
+                .map_or(lines.len(), |p| h + 1 + p);
+            (h, end)
+        }
+    };
+    let field = match table {
+        None => key.split('.').next(),
+        Some(_) => key
+            .split_once("].")
+            .map(|(_, f)| f.split('.').next().unwrap_or(f)),
+    };
+    field
+        .and_then(|field| (start..end).find(|&i| sets(lines[i], field)))
+        .or(table.map(|_| start))
+        .map(|i| i + 1)
+}
+
+fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let cx = Ctx { file: &file };
     let name = f.name.clone().unwrap_or_else(|| {
         path.file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -704,52 +746,27 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         let key = format!("container[{i}]");
         let name = c.name.clone().unwrap_or_else(|| "main".into());
         if containers.iter().any(|x: &ContainerSpec| x.name == name) {
-            return Err(with_line(
-                cx.err(format!("{key}.name"), format!("{name:?} is used twice")),
-                "container",
-                i,
-            ));
+            return Err(cx.err(format!("{key}.name"), format!("{name:?} is used twice")));
         }
         if !name
             .chars()
             .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
         {
-            return Err(with_line(
-                cx.err(format!("{key}.name"), "use letters, digits, - and _"),
-                "container",
-                i,
-            ));
+            return Err(cx.err(format!("{key}.name"), "use letters, digits, - and _"));
         }
-        let run =
-            match (&c.workload, &c.command) {
-                (Some(w), None) => Run::Workload(
-                    cx.workload(&format!("{key}.workload"), w)
-                        .map_err(|e| with_line(e, "container", i))?,
-                ),
-                (None, Some(cmd)) if !cmd.is_empty() => Run::Command(cmd.clone()),
-                (Some(_), Some(_)) => {
-                    return Err(with_line(
-                        cx.err(&key, "give workload or command, not both"),
-                        "container",
-                        i,
-                    ))
-                }
-                _ => return Err(with_line(
-                    cx.err(
-                        &key,
-                        "give workload = { kind = \"cpu\", workers = 2 } or command = [\"...\"]",
-                    ),
-                    "container",
-                    i,
-                )),
-            };
-        let mut limits = cx
-            .limits(&key, &c.resources)
-            .map_err(|e| with_line(e, "container", i))?;
-        limits.extend(
-            cx.k8s(&key, &c.requests, &c.limits)
-                .map_err(|e| with_line(e, "container", i))?,
-        );
+        let run = match (&c.workload, &c.command) {
+            (Some(w), None) => Run::Workload(cx.workload(&format!("{key}.workload"), w)?),
+            (None, Some(cmd)) if !cmd.is_empty() => Run::Command(cmd.clone()),
+            (Some(_), Some(_)) => return Err(cx.err(&key, "give workload or command, not both")),
+            _ => {
+                return Err(cx.err(
+                    &key,
+                    "give workload = { kind = \"cpu\", workers = 2 } or command = [\"...\"]",
+                ))
+            }
+        };
+        let mut limits = cx.limits(&key, &c.resources)?;
+        limits.extend(cx.k8s(&key, &c.requests, &c.limits)?);
         containers.push(ContainerSpec { name, run, limits });
     }
     let find = |key: &str, name: &Option<String>| -> Result<usize, ScenarioError> {
@@ -770,19 +787,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
     let mut steps = Vec::new();
     for (i, s) in f.step.iter().enumerate() {
         let key = format!("step[{i}]");
-        let l = |e| with_line(e, "step", i);
-        let at = cx.duration(&format!("{key}.at"), &s.at).map_err(l)?;
+        let at = cx.duration(&format!("{key}.at"), &s.at)?;
         if at >= duration {
-            return Err(l(cx.err(
+            return Err(cx.err(
                 format!("{key}.at"),
                 format!("{} is not before the end ({})", s.at, f.duration),
-            )));
+            ));
         }
-        let container = find(&key, &s.container).map_err(l)?;
+        let container = find(&key, &s.container)?;
         let change = match (&s.set, &s.write, s.action.as_deref()) {
-            (Some(set), None, None) => {
-                Change::Set(cx.limits(&format!("{key}.set"), set).map_err(l)?)
-            }
+            (Some(set), None, None) => Change::Set(cx.limits(&format!("{key}.set"), set)?),
             (None, Some(w), None) => Change::Write {
                 file: w.file.clone(),
                 value: match &w.value {
@@ -795,40 +809,40 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
             (None, None, Some("resume")) => Change::Resume,
             (None, None, Some("kill")) => Change::Kill,
             (None, None, Some(a)) => {
-                return Err(l(cx.err(
+                return Err(cx.err(
                     format!("{key}.action"),
                     format!("{a:?} is not pause, resume or kill"),
-                )))
+                ))
             }
             _ => {
-                return Err(l(cx.err(
+                return Err(cx.err(
                     &key,
                     "give exactly one of set = {...}, write = {...} or action = \"pause\"",
-                )))
+                ))
             }
         };
         let via = match s.via.as_deref() {
             None | Some("file") => Via::File,
             Some("runtime") => Via::Runtime,
             Some(v) => {
-                return Err(l(cx.err(
+                return Err(cx.err(
                     format!("{key}.via"),
                     format!("{v:?} is not \"file\" or \"runtime\""),
-                )))
+                ))
             }
         };
         if via == Via::Runtime && !matches!(change, Change::Set(_)) {
-            return Err(l(cx.err(
+            return Err(cx.err(
                 format!("{key}.via"),
                 "via = \"runtime\" takes set = {...} (the runtime updates typed limits)",
-            )));
+            ));
         }
         let expect = s.expect.clone().unwrap_or_else(|| "ok".into());
         if expect != "ok" && !expect.starts_with('E') {
-            return Err(l(cx.err(
+            return Err(cx.err(
                 format!("{key}.expect"),
                 format!("{expect:?} is not \"ok\" or an errno name like \"EBUSY\""),
-            )));
+            ));
         }
         steps.push(Step {
             at,
@@ -836,16 +850,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
             change,
             via,
             expect,
-            only: cx.only(&format!("{key}.only"), &s.only).map_err(l)?,
+            only: cx.only(&format!("{key}.only"), &s.only)?,
         });
     }
     steps.sort_by_key(|s| s.at);
     let mut expects = Vec::new();
     for (i, e) in f.expect.iter().enumerate() {
         let key = format!("expect[{i}]");
-        let l = |er| with_line(er, "expect", i);
         let metric = Metric::parse(&e.metric).ok_or_else(|| {
-            l(cx.err(
+            cx.err(
                 format!("{key}.metric"),
                 format!(
                     "{:?} is not a metric; use one of {}, or cpu.usage.cpuN",
@@ -856,29 +869,27 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-            ))
+            )
         })?;
-        let container = find(&key, &e.container).map_err(l)?;
+        let container = find(&key, &e.container)?;
         if e.window.len() != 2 {
-            return Err(l(cx.err(
+            return Err(cx.err(
                 format!("{key}.window"),
                 "give [from, to], e.g. [\"2s\", \"6s\"]",
-            )));
+            ));
         }
         let (a, b) = (
-            cx.duration(&format!("{key}.window"), &e.window[0])
-                .map_err(l)?,
-            cx.duration(&format!("{key}.window"), &e.window[1])
-                .map_err(l)?,
+            cx.duration(&format!("{key}.window"), &e.window[0])?,
+            cx.duration(&format!("{key}.window"), &e.window[1])?,
         );
         if a >= b || b > duration {
-            return Err(l(cx.err(
+            return Err(cx.err(
                 format!("{key}.window"),
                 format!(
                     "[{}, {}] must run forwards and end by the duration ({})",
                     e.window[0], e.window[1], f.duration
                 ),
-            )));
+            ));
         }
         let value = |k: &str, v: &NumOrStr| -> Result<f64, ScenarioError> {
             match v {
@@ -896,48 +907,36 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
             None => Tolerance::Relative(0.05),
             Some(NumOrStr::Str(s)) if s.ends_with('%') => {
                 let p: f64 = s.trim_end_matches('%').trim().parse().map_err(|_| {
-                    l(cx.err(
+                    cx.err(
                         format!("{key}.tolerance"),
                         format!("{s:?} is not a percentage like \"5%\""),
-                    ))
+                    )
                 })?;
                 Tolerance::Relative(p / 100.0)
             }
-            Some(v) => Tolerance::Absolute(value("tolerance", v).map_err(l)?),
+            Some(v) => Tolerance::Absolute(value("tolerance", v)?),
         };
         let approx = e
             .approx
             .as_ref()
             .map(|v| value("approx", v))
-            .transpose()
-            .map_err(l)?
+            .transpose()?
             .map(|v| (v, tolerance));
-        let min = e
-            .min
-            .as_ref()
-            .map(|v| value("min", v))
-            .transpose()
-            .map_err(l)?;
-        let max = e
-            .max
-            .as_ref()
-            .map(|v| value("max", v))
-            .transpose()
-            .map_err(l)?;
+        let min = e.min.as_ref().map(|v| value("min", v)).transpose()?;
+        let max = e.max.as_ref().map(|v| value("max", v)).transpose()?;
         if approx.is_none() && min.is_none() && max.is_none() {
-            return Err(l(cx.err(&key, "give approx (with tolerance), min or max")));
+            return Err(cx.err(&key, "give approx (with tolerance), min or max"));
         }
         let settles_within = e
             .settles_within
             .as_deref()
             .map(|s| cx.duration(&format!("{key}.settles_within"), s))
-            .transpose()
-            .map_err(l)?;
+            .transpose()?;
         if settles_within.is_some() && approx.is_none() {
-            return Err(l(cx.err(
+            return Err(cx.err(
                 format!("{key}.settles_within"),
                 "needs approx: settling is reaching approx within tolerance",
-            )));
+            ));
         }
         expects.push(Expect {
             metric,
@@ -946,7 +945,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
             approx,
             min,
             max,
-            only: cx.only(&format!("{key}.only"), &e.only).map_err(l)?,
+            only: cx.only(&format!("{key}.only"), &e.only)?,
             settles_within,
         });
     }
@@ -961,4 +960,45 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         steps,
         expects,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "duration = \"3s\"\n[[container]]\nworkload = { kind = \"cpu\" }\n\n[[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"1s\", \"2s\"]\nmax = 1\n\n[[expect]]\nwindow = [\"1s\", \"2s\"]\nmetric = \"x\"\nmax = 1\n";
+
+    #[test]
+    fn locate_finds_the_key_in_its_table() {
+        assert_eq!(locate(TEXT, "duration"), Some(1));
+        assert_eq!(locate(TEXT, "container[0].workload.kind"), Some(3));
+        assert_eq!(locate(TEXT, "expect[0].window"), Some(7));
+        assert_eq!(locate(TEXT, "expect[1].metric"), Some(12));
+        // A key the table does not write, or the table itself: the table's header.
+        assert_eq!(locate(TEXT, "expect[1].approx"), Some(10));
+        assert_eq!(locate(TEXT, "expect[1]"), Some(10));
+        assert_eq!(locate(TEXT, "step[0].at"), None);
+    }
+
+    #[test]
+    fn errors_carry_the_line_of_the_key() {
+        let e = parse(TEXT, Path::new("t.toml")).unwrap_err();
+        assert_eq!(e.line, Some(12), "{e}");
+        assert_eq!(e.key, "expect[1].metric");
+        assert!(
+            e.to_string()
+                .starts_with("t.toml:12: expect[1].metric: \"x\" is not a metric"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_valid_file_checks() {
+        let text = TEXT.replace("\"x\"", "\"cpu.usage\"");
+        let s = parse(&text, Path::new("ok.toml")).unwrap();
+        assert_eq!(s.name, "ok");
+        assert_eq!(s.expects.len(), 2);
+        assert_eq!(s.containers[0].name, "main");
+        assert_eq!(s.interval, Duration::from_millis(100));
+    }
 }

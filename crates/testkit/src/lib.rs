@@ -4,6 +4,8 @@
 //! [`skip`] writes past the test harness's output capture, so the reason is in every log.
 //! [`host`] is the usual gate: root, a cgroup filesystem, and the controllers the test needs.
 
+#![deny(missing_docs)]
+
 use std::io::Write;
 use std::time::{Duration, Instant};
 
