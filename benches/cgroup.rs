@@ -53,6 +53,29 @@ fn live(c: &mut Criterion) {
             |b| b.iter(|| cg.stats().unwrap()),
         );
     });
+    // One sample as the scenario sampler takes it (cgroup files kept open, plus the workload's
+    // counters file): at 100 Hz, the share of a core is this time x 100 per second.
+    let counters =
+        std::env::temp_dir().join(format!("lc-bench-counters-{}.json", std::process::id()));
+    std::fs::write(
+        &counters,
+        r#"{"bogo_ops":1,"respawns":0,"failed_forks":null}"#,
+    )
+    .unwrap();
+    let target = limitcheck_scenario::sample::Target {
+        cgroup: layout
+            .cgroup()
+            .name(cg.relative_path().file_name().unwrap().to_string_lossy())
+            .open()
+            .unwrap(),
+        counters: Some(counters.clone()),
+    };
+    limitcheck_cgroup::fs::with_open_files(|| {
+        c.bench_function("scenario sampler: one sample of one container", |b| {
+            b.iter(|| limitcheck_scenario::sample::read(&target, 0, 0.0, 0.0))
+        });
+    });
+    let _ = std::fs::remove_file(&counters);
     c.bench_function("Layout::detect()", |b| b.iter(|| Layout::detect().unwrap()));
     cg.destroy().expect("remove the bench cgroup");
 }
