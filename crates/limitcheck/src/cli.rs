@@ -45,6 +45,16 @@ pub enum Command {
     Run(RunArgs),
     /// Check scenario files without running them.
     Validate(ValidateArgs),
+    /// Render a run's reports again from its saved data: index.html, junit.xml, summary.md.
+    Report(ReportArgs),
+    /// Compare two runs of the same scenarios (e.g. before and after a kernel change); exit 1 on
+    /// a regression.
+    ///
+    /// A regression: a verdict that went from pass to fail, a measurement that moved against its
+    /// expectation by more than --threshold (a fraction of the expected value or bound), or a
+    /// settling time that grew by more than that and more than a sample interval.
+    #[command(after_help = EXIT_HELP)]
+    Compare(CompareArgs),
     /// Remove what a killed run left behind (containers, bundles, cgroups). Do not run it while
     /// another limitcheck run is active.
     Cleanup,
@@ -67,6 +77,26 @@ pub struct RunArgs {
     /// The runtime's state root.
     #[arg(long, default_value = "/run/limitcheck")]
     pub root: std::path::PathBuf,
+}
+
+/// Flags of `limitcheck report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run directory (with summary.json).
+    pub run_dir: std::path::PathBuf,
+}
+
+/// Flags of `limitcheck compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline run directory (or its summary.json).
+    pub baseline: std::path::PathBuf,
+    /// The new run directory (or its summary.json); its index.html gets the comparison.
+    pub run: std::path::PathBuf,
+    /// How far a measurement may move against its expectation, as a fraction of the expected
+    /// value or bound.
+    #[arg(long, default_value_t = limitcheck_report::compare::DEFAULT_THRESHOLD)]
+    pub threshold: f64,
 }
 
 /// Flags of `limitcheck validate`.

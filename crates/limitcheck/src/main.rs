@@ -21,6 +21,8 @@ fn main() -> ExitCode {
         cli::Command::Stress(a) => commands::stress::run(&a),
         cli::Command::Run(a) => commands::run::run(&a),
         cli::Command::Validate(a) => commands::run::validate(&a),
+        cli::Command::Report(a) => commands::report::report(&a),
+        cli::Command::Compare(a) => commands::report::compare(&a),
         cli::Command::Cleanup => commands::run::cleanup(),
     };
     match result {

@@ -122,6 +122,10 @@ fn shipped_scenarios_pass_on_this_host() {
     let csv = std::fs::read_to_string(out_dir.path().join("samples.csv")).unwrap();
     assert!(csv.lines().count() > 500, "too few samples");
     assert!(csv.starts_with("scenario,container,t_s,"));
+    // The reports are rendered at the end of every run.
+    for f in ["index.html", "junit.xml", "summary.md"] {
+        assert!(out_dir.path().join(f).exists(), "{f} not written");
+    }
     assert_clean();
 }
 
@@ -192,6 +196,20 @@ max = "64M"
         "the quota still held: {measured}"
     );
     assert!(text.contains("FAIL"), "{text}");
+    let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<failure").count(), 2, "{junit}");
+    // The gate: the failing run against itself has no regression (exit 0).
+    let out = run(&[
+        "compare",
+        out_dir.to_str().unwrap(),
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_clean();
 }
 

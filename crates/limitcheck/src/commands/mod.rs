@@ -1,5 +1,6 @@
 //! One module per verb.
 
 pub mod doctor;
+pub mod report;
 pub mod run;
 pub mod stress;

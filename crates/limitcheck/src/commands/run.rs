@@ -85,7 +85,12 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
     )
     .map_err(anyhow::Error::msg)?;
     let code = suite::exit_code(&summary.scenarios);
-    writeln!(out, "\nreport: {}/summary.json", run_dir.display())?;
+    limitcheck_report::render(&run_dir)?;
+    writeln!(
+        out,
+        "\nreport: {}/index.html (summary.json, samples.csv, junit.xml, summary.md)",
+        run_dir.display()
+    )?;
     if opts.stop.load(Ordering::Relaxed) {
         bail!(
             "interrupted: containers stopped and removed; partial results in {}",

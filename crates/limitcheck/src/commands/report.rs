@@ -1,0 +1,41 @@
+//! `limitcheck report` and `limitcheck compare`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use limitcheck_report::{compare as cmp, html, load, render};
+
+use crate::cli::{CompareArgs, ReportArgs, EXIT_FAILED, EXIT_OK};
+
+/// Renders a run's reports again.
+pub fn report(a: &ReportArgs) -> anyhow::Result<ExitCode> {
+    for f in render(&a.run_dir)? {
+        println!("wrote {}", f.display());
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// Compares two runs; exit 1 on a regression.
+pub fn compare(a: &CompareArgs) -> anyhow::Result<ExitCode> {
+    if !(0.0..1.0).contains(&a.threshold) {
+        anyhow::bail!(
+            "--threshold {}: give a fraction such as 0.02 (two percent)",
+            a.threshold
+        );
+    }
+    let base = load(&a.baseline)?;
+    let run = load(&a.run)?;
+    let c = cmp::compare(&base, &run, a.threshold);
+    print!("{}", cmp::text_table(&c));
+    if a.run.is_dir() {
+        let path = a.run.join("index.html");
+        std::fs::write(&path, html::render(&run, Some(&c)))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("comparison written into {}", path.display());
+    }
+    Ok(ExitCode::from(if c.regressions() > 0 {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }))
+}

@@ -1,0 +1,107 @@
+//! index.html: one self-contained page (no network, no external script or stylesheet): the
+//! run's verdict, and per scenario its expectations and steps.
+
+use crate::compare::Comparison;
+use crate::junit::escape;
+use crate::model::Summary;
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}\
+th{background:#f4f4f4}.pass{color:#17692b}.fail{color:#b00020;font-weight:bold}.skip{color:#777}.error{color:#b35c00;font-weight:bold}\
+.banner{padding:.6em 1em;border-radius:4px;font-size:1.3em;margin-bottom:1em}.banner.pass{background:#e3f5e7}\
+.banner.fail{background:#fde7ea}.banner.error{background:#fff1e0}.banner.skip{background:#eee}small{color:#666}";
+
+/// The run's overall verdict: fail if any failed, error if any could not run, pass otherwise.
+pub fn overall(s: &Summary) -> &'static str {
+    if s.scenarios.iter().any(|x| x.verdict == "fail") {
+        "fail"
+    } else if s.scenarios.iter().any(|x| x.verdict == "error") {
+        "error"
+    } else if !s.scenarios.is_empty() && s.scenarios.iter().all(|x| x.verdict == "skip") {
+        "skip"
+    } else {
+        "pass"
+    }
+}
+
+/// Renders index.html; with a comparison, its table too.
+pub fn render(s: &Summary, comparison: Option<&Comparison>) -> String {
+    let v = overall(s);
+    let mut b = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>limitcheck {}</title><style>{STYLE}</style></head><body>\n",
+        escape(&s.run_id)
+    );
+    b.push_str(&format!(
+        "<div class=\"banner {v}\">limitcheck run {}: <b>{}</b></div>\n<p><small>kernel {} · cgroup {} · {} CPUs · {:.1} GiB · limitcheck {}</small></p>\n",
+        escape(&s.run_id),
+        v.to_uppercase(),
+        escape(&s.host.kernel),
+        escape(&s.host.cgroup_mode),
+        s.host.cpus,
+        s.host.memory_bytes as f64 / (1u64 << 30) as f64,
+        escape(&s.host.limitcheck_version)
+    ));
+    if let Some(c) = comparison {
+        b.push_str(&crate::compare::html_table(c));
+    }
+    b.push_str("<table><tr><th>scenario</th><th>verdict</th><th>reason</th></tr>\n");
+    for sc in &s.scenarios {
+        b.push_str(&format!(
+            "<tr><td><a href=\"#{0}\">{0}</a></td><td class=\"{1}\">{1}</td><td>{2}</td></tr>\n",
+            escape(&sc.name),
+            sc.verdict,
+            escape(&sc.reason)
+        ));
+    }
+    b.push_str("</table>\n");
+    for sc in &s.scenarios {
+        b.push_str(&format!(
+            "<h2 id=\"{0}\">{0} <span class=\"{1}\">{1}</span></h2>\n<p>{2}<br><small>{3} · {4:.1} s · every {5:.0} ms · {6} samples · jitter mean {7:.2} ms, worst {8:.1} ms</small></p>\n",
+            escape(&sc.name),
+            sc.verdict,
+            escape(&sc.description),
+            escape(&sc.file),
+            sc.duration_s,
+            sc.interval_s * 1000.0,
+            sc.samples,
+            sc.jitter_ms[0],
+            sc.jitter_ms[1]
+        ));
+        if !sc.expectations.is_empty() {
+            b.push_str("<table><tr><th>metric</th><th>container</th><th>window</th><th>expected</th><th>measured</th><th>verdict</th><th>reason</th></tr>\n");
+            for e in &sc.expectations {
+                b.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}–{} s</td><td>{}</td><td>{}</td><td class=\"{v}\">{v}</td><td>{}</td></tr>\n",
+                    escape(&e.metric),
+                    escape(&e.container),
+                    e.window[0],
+                    e.window[1],
+                    escape(&e.expected_text()),
+                    e.measured.map(|m| escape(&e.show(m))).unwrap_or_else(|| "—".into()),
+                    escape(&e.reason),
+                    v = e.verdict
+                ));
+            }
+            b.push_str("</table>\n");
+        }
+        if !sc.steps.is_empty() {
+            b.push_str("<table><tr><th>planned</th><th>actual</th><th>container</th><th>change</th><th>via</th><th>expected</th><th>outcome</th><th>verdict</th></tr>\n");
+            for st in &sc.steps {
+                b.push_str(&format!(
+                    "<tr><td>{} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{v}\">{v}</td></tr>\n",
+                    st.at,
+                    st.actual.map(|a| format!("{a:.4} s")).unwrap_or_else(|| "—".into()),
+                    escape(&st.container),
+                    escape(&st.what),
+                    escape(&st.via),
+                    escape(&st.expected),
+                    escape(st.outcome.as_deref().unwrap_or("skipped")),
+                    v = st.verdict
+                ));
+            }
+            b.push_str("</table>\n");
+        }
+    }
+    b.push_str("</body></html>\n");
+    b
+}

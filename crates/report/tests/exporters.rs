@@ -1,0 +1,170 @@
+//! Every exporter on recorded runs (tests/fixtures: summary.json of real runs on the
+//! development host), so the report path is deterministic: snapshots of junit.xml and
+//! summary.md, junit.xml parsed and counted against summary.json, index.html self-contained,
+//! and the compare gate on equal runs and on planted regressions.
+//!
+//! Snapshots: set UPDATE_SNAPSHOTS=1 to rewrite the `*.expected` files after a deliberate change.
+
+use std::path::{Path, PathBuf};
+
+use limitcheck_report::{compare, html, junit, load, markdown, render};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn snapshot(name: &str, file: &str, got: &str) {
+    let path = fixture(name).join(format!("{file}.expected"));
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        got,
+        want,
+        "{} differs from its snapshot (UPDATE_SNAPSHOTS=1 to accept)",
+        path.display()
+    );
+}
+
+#[test]
+fn junit_and_markdown_match_their_snapshots() {
+    for name in ["pass", "fail"] {
+        let s = load(&fixture(name)).unwrap();
+        snapshot(name, "junit.xml", &junit::render(&s));
+        snapshot(name, "summary.md", &markdown::render(&s));
+    }
+}
+
+#[test]
+fn junit_parses_and_counts_what_summary_json_says() {
+    for name in ["pass", "fail"] {
+        let s = load(&fixture(name)).unwrap();
+        let xml = junit::render(&s);
+        let doc = roxmltree::Document::parse(&xml).expect("junit.xml is well-formed XML");
+        let count = |tag: &str| doc.descendants().filter(|n| n.has_tag_name(tag)).count();
+        let failed_expectations: usize = s
+            .scenarios
+            .iter()
+            .map(|sc| {
+                sc.expectations
+                    .iter()
+                    .filter(|e| e.verdict == "fail")
+                    .count()
+                    + sc.steps.iter().filter(|st| st.verdict == "fail").count()
+            })
+            .sum();
+        assert_eq!(count("failure"), failed_expectations, "{name}");
+        assert_eq!(count("testsuite"), s.scenarios.len(), "{name}");
+        let skipped: usize = s
+            .scenarios
+            .iter()
+            .map(|sc| {
+                sc.expectations
+                    .iter()
+                    .filter(|e| e.verdict == "skip")
+                    .count()
+            })
+            .sum();
+        assert_eq!(count("skipped"), skipped, "{name}");
+        let root = doc.root_element();
+        assert_eq!(
+            root.attribute("failures")
+                .unwrap()
+                .parse::<usize>()
+                .unwrap(),
+            failed_expectations
+        );
+    }
+}
+
+#[test]
+fn index_html_is_self_contained_and_complete() {
+    let s = load(&fixture("pass")).unwrap();
+    let page = html::render(&s, None);
+    assert!(page.contains("<b>PASS</b>"));
+    for sc in &s.scenarios {
+        assert!(
+            page.contains(&format!("id=\"{}\"", sc.name)),
+            "{} missing",
+            sc.name
+        );
+    }
+    for forbidden in ["<script src", "<link", "http://", "https://", "@import"] {
+        assert!(
+            !page.contains(forbidden),
+            "external reference {forbidden:?} in index.html"
+        );
+    }
+    assert!(page.contains("EBUSY"), "seed 8's outcome is shown");
+    let fail = html::render(&load(&fixture("fail")).unwrap(), None);
+    assert!(fail.contains("<b>FAIL</b>") && fail.contains("below the minimum"));
+}
+
+#[test]
+fn render_writes_every_output_from_the_saved_data_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("fail").join("summary.json"),
+        dir.path().join("summary.json"),
+    )
+    .unwrap();
+    let written = render(dir.path()).unwrap();
+    for f in ["index.html", "junit.xml", "summary.md"] {
+        assert!(written.contains(&dir.path().join(f)));
+        assert!(std::fs::metadata(dir.path().join(f)).unwrap().len() > 100);
+    }
+    let err = render(Path::new("/nonexistent-run")).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent-run"), "{err}");
+}
+
+#[test]
+fn compare_passes_equal_runs_and_flags_planted_regressions() {
+    let base = load(&fixture("pass")).unwrap();
+    let same = compare::compare(&base, &base, compare::DEFAULT_THRESHOLD);
+    assert_eq!(same.regressions(), 0, "{}", compare::text_table(&same));
+    assert!(same.rows.len() > 30);
+
+    // A halving that now lands at 0.56 CPU instead of 0.50 (still inside a loose band, but 12%
+    // farther from the expectation): a regression.
+    let mut worse = base.clone();
+    let sc = worse
+        .scenarios
+        .iter_mut()
+        .find(|s| s.name == "cpu-halving")
+        .unwrap();
+    sc.expectations[1].measured = Some(0.56);
+    // And a verdict that flipped.
+    let sc = worse
+        .scenarios
+        .iter_mut()
+        .find(|s| s.name == "pids-max")
+        .unwrap();
+    sc.expectations[0].verdict = "fail".into();
+    let c = compare::compare(&base, &worse, compare::DEFAULT_THRESHOLD);
+    assert_eq!(c.regressions(), 2, "{}", compare::text_table(&c));
+    let table = compare::text_table(&c);
+    assert!(
+        table.contains("REGRESSION: moved against the expectation by 11.")
+            || table.contains("REGRESSION: moved against the expectation by 12."),
+        "{table}"
+    );
+    assert!(table.contains("verdict went from pass to fail"), "{table}");
+    assert!(html::render(&worse, Some(&c)).contains("2 regression(s)"));
+
+    // Moving toward the expectation is no regression.
+    let mut better = base.clone();
+    let sc = better
+        .scenarios
+        .iter_mut()
+        .find(|s| s.name == "cpu-halving")
+        .unwrap();
+    sc.expectations[1].measured = Some(0.5);
+    assert_eq!(
+        compare::compare(&base, &better, compare::DEFAULT_THRESHOLD).regressions(),
+        0
+    );
+}
