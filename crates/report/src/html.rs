@@ -1,6 +1,7 @@
 //! index.html: one self-contained page (no network, no external script or stylesheet): the
 //! run's verdict, and per scenario its expectations and steps.
 
+use crate::charts::Rendered;
 use crate::compare::Comparison;
 use crate::junit::escape;
 use crate::model::Summary;
@@ -24,8 +25,9 @@ pub fn overall(s: &Summary) -> &'static str {
     }
 }
 
-/// Renders index.html; with a comparison, its table too.
-pub fn render(s: &Summary, comparison: Option<&Comparison>) -> String {
+/// Renders index.html; with a comparison, its table too; `charts` are inlined as SVG in their
+/// scenario's section, with a link to the PNG.
+pub fn render(s: &Summary, comparison: Option<&Comparison>, charts: &[Rendered]) -> String {
     let v = overall(s);
     let mut b = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>limitcheck {}</title><style>{STYLE}</style></head><body>\n",
@@ -67,6 +69,15 @@ pub fn render(s: &Summary, comparison: Option<&Comparison>) -> String {
             sc.jitter_ms[0],
             sc.jitter_ms[1]
         ));
+        for ch in charts.iter().filter(|c| c.scenario == sc.name) {
+            b.push_str(&format!(
+                "<figure>{}<figcaption><small>{} — {} (<a href=\"{}\">PNG</a>)</small></figcaption></figure>\n",
+                strip_xml_prolog(&ch.svg),
+                escape(&ch.container),
+                ch.kind,
+                escape(&ch.png)
+            ));
+        }
         if !sc.expectations.is_empty() {
             b.push_str("<table><tr><th>metric</th><th>container</th><th>window</th><th>expected</th><th>measured</th><th>verdict</th><th>reason</th></tr>\n");
             for e in &sc.expectations {
@@ -104,4 +115,11 @@ pub fn render(s: &Summary, comparison: Option<&Comparison>) -> String {
     }
     b.push_str("</body></html>\n");
     b
+}
+
+fn strip_xml_prolog(svg: &str) -> &str {
+    match svg.find("<svg") {
+        Some(i) => &svg[i..],
+        None => svg,
+    }
 }

@@ -11,6 +11,7 @@
 
 #![deny(missing_docs)]
 
+pub mod charts;
 pub mod compare;
 pub mod html;
 pub mod junit;
@@ -42,12 +43,14 @@ pub enum ReportError {
     },
 }
 
-/// Renders `index.html`, `junit.xml` and `summary.md` into the run directory from its
-/// `summary.json`; returns the files written.
+/// Renders `index.html` (with the charts inline), `charts/*.png|svg`, `junit.xml` and
+/// `summary.md` into the run directory from its `summary.json` and `samples.csv`; returns the
+/// files written.
 pub fn render(run_dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let summary = load(run_dir)?;
+    let charts = charts::render_all(run_dir, &summary)?;
     let outputs = [
-        ("index.html", html::render(&summary, None)),
+        ("index.html", html::render(&summary, None, &charts)),
         ("junit.xml", junit::render(&summary)),
         ("summary.md", markdown::render(&summary)),
     ];

@@ -84,7 +84,7 @@ fn junit_parses_and_counts_what_summary_json_says() {
 #[test]
 fn index_html_is_self_contained_and_complete() {
     let s = load(&fixture("pass")).unwrap();
-    let page = html::render(&s, None);
+    let page = html::render(&s, None, &[]);
     assert!(page.contains("<b>PASS</b>"));
     for sc in &s.scenarios {
         assert!(
@@ -100,7 +100,7 @@ fn index_html_is_self_contained_and_complete() {
         );
     }
     assert!(page.contains("EBUSY"), "seed 8's outcome is shown");
-    let fail = html::render(&load(&fixture("fail")).unwrap(), None);
+    let fail = html::render(&load(&fixture("fail")).unwrap(), None, &[]);
     assert!(fail.contains("<b>FAIL</b>") && fail.contains("below the minimum"));
 }
 
@@ -153,7 +153,7 @@ fn compare_passes_equal_runs_and_flags_planted_regressions() {
         "{table}"
     );
     assert!(table.contains("verdict went from pass to fail"), "{table}");
-    assert!(html::render(&worse, Some(&c)).contains("2 regression(s)"));
+    assert!(html::render(&worse, Some(&c), &[]).contains("2 regression(s)"));
 
     // Moving toward the expectation is no regression.
     let mut better = base.clone();
@@ -167,4 +167,65 @@ fn compare_passes_equal_runs_and_flags_planted_regressions() {
         compare::compare(&base, &better, compare::DEFAULT_THRESHOLD).regressions(),
         0
     );
+}
+
+#[test]
+fn charts_render_as_png_and_svg_and_inline_in_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["summary.json", "samples.csv"] {
+        std::fs::copy(fixture("fail").join(f), dir.path().join(f)).unwrap();
+    }
+    render(dir.path()).unwrap();
+    let charts = dir.path().join("charts");
+    for c in ["plain", "burst"] {
+        for kind in ["cpu", "memory"] {
+            let png = std::fs::read(charts.join(format!("cfs-burst-{c}-{kind}.png"))).unwrap();
+            assert_eq!(&png[1..4], b"PNG", "{c} {kind}");
+            assert!(
+                png.len() > 5_000,
+                "{c} {kind}: a blank chart? {} bytes",
+                png.len()
+            );
+            let svg =
+                std::fs::read_to_string(charts.join(format!("cfs-burst-{c}-{kind}.svg"))).unwrap();
+            assert!(
+                svg.contains("<svg") && svg.contains("<polyline"),
+                "{c} {kind}"
+            );
+            // Text is drawn with the embedded font: axis labels are there.
+            assert!(svg.contains("time (s)"), "{c} {kind}: no axis label");
+        }
+    }
+    let page = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    assert_eq!(
+        page.matches("<svg").count(),
+        4,
+        "two charts per container, inline"
+    );
+    assert!(page.contains("charts/cfs-burst-plain-cpu.png"));
+}
+
+#[test]
+fn drawing_reduction_keeps_the_extremes() {
+    use limitcheck_report::charts::min_max_per_column;
+    let pts: Vec<(f64, f64)> = (0..60_000)
+        .map(|i| {
+            (
+                i as f64 * 0.01,
+                if i == 31_337 {
+                    9.0
+                } else {
+                    (i % 7) as f64 * 0.1
+                },
+            )
+        })
+        .collect();
+    let r = min_max_per_column(&pts, 900);
+    assert!(r.len() <= 1800);
+    assert!(r.iter().any(|p| p.1 == 9.0), "the spike survives");
+    assert!(
+        r.iter().any(|p| p.1 == 0.0) && r.iter().any(|p| (p.1 - 0.6).abs() < 1e-9),
+        "the range survives"
+    );
+    assert!(r.windows(2).all(|w| w[0].0 <= w[1].0), "time order kept");
 }

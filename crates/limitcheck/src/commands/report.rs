@@ -29,7 +29,8 @@ pub fn compare(a: &CompareArgs) -> anyhow::Result<ExitCode> {
     print!("{}", cmp::text_table(&c));
     if a.run.is_dir() {
         let path = a.run.join("index.html");
-        std::fs::write(&path, html::render(&run, Some(&c)))
+        let charts = limitcheck_report::charts::render_all(&a.run, &run)?;
+        std::fs::write(&path, html::render(&run, Some(&c), &charts))
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!("comparison written into {}", path.display());
     }
