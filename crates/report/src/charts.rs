@@ -133,6 +133,8 @@ struct Chart<'a> {
     title: String,
     unit: &'a str,
     series: Vec<Series<'a>>,
+    /// The limit over time, as a step line (in the chart's unit).
+    limit: Vec<Point>,
     /// Which expectations are shaded: `cpu.usage`, or `memory.` for every byte metric.
     metric: &'a str,
     scale: f64,
@@ -169,6 +171,9 @@ where
         {
             y_max = y_max.max(v / c.scale);
         }
+    }
+    for p in &c.limit {
+        y_max = y_max.max(p.1);
     }
     let y_max = if y_max > 0.0 { y_max * 1.15 } else { 1.0 };
     let mut chart = ChartBuilder::on(&root)
@@ -223,8 +228,26 @@ where
                 PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
             });
     }
+    // The limit: a dashed-looking red step line from each reading to the next.
+    if !c.limit.is_empty() {
+        let mut stair = Vec::new();
+        for (i, p) in c.limit.iter().enumerate() {
+            let end = c.limit.get(i + 1).map_or(t_max, |n| n.0);
+            stair.push((p.0, p.1));
+            stair.push((end, p.1));
+        }
+        chart
+            .draw_series(LineSeries::new(stair, RED.stroke_width(1)))
+            .map_err(|e| e.to_string())?
+            .label("limit")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RED.stroke_width(1)));
+    }
     // Steps: a vertical line at the real time of the write, labelled with what it wrote.
-    for st in sc.steps.iter().filter(|s| s.container == container) {
+    for st in sc
+        .steps
+        .iter()
+        .filter(|s| s.container == container && s.actual.is_some())
+    {
         let x = st.actual.unwrap_or(st.at);
         chart
             .draw_series(std::iter::once(PathElement::new(
@@ -297,6 +320,12 @@ pub fn render_all(run_dir: &Path, s: &Summary) -> Result<Vec<Rendered>, ReportEr
                     title: format!("{} — {}: CPU", sc.name, container),
                     unit: "CPUs",
                     series: vec![("cpu usage", cpu_series(rows), BLUE)],
+                    limit: sc
+                        .limits
+                        .iter()
+                        .filter(|l| &l.container == *container)
+                        .filter_map(|l| l.cpus.map(|c| (l.t, c)))
+                        .collect(),
                     metric: "cpu.usage",
                     scale: 1.0,
                 }
@@ -313,6 +342,12 @@ pub fn render_all(run_dir: &Path, s: &Summary) -> Result<Vec<Rendered>, ReportEr
                         ("usage", mib(|r| r.memory), BLUE),
                         ("working set", mib(|r| r.working_set), MAGENTA),
                     ],
+                    limit: sc
+                        .limits
+                        .iter()
+                        .filter(|l| &l.container == *container)
+                        .filter_map(|l| l.memory_bytes.map(|b| (l.t, b as f64 / 1048576.0)))
+                        .collect(),
                     metric: "memory.",
                     scale: 1048576.0,
                 }

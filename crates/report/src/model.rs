@@ -69,6 +69,22 @@ pub struct Scenario {
     /// Steps.
     #[serde(default)]
     pub steps: Vec<Step>,
+    /// Limits read back at the start and after each step.
+    #[serde(default)]
+    pub limits: Vec<LimitPoint>,
+}
+
+/// A container's limits at a moment.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitPoint {
+    /// Seconds from the start.
+    pub t: f64,
+    /// Container.
+    pub container: String,
+    /// CPU limit in CPUs.
+    pub cpus: Option<f64>,
+    /// Memory limit, bytes.
+    pub memory_bytes: Option<u64>,
 }
 
 /// A judged expectation.

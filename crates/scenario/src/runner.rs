@@ -53,6 +53,41 @@ pub struct StepResult {
     pub verdict: Verdict,
 }
 
+/// A container's limits at a moment, read back from its cgroup.
+#[derive(Debug, Clone, Serialize)]
+pub struct LimitPoint {
+    /// Seconds from the start.
+    pub t: f64,
+    /// Container name.
+    pub container: String,
+    /// CPU quota / period, in CPUs (`None`: no quota).
+    pub cpus: Option<f64>,
+    /// Memory limit, bytes (`None`: none).
+    pub memory_bytes: Option<u64>,
+}
+
+fn read_limits(name: &str, c: &Container, t: f64) -> LimitPoint {
+    use limitcheck_cgroup::{Limit, LimitKind, Max};
+    let cg = c.cgroup().ok();
+    let cpus = match cg.as_ref().and_then(|g| g.get(LimitKind::CpuMax).ok()) {
+        Some(Limit::CpuMax {
+            quota_us: Max::Value(q),
+            period_us,
+        }) if period_us > 0 => Some(q as f64 / period_us as f64),
+        _ => None,
+    };
+    let memory_bytes = match cg.as_ref().and_then(|g| g.get(LimitKind::MemoryMax).ok()) {
+        Some(Limit::MemoryMax(Max::Value(b))) => Some(b),
+        _ => None,
+    };
+    LimitPoint {
+        t,
+        container: name.to_string(),
+        cpus,
+        memory_bytes,
+    }
+}
+
 /// A scenario's result: summary.json's entry.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScenarioResult {
@@ -80,6 +115,9 @@ pub struct ScenarioResult {
     pub expectations: Vec<ExpectResult>,
     /// Steps.
     pub steps: Vec<StepResult>,
+    /// The CPU and memory limits of each container as read back from the kernel at the start
+    /// and after every step (what the charts draw as limit lines).
+    pub limits: Vec<LimitPoint>,
     /// The samples (written to samples.csv, not to summary.json).
     #[serde(skip)]
     pub sample_rows: Vec<Sample>,
@@ -207,6 +245,7 @@ pub fn run<'l>(
         containers: s.containers.iter().map(|c| c.name.clone()).collect(),
         expectations: Vec::new(),
         steps: Vec::new(),
+        limits: Vec::new(),
         sample_rows: Vec::new(),
     };
     if !applies(s.only, layout) {
@@ -451,6 +490,10 @@ fn run_inner<'l>(
             .then(|| PathBuf::from(format!("/proc/{}/root{counters_in}", run.container.pid())));
         targets.push(Target { cgroup, counters });
     }
+    for (i, run) in running.iter().enumerate() {
+        r.limits
+            .push(read_limits(&s.containers[i].name, &run.container, 0.0));
+    }
     for run in running.iter_mut() {
         run.container
             .start()
@@ -482,6 +525,12 @@ fn run_inner<'l>(
             break;
         }
         r.steps.push(do_step(s, st, layout, running, t0));
+        let c = &running[st.container].container;
+        r.limits.push(read_limits(
+            &s.containers[st.container].name,
+            c,
+            t0.elapsed().as_secs_f64(),
+        ));
     }
     if !interrupted && !sleep_until(t0 + s.duration, &o.stop, &mut tick) {
         interrupted = true;
