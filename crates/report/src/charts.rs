@@ -39,6 +39,12 @@ pub struct Row {
     pub memory: Option<f64>,
     /// Working set, bytes.
     pub working_set: Option<f64>,
+    /// CFS periods so far.
+    pub nr_periods: Option<f64>,
+    /// Throttled periods so far.
+    pub nr_throttled: Option<f64>,
+    /// CPU time per CPU, ns (v1).
+    pub per_cpu_ns: Vec<Option<f64>>,
 }
 
 /// Reads samples.csv into rows per (scenario, container).
@@ -58,6 +64,8 @@ pub fn read_samples(path: &Path) -> Result<BTreeMap<(String, String), Vec<Row>>,
         col("memory_bytes"),
         col("working_set_bytes"),
     );
+    let (periods, throttled) = (col("nr_periods"), col("nr_throttled"));
+    let per_cpu: Vec<usize> = (0..).map_while(|i| col(&format!("cpu{i}_ns"))).collect();
     let mut out: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
     for line in lines {
         let f: Vec<&str> = line.split(',').collect();
@@ -71,9 +79,42 @@ pub fn read_samples(path: &Path) -> Result<BTreeMap<(String, String), Vec<Row>>,
             cpu_ns: get(cpu),
             memory: get(mem),
             working_set: get(ws),
+            nr_periods: get(periods),
+            nr_throttled: get(throttled),
+            per_cpu_ns: per_cpu.iter().map(|i| get(Some(*i))).collect(),
         });
     }
     Ok(out)
+}
+
+/// The rate of a cumulative counter between consecutive samples, divided by `per`.
+fn rate(rows: &[Row], f: impl Fn(&Row) -> Option<f64>, per: f64) -> Vec<(f64, f64)> {
+    rows.windows(2)
+        .filter_map(|w| match (f(&w[0]), f(&w[1])) {
+            (Some(a), Some(b)) if w[1].t > w[0].t => {
+                Some((w[1].t, (b - a).max(0.0) / per / (w[1].t - w[0].t)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The share of CFS periods throttled between consecutive samples.
+fn throttled_series(rows: &[Row]) -> Vec<(f64, f64)> {
+    rows.windows(2)
+        .filter_map(|w| {
+            let p = w[1].nr_periods? - w[0].nr_periods?;
+            let t = w[1].nr_throttled? - w[0].nr_throttled?;
+            Some((
+                w[1].t,
+                if p > 0.0 {
+                    (t / p).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                },
+            ))
+        })
+        .collect()
 }
 
 /// CPU usage in CPUs between consecutive samples.
@@ -92,7 +133,7 @@ fn cpu_series(rows: &[Row]) -> Vec<(f64, f64)> {
 type Point = (f64, f64);
 
 /// A named, coloured line.
-type Series<'a> = (&'a str, Vec<Point>, RGBColor);
+type Series = (String, Vec<Point>, RGBColor);
 
 /// Reduces a series to the minimum and maximum of each of `columns` time buckets (for drawing).
 pub fn min_max_per_column(points: &[(f64, f64)], columns: usize) -> Vec<(f64, f64)> {
@@ -132,7 +173,7 @@ pub fn min_max_per_column(points: &[(f64, f64)], columns: usize) -> Vec<(f64, f6
 struct Chart<'a> {
     title: String,
     unit: &'a str,
-    series: Vec<Series<'a>>,
+    series: Vec<Series>,
     /// The limit over time, as a step line (in the chart's unit).
     limit: Vec<Point>,
     /// Which expectations are shaded: `cpu.usage`, or `memory.` for every byte metric.
@@ -158,7 +199,9 @@ where
         .fold(0.0f64, f64::max);
     let shaded = |e: &&crate::model::Expectation| {
         e.container == container
-            && (e.metric == c.metric || (c.metric == "memory." && e.is_bytes()))
+            && (e.metric == c.metric
+                || (c.metric == "memory." && e.is_bytes())
+                || (c.metric == "cpu.usage.cpu" && e.metric.starts_with(c.metric)))
     };
     for e in sc.expectations.iter().filter(shaded) {
         for v in [
@@ -223,7 +266,7 @@ where
         chart
             .draw_series(LineSeries::new(pts, color.stroke_width(2)))
             .map_err(|e| e.to_string())?
-            .label(*label)
+            .label(label.as_str())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
             });
@@ -307,19 +350,60 @@ pub fn render_all(run_dir: &Path, s: &Summary) -> Result<Vec<Rendered>, ReportEr
         .scenarios
         .iter()
         .flat_map(|sc| {
-            sc.containers
-                .iter()
-                .flat_map(move |c| [(sc, c, "cpu"), (sc, c, "memory")])
+            sc.containers.iter().flat_map(move |c| {
+                [
+                    (sc, c, "cpu"),
+                    (sc, c, "memory"),
+                    (sc, c, "throttled"),
+                    (sc, c, "per-cpu"),
+                ]
+            })
         })
         .collect();
     jobs.par_iter()
         .filter_map(|(sc, container, kind)| {
             let rows = samples.get(&(sc.name.clone(), (*container).clone()))?;
-            let chart = if *kind == "cpu" {
+            let palette = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+            // No CFS quota, no periods: a throttling chart would be an empty promise.
+            let periods = |r: Option<&Row>| r.and_then(|r| r.nr_periods).unwrap_or(0.0);
+            if *kind == "throttled" && periods(rows.last()) <= periods(rows.first()) {
+                return None;
+            }
+            let chart = if *kind == "throttled" {
+                Chart {
+                    title: format!(
+                        "{} — {}: throttled share of CFS periods",
+                        sc.name, container
+                    ),
+                    unit: "share",
+                    series: vec![("throttled".into(), throttled_series(rows), RED)],
+                    limit: Vec::new(),
+                    metric: "cpu.throttled",
+                    scale: 1.0,
+                }
+            } else if *kind == "per-cpu" {
+                let n = rows.iter().map(|r| r.per_cpu_ns.len()).max().unwrap_or(0);
+                Chart {
+                    title: format!("{} — {}: CPU usage per CPU", sc.name, container),
+                    unit: "CPUs",
+                    series: (0..n)
+                        .map(|i| {
+                            (
+                                format!("cpu{i}"),
+                                rate(rows, |r| r.per_cpu_ns.get(i).copied().flatten(), 1e9),
+                                palette[i % palette.len()],
+                            )
+                        })
+                        .collect(),
+                    limit: Vec::new(),
+                    metric: "cpu.usage.cpu",
+                    scale: 1.0,
+                }
+            } else if *kind == "cpu" {
                 Chart {
                     title: format!("{} — {}: CPU", sc.name, container),
                     unit: "CPUs",
-                    series: vec![("cpu usage", cpu_series(rows), BLUE)],
+                    series: vec![("cpu usage".into(), cpu_series(rows), BLUE)],
                     limit: sc
                         .limits
                         .iter()
@@ -339,8 +423,8 @@ pub fn render_all(run_dir: &Path, s: &Summary) -> Result<Vec<Rendered>, ReportEr
                     title: format!("{} — {}: memory", sc.name, container),
                     unit: "MiB",
                     series: vec![
-                        ("usage", mib(|r| r.memory), BLUE),
-                        ("working set", mib(|r| r.working_set), MAGENTA),
+                        ("usage".into(), mib(|r| r.memory), BLUE),
+                        ("working set".into(), mib(|r| r.working_set), MAGENTA),
                     ],
                     limit: sc
                         .limits

@@ -63,7 +63,7 @@ fn index_html_renders_its_charts_in_headless_chromium() {
         dom.contains("limitcheck run") && dom.contains("FAIL"),
         "{dom}"
     );
-    assert_eq!(dom.matches("<svg").count(), 4, "charts in the DOM");
+    assert_eq!(dom.matches("<svg").count(), 8, "charts in the DOM");
     assert!(dom.contains("<polyline"));
     let log = String::from_utf8_lossy(&out.stderr);
     let console: Vec<&str> = log

@@ -197,11 +197,20 @@ fn charts_render_as_png_and_svg_and_inline_in_the_page() {
         }
     }
     let page = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    // cpu, memory, throttled share (there is a quota) and per-CPU (v1) for each container.
     assert_eq!(
         page.matches("<svg").count(),
-        4,
-        "two charts per container, inline"
+        8,
+        "four charts per container, inline"
     );
+    for c in ["plain", "burst"] {
+        for kind in ["throttled", "per-cpu"] {
+            assert!(
+                charts.join(format!("cfs-burst-{c}-{kind}.png")).exists(),
+                "{c} {kind}"
+            );
+        }
+    }
     assert!(page.contains("charts/cfs-burst-plain-cpu.png"));
 }
 
