@@ -238,3 +238,21 @@ fn drawing_reduction_keeps_the_extremes() {
     );
     assert!(r.windows(2).all(|w| w[0].0 <= w[1].0), "time order kept");
 }
+
+#[test]
+fn index_html_and_a_chart_match_their_snapshots() {
+    // The page without charts, and one chart's SVG: plotters and the embedded font are pinned by
+    // Cargo.lock, so the drawing is deterministic for the same recorded samples.
+    let s = load(&fixture("fail")).unwrap();
+    snapshot("fail", "index.html", &html::render(&s, None, &[]));
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["summary.json", "samples.csv"] {
+        std::fs::copy(fixture("fail").join(f), dir.path().join(f)).unwrap();
+    }
+    let charts = limitcheck_report::charts::render_all(dir.path(), &s).unwrap();
+    let cpu = charts
+        .iter()
+        .find(|c| c.container == "plain" && c.kind == "cpu")
+        .unwrap();
+    snapshot("fail", "plain-cpu.svg", &cpu.svg);
+}
