@@ -14,7 +14,7 @@ use limitcheck_cgroup::{
     CgroupError, Controller, CpuList, DeviceNumber, FreezerState, Limit, LimitKind, Max, Mode,
     ThrottleKind, Version,
 };
-use util::{eventually, host, skip, spawn, Work};
+use util::{cgroup, eventually, host, skip, spawn, Work};
 
 const MIB: u64 = 1 << 20;
 
@@ -50,14 +50,9 @@ fn detects_the_mode_this_host_really_has() {
 #[test]
 fn half_cpu_quota_gives_about_half_the_wall_time_and_throttles() {
     let test = "half_cpu_quota_gives_about_half_the_wall_time_and_throttles";
-    let Some(layout) = host(test, &[Controller::Cpu, Controller::Cpuacct]) else {
+    let Some(cg) = cgroup(test, &[Controller::Cpu, Controller::Cpuacct]) else {
         return;
     };
-    let cg = layout
-        .cgroup()
-        .controllers(&[Controller::Cpu, Controller::Cpuacct])
-        .create()
-        .unwrap();
     let quota = Limit::CpuMax {
         quota_us: Max::Value(50_000),
         period_us: 100_000,
@@ -84,7 +79,7 @@ fn half_cpu_quota_gives_about_half_the_wall_time_and_throttles() {
     assert!(t.nr_throttled > 0, "never throttled: {t:?}");
     assert!(t.nr_periods >= t.nr_throttled);
     assert!(t.throttled_ns > 0);
-    if layout.version() == Version::V1 {
+    if cg.version() == Version::V1 {
         let per_cpu: u64 = cpu.per_cpu_ns.expect("per-CPU usage on v1").iter().sum();
         assert!(
             per_cpu >= cpu.usage_ns / 2,
@@ -99,14 +94,9 @@ fn half_cpu_quota_gives_about_half_the_wall_time_and_throttles() {
 #[test]
 fn allocator_over_a_64mib_limit_is_oom_killed_and_counted() {
     let test = "allocator_over_a_64mib_limit_is_oom_killed_and_counted";
-    let Some(layout) = host(test, &[Controller::Memory]) else {
+    let Some(cg) = cgroup(test, &[Controller::Memory]) else {
         return;
     };
-    let cg = layout
-        .cgroup()
-        .controllers(&[Controller::Memory])
-        .create()
-        .unwrap();
     // With swap the allocator would swap instead of dying: cap memory+swap too where possible.
     let swap_on = std::fs::read_to_string("/proc/swaps")
         .unwrap()
@@ -150,7 +140,7 @@ fn allocator_over_a_64mib_limit_is_oom_killed_and_counted() {
     }
     // memory.failcnt moves only when memory alone is limited: with memory+swap capped at the
     // same value the memsw counter fails first, and on 6.18 neither failcnt moves then.
-    if layout.version() == Version::V1 && limits.len() == 1 {
+    if cg.version() == Version::V1 && limits.len() == 1 {
         assert!(
             mem.failcnt.unwrap() > 0,
             "memory.failcnt is 0 after an OOM kill"
@@ -449,14 +439,9 @@ fn a_block_device() -> Option<DeviceNumber> {
 #[test]
 fn kernel_refusals_keep_their_errno_path_and_value() {
     let test = "kernel_refusals_keep_their_errno_path_and_value";
-    let Some(layout) = host(test, &[Controller::Cpu]) else {
+    let Some(cg) = cgroup(test, &[Controller::Cpu]) else {
         return;
     };
-    let cg = layout
-        .cgroup()
-        .controllers(&[Controller::Cpu])
-        .create()
-        .unwrap();
     let file = match cg.version() {
         Version::V1 => "cpu.cfs_quota_us",
         Version::V2 => "cpu.max",
@@ -607,14 +592,9 @@ fn cgroups_of_a_dead_limitcheck_process_are_swept() {
 #[test]
 fn files_kept_open_still_read_the_current_value() {
     let test = "files_kept_open_still_read_the_current_value";
-    let Some(layout) = host(test, &[Controller::Pids]) else {
+    let Some(cg) = cgroup(test, &[Controller::Pids]) else {
         return;
     };
-    let cg = layout
-        .cgroup()
-        .controllers(&[Controller::Pids])
-        .create()
-        .unwrap();
     limitcheck_cgroup::fs::with_open_files(|| {
         cg.set(&Limit::PidsMax(Max::Value(10))).unwrap();
         assert_eq!(

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use limitcheck_cgroup::{Cgroup, Controller, Limit, LimitKind, Max};
-use limitcheck_testkit::host;
+use limitcheck_testkit::{cgroup, host};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_limitcheck");
@@ -42,14 +42,9 @@ fn finish(child: Child) -> Value {
 #[test]
 fn two_cpu_workers_under_half_a_cpu_use_about_half_a_cpu() {
     let test = "two_cpu_workers_under_half_a_cpu_use_about_half_a_cpu";
-    let Some(layout) = host(test, &[Controller::Cpu, Controller::Cpuacct]) else {
+    let Some(cg) = cgroup(test, &[Controller::Cpu, Controller::Cpuacct]) else {
         return;
     };
-    let cg = layout
-        .cgroup()
-        .controllers(&[Controller::Cpu, Controller::Cpuacct])
-        .create()
-        .unwrap();
     cg.set(&Limit::CpuMax {
         quota_us: Max::Value(50_000),
         period_us: 100_000,
@@ -85,14 +80,9 @@ fn two_cpu_workers_under_half_a_cpu_use_about_half_a_cpu() {
 #[test]
 fn two_vm_workers_of_64mib_reach_about_128mib() {
     let test = "two_vm_workers_of_64mib_reach_about_128mib";
-    let Some(layout) = host(test, &[Controller::Memory]) else {
+    let Some(cg) = cgroup(test, &[Controller::Memory]) else {
         return;
     };
-    let cg = layout
-        .cgroup()
-        .controllers(&[Controller::Memory])
-        .create()
-        .unwrap();
     let child = stress_in(
         &cg,
         &[
@@ -128,14 +118,9 @@ fn two_vm_workers_of_64mib_reach_about_128mib() {
 #[test]
 fn vm_workers_over_a_96mib_limit_are_oom_killed_and_respawned() {
     let test = "vm_workers_over_a_96mib_limit_are_oom_killed_and_respawned";
-    let Some(layout) = host(test, &[Controller::Memory]) else {
+    let Some(cg) = cgroup(test, &[Controller::Memory]) else {
         return;
     };
-    let cg = layout
-        .cgroup()
-        .controllers(&[Controller::Memory])
-        .create()
-        .unwrap();
     let mut limits = vec![Limit::MemoryMax(Max::Value(96 * MIB))];
     if cg.get(LimitKind::MemorySwapMax).is_ok() {
         limits.push(Limit::MemorySwapMax(Max::Value(96 * MIB)));
@@ -173,14 +158,9 @@ fn vm_workers_over_a_96mib_limit_are_oom_killed_and_respawned() {
 #[test]
 fn fork_stressor_holds_at_pids_max_and_counts_failures() {
     let test = "fork_stressor_holds_at_pids_max_and_counts_failures";
-    let Some(layout) = host(test, &[Controller::Pids]) else {
+    let Some(cg) = cgroup(test, &[Controller::Pids]) else {
         return;
     };
-    let cg = layout
-        .cgroup()
-        .controllers(&[Controller::Pids])
-        .create()
-        .unwrap();
     cg.set(&Limit::PidsMax(Max::Value(20))).unwrap();
     let child = stress_in(&cg, &["--timeout", "2s", "fork", "--processes", "50"]);
     let mut most = 0;

@@ -41,6 +41,19 @@ pub fn host(test: &str, needs: &[Controller]) -> Option<Layout> {
     Some(layout)
 }
 
+/// A fresh cgroup with exactly `controllers`, when the test can run here (see [`host`]). The
+/// handle owns it: dropping it kills what runs inside and removes it.
+pub fn cgroup(test: &str, controllers: &[Controller]) -> Option<limitcheck_cgroup::Cgroup> {
+    let layout = host(test, controllers)?;
+    Some(
+        layout
+            .cgroup()
+            .controllers(controllers)
+            .create()
+            .expect("create a test cgroup"),
+    )
+}
+
 /// Polls `f` every 20 ms until it returns true or `timeout` passes; the last answer.
 pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let start = Instant::now();

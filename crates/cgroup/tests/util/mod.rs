@@ -135,4 +135,4 @@ impl Drop for Child {
     }
 }
 
-pub use limitcheck_testkit::{eventually, host, skip};
+pub use limitcheck_testkit::{cgroup, eventually, host, skip};
