@@ -63,6 +63,82 @@ pub enum Command {
     /// Prints a JSON record of what it did when it stops (on --timeout, SIGTERM or SIGINT):
     /// bogo-ops, ops/s, respawns, failed forks, wall and CPU time.
     Stress(StressArgs),
+    /// Run scenarios inside a VM booted from a chosen kernel: the kernel gate, and the way to
+    /// check cgroup v2 (or v1) on a host that runs the other.
+    ///
+    /// limitcheck builds an initramfs itself (busybox-static, this limitcheck binary and its
+    /// libraries, the scenarios), boots each --kernel with qemu-system-x86_64, mounts the
+    /// --cgroup layout in the guest, runs the scenarios there as `limitcheck run` does, and
+    /// gets the run back over a second serial port. The report is rendered on the host, with
+    /// the guest's console.log and vm.json (kernel, accelerator, outcome) beside it. A kernel
+    /// that taints or prints a WARN, BUG or Oops during a scenario fails that scenario.
+    ///
+    /// Example: limitcheck vm --kernel debian --cgroup v2 scenarios/
+    #[command(after_help = VM_EXIT_HELP)]
+    Vm(VmArgs),
+    /// Fetch Debian's stock kernel (apt-get download, unpacked into the cache; nothing is
+    /// installed) and print the path of its vmlinuz, for `limitcheck vm --kernel`.
+    Kernel(KernelArgs),
+}
+
+/// Exit statuses of `limitcheck vm`.
+pub const VM_EXIT_HELP: &str = "\
+Exit status: 0 all passed, 1 a verdict failed, 2 could not run (bad input, qemu or the guest \
+failed), 3 the guest kernel panicked, 4 the guest hung (stopped at --timeout), 5 the guest \
+kernel printed a WARN, BUG or Oops, or tainted. With several kernels, the worst. The console \
+log is kept in the run directory.";
+
+/// Flags of `limitcheck vm`.
+#[derive(Debug, Args)]
+pub struct VmArgs {
+    /// Scenario files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<std::path::PathBuf>,
+    /// The kernel to boot: a vmlinux (PVH direct boot), a bzImage or vmlinuz, or `debian`
+    /// (Debian's stock linux-image-amd64, fetched and cached) or `debian:PACKAGE`. Repeat it to
+    /// run the same scenarios on each kernel in turn and get a matrix (matrix.html) with the
+    /// regression table between them.
+    #[arg(long, required = true)]
+    pub kernel: Vec<String>,
+    /// The cgroup layout the guest mounts: v2 (booted with cgroup_no_v1=all), v1, or hybrid
+    /// (v1 plus an empty v2 at /sys/fs/cgroup/unified).
+    #[arg(long, default_value = "v2", value_parser = ["v2", "v1", "hybrid"])]
+    pub cgroup: String,
+    /// More kernel command line (e.g. "mitigations=off").
+    #[arg(long, default_value = "")]
+    pub append: String,
+    /// Where to write the run (default reports/<run-id>).
+    #[arg(long)]
+    pub report_dir: Option<std::path::PathBuf>,
+    /// auto: KVM only if a probe boot of the kernel works, else software emulation (TCG);
+    /// tcg or kvm force one. Expect code to run 3-14x slower under TCG; cgroup accounting is
+    /// in guest time, so verdicts still hold.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "tcg", "kvm"])]
+    pub accel: String,
+    /// Guest memory (2g, 1536m).
+    #[arg(long, value_parser = size, default_value = "2g")]
+    pub memory: u64,
+    /// Virtual CPUs (default: this host's CPUs).
+    #[arg(long)]
+    pub cpus: Option<u32>,
+    /// Stop a guest that runs longer than this (default: 180s plus four times the scenarios'
+    /// durations), and exit 4.
+    #[arg(long, value_parser = duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Show every console line, not only the guest's progress.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Flags of `limitcheck kernel`.
+#[derive(Debug, Args)]
+pub struct KernelArgs {
+    /// What to do: `fetch`.
+    #[arg(value_parser = ["fetch"])]
+    pub action: String,
+    /// The Debian package (a meta-package is followed to its image).
+    #[arg(default_value = "linux-image-amd64")]
+    pub package: String,
 }
 
 /// Flags of `limitcheck run`.

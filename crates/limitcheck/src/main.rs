@@ -15,6 +15,10 @@ use clap::Parser;
 fn main() -> ExitCode {
     // The limitcheck binary is also its containers' init.
     limitcheck_runtime::init::run_if_init();
+    // ... and, in `limitcheck vm`, the guest's /init.
+    if limitcheck_vm::guest::is_guest_init() {
+        limitcheck_vm::guest::run_guest_init();
+    }
     let args = cli::Cli::parse();
     let result = match args.command {
         cli::Command::Doctor(a) => commands::doctor::run(&a),
@@ -24,6 +28,8 @@ fn main() -> ExitCode {
         cli::Command::Report(a) => commands::report::report(&a),
         cli::Command::Compare(a) => commands::report::compare(&a),
         cli::Command::Cleanup => commands::run::cleanup(),
+        cli::Command::Vm(a) => commands::vm::run(&a),
+        cli::Command::Kernel(a) => commands::vm::kernel(&a),
     };
     match result {
         Ok(code) => code,

@@ -30,6 +30,9 @@ pub struct RunOptions {
     pub run_id: String,
     /// Set by SIGINT/SIGTERM: the scenario stops, and cleans up.
     pub stop: Arc<AtomicBool>,
+    /// Write `limitcheck: begin <scenario>` / `end` into the kernel log around each scenario
+    /// (the VM lane, whose console log then shows what ran when).
+    pub kmsg_markers: bool,
 }
 
 /// A step as recorded.

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use limitcheck_cgroup::Layout;
 
+use crate::kernel;
 use crate::model::{self, ScenarioError};
 use crate::runner::{self, HostInfo, RunOptions, ScenarioResult, Summary};
 use crate::verdict::Verdict;
@@ -103,7 +104,15 @@ pub fn run_all<'l>(
             s.file.display(),
             s.description
         ));
-        let r = runner::run(s, &layout, o, live.as_deref_mut());
+        let watch = kernel::KernelWatch::start();
+        if o.kmsg_markers {
+            kernel::mark(&format!("limitcheck: begin {}\n", s.name));
+        }
+        let mut r = runner::run(s, &layout, o, live.as_deref_mut());
+        if o.kmsg_markers {
+            kernel::mark(&format!("limitcheck: end {}\n", s.name));
+        }
+        judge_kernel(&mut r, watch.finish());
         let word = match r.verdict {
             Verdict::Pass => "PASS",
             Verdict::Fail => "FAIL",
@@ -141,6 +150,32 @@ pub fn run_all<'l>(
             .map_err(|e| format!("cannot write {}: {e}", o.run_dir.display()))?;
     }
     Ok(summary)
+}
+
+/// A kernel that tainted or logged a WARN, BUG or Oops during the scenario fails it: the
+/// problems become a failed `kernel.health` expectation.
+fn judge_kernel(r: &mut ScenarioResult, problems: Vec<String>) {
+    if problems.is_empty() {
+        return;
+    }
+    let reason = problems.join("; ");
+    r.expectations.push(crate::verdict::ExpectResult {
+        metric: "kernel.health".into(),
+        container: "(kernel)".into(),
+        window: [0.0, r.duration_s],
+        expected: None,
+        tolerance: None,
+        min: None,
+        max: None,
+        measured: None,
+        settled_after_s: None,
+        verdict: Verdict::Fail,
+        reason: reason.clone(),
+    });
+    if r.verdict != Verdict::Error {
+        r.verdict = Verdict::Fail;
+        r.reason = format!("kernel problem: {reason}");
+    }
 }
 
 /// A run id from the current time: `20261128T030012`.

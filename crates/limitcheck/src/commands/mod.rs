@@ -4,3 +4,4 @@ pub mod doctor;
 pub mod report;
 pub mod run;
 pub mod stress;
+pub mod vm;

@@ -22,7 +22,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 /// SIGINT and SIGTERM set a flag the runner checks: it stops, removes its containers, and
 /// writes what it measured.
-fn install_stop_handler() -> Arc<AtomicBool> {
+pub fn install_stop_handler() -> Arc<AtomicBool> {
     let flag = Arc::clone(STOP.get_or_init(|| Arc::new(AtomicBool::new(false))));
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: installing a handler that only stores to an atomic.
@@ -61,6 +61,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
         run_dir: run_dir.clone(),
         run_id,
         stop: install_stop_handler(),
+        kmsg_markers: false,
     };
     // On a terminal a live line (progress and each container's CPU and memory) is redrawn in
     // place on stderr; in CI logs only the plain lines appear.

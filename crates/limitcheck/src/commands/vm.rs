@@ -1,0 +1,124 @@
+//! `limitcheck vm` and `limitcheck kernel fetch`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+
+use anyhow::{bail, Context};
+use limitcheck_scenario::suite;
+use limitcheck_vm::guest::CgroupLayout;
+use limitcheck_vm::kernel::{self, Kernel};
+use limitcheck_vm::{AccelMode, VmOptions};
+
+use crate::cli::{KernelArgs, VmArgs, EXIT_ERROR, EXIT_OK};
+
+/// Turns a --kernel value into a kernel file: `debian[:PACKAGE]` is fetched (cached).
+fn resolve_kernel(spec: &str) -> anyhow::Result<Kernel> {
+    let path = if spec == "debian" || spec.starts_with("debian:") {
+        let pkg = spec
+            .strip_prefix("debian:")
+            .unwrap_or(kernel::DEBIAN_DEFAULT_PACKAGE);
+        kernel::fetch_debian(pkg, &kernel::cache_dir(), &mut |l| println!("{l}"))
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("--kernel {spec}"))?
+    } else {
+        PathBuf::from(spec)
+    };
+    Ok(Kernel::open(&path)?)
+}
+
+/// Runs the scenarios in a VM per kernel.
+pub fn run(a: &VmArgs) -> anyhow::Result<ExitCode> {
+    let files = suite::collect(&a.paths)?;
+    let problems = suite::validate(&files);
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("limitcheck: {p}");
+        }
+        return Ok(ExitCode::from(EXIT_ERROR));
+    }
+    let kernels = a
+        .kernel
+        .iter()
+        .map(|k| resolve_kernel(k))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let busybox = limitcheck_vm::initramfs::find_busybox()?;
+    let run_id = suite::run_id();
+    let run_dir = a
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| suite::default_run_dir(&run_id));
+    let o = VmOptions {
+        kernels,
+        cgroup: match a.cgroup.as_str() {
+            "v1" => CgroupLayout::V1,
+            "hybrid" => CgroupLayout::Hybrid,
+            _ => CgroupLayout::V2,
+        },
+        append: a.append.clone(),
+        scenarios: files,
+        run_dir: run_dir.clone(),
+        run_id,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        exe: std::env::current_exe().context("cannot find the limitcheck binary")?,
+        busybox,
+        accel: match a.accel.as_str() {
+            "tcg" => AccelMode::Tcg,
+            "kvm" => AccelMode::Kvm,
+            _ => AccelMode::Auto,
+        },
+        memory_mib: u32::try_from(a.memory / (1024 * 1024))
+            .ok()
+            .filter(|m| *m >= 256)
+            .context("--memory: give at least 256m (the guest holds the initramfs in memory)")?,
+        cpus: a.cpus.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get() as u32)
+                .unwrap_or(1)
+        }),
+        timeout: a.timeout,
+        stop: super::run::install_stop_handler(),
+        verbose: a.verbose,
+    };
+    if o.cpus == 0 {
+        bail!("--cpus: give at least 1");
+    }
+    let mut out = std::io::stdout();
+    let runs = limitcheck_vm::run(&o, &mut |l| {
+        let _ = writeln!(out, "{l}");
+    })
+    .map_err(anyhow::Error::msg)?;
+    let code = limitcheck_vm::exit_code(&runs);
+    for r in &runs {
+        writeln!(
+            out,
+            "\n{}: {} (exit status {}); report: {}/index.html, console: {}/console.log",
+            r.version,
+            r.outcome,
+            r.exit_code,
+            r.dir.display(),
+            r.dir.display()
+        )?;
+    }
+    if runs.len() > 1 {
+        writeln!(out, "matrix: {}/matrix.html", run_dir.display())?;
+    }
+    if o.stop.load(Ordering::Relaxed) {
+        bail!(
+            "interrupted: the guest was stopped; partial results in {}",
+            run_dir.display()
+        );
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// `limitcheck kernel fetch [PACKAGE]`.
+pub fn kernel(a: &KernelArgs) -> anyhow::Result<ExitCode> {
+    let path = kernel::fetch_debian(&a.package, &kernel::cache_dir(), &mut |l| eprintln!("{l}"))
+        .map_err(anyhow::Error::msg)?;
+    let k = Kernel::open(&path)?;
+    println!("{}", k.path.display());
+    eprintln!("kernel {} ({:?})", k.version, k.format);
+    Ok(ExitCode::from(EXIT_OK))
+}

@@ -1,0 +1,388 @@
+//! The guest side: what runs as `/init` inside the VM.
+//!
+//! PID 1 mounts proc, sys, dev and the chosen cgroup layout, makes the root pivotable (a
+//! container cannot `pivot_root` away from the initramfs's rootfs, so the root is moved onto a
+//! bind mount of itself, as `switch_root` would), then forks the runner and reaps every orphan
+//! as an init does. The runner runs the scenarios exactly as `limitcheck run` does on a host,
+//! streams the run directory to the second serial port ([`crate::transport`]), and PID 1 hands
+//! the exit status to qemu through the isa-debug-exit port. If anything fails, the error is
+//! printed on the console and sent as `LCVM-ERROR`, and the status is 2.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use nix::mount::{mount, MsFlags};
+use serde::{Deserialize, Serialize};
+
+use crate::console::PROGRESS;
+use crate::initramfs::{GUEST_CONFIG, GUEST_EXE};
+use crate::qemu::{EXIT_BASE, EXIT_PORT};
+use crate::transport;
+
+/// The cgroup layout a guest mounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CgroupLayout {
+    /// Pure cgroup v2 (`cgroup_no_v1=all`), mounted at /sys/fs/cgroup.
+    V2,
+    /// Every v1 controller on its own hierarchy (cpu and cpuacct together), no v2.
+    V1,
+    /// v1 controllers, and an empty v2 hierarchy at /sys/fs/cgroup/unified (systemd's hybrid).
+    Hybrid,
+}
+
+impl CgroupLayout {
+    /// What the kernel command line needs for this layout.
+    pub fn kernel_args(self) -> &'static str {
+        match self {
+            CgroupLayout::V2 => "cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1",
+            CgroupLayout::V1 | CgroupLayout::Hybrid => "",
+        }
+    }
+}
+
+impl std::fmt::Display for CgroupLayout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CgroupLayout::V2 => "v2",
+            CgroupLayout::V1 => "v1",
+            CgroupLayout::Hybrid => "hybrid",
+        })
+    }
+}
+
+/// The guest's instructions, `/limitcheck/guest.json` in the initramfs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GuestConfig {
+    /// The cgroup layout to mount.
+    pub cgroup: CgroupLayout,
+    /// The scenario files (guest paths), in order.
+    pub scenarios: Vec<PathBuf>,
+    /// The run id (the host's).
+    pub run_id: String,
+    /// The host's limitcheck version.
+    pub version: String,
+}
+
+/// True when this process is the VM guest's init.
+pub fn is_guest_init() -> bool {
+    std::process::id() == 1 && Path::new(GUEST_CONFIG).exists()
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{PROGRESS}{line}");
+    let _ = out.flush();
+}
+
+fn mnt(
+    src: &str,
+    target: &str,
+    fstype: &str,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), String> {
+    let _ = std::fs::create_dir_all(target);
+    mount(Some(src), target, Some(fstype), flags, data)
+        .map_err(|e| format!("mount {fstype} on {target}: {e}"))
+}
+
+/// Moves `/` onto a bind mount of itself so that `pivot_root` works under it.
+fn make_root_pivotable() -> Result<(), String> {
+    let new = "/.limitcheck-root";
+    std::fs::create_dir_all(new).map_err(|e| format!("mkdir {new}: {e}"))?;
+    mount(
+        Some("/"),
+        new,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| format!("bind / on {new}: {e}"))?;
+    nix::unistd::chdir(new).map_err(|e| format!("chdir {new}: {e}"))?;
+    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+        .map_err(|e| format!("move {new} to /: {e}"))?;
+    nix::unistd::chroot(".").map_err(|e| format!("chroot: {e}"))?;
+    nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))
+}
+
+/// The v1 hierarchies to mount: each enabled controller alone, but cpu with cpuacct and
+/// net_cls with net_prio (as systemd mounts them). From /proc/cgroups.
+pub fn v1_hierarchies(proc_cgroups: &str) -> Vec<String> {
+    let enabled: Vec<&str> = proc_cgroups
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 4 && f[3] == "1").then_some(f[0])
+        })
+        .collect();
+    let mut out = Vec::new();
+    for c in &enabled {
+        let name = match *c {
+            "cpuacct" if enabled.contains(&"cpu") => continue,
+            "net_prio" if enabled.contains(&"net_cls") => continue,
+            "cpu" if enabled.contains(&"cpuacct") => "cpu,cpuacct".to_string(),
+            "net_cls" if enabled.contains(&"net_prio") => "net_cls,net_prio".to_string(),
+            other => other.to_string(),
+        };
+        out.push(name);
+    }
+    out
+}
+
+fn mount_cgroups(layout: CgroupLayout) -> Result<(), String> {
+    let nosx = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if layout == CgroupLayout::V2 {
+        return mnt(
+            "cgroup2",
+            "/sys/fs/cgroup",
+            "cgroup2",
+            nosx,
+            Some("nsdelegate"),
+        );
+    }
+    mnt("tmpfs", "/sys/fs/cgroup", "tmpfs", nosx, Some("mode=755"))?;
+    let table =
+        std::fs::read_to_string("/proc/cgroups").map_err(|e| format!("/proc/cgroups: {e}"))?;
+    let hierarchies = v1_hierarchies(&table);
+    if hierarchies.is_empty() {
+        return Err("this kernel has no cgroup v1 controller enabled (was it booted with cgroup_no_v1=all?)".into());
+    }
+    for h in &hierarchies {
+        mnt(
+            "cgroup",
+            &format!("/sys/fs/cgroup/{h}"),
+            "cgroup",
+            nosx,
+            Some(h),
+        )?;
+        if h.contains(',') {
+            for part in h.split(',') {
+                let _ = std::os::unix::fs::symlink(h, format!("/sys/fs/cgroup/{part}"));
+            }
+        }
+    }
+    if layout == CgroupLayout::Hybrid {
+        mnt(
+            "cgroup2",
+            "/sys/fs/cgroup/unified",
+            "cgroup2",
+            nosx,
+            Some("nsdelegate"),
+        )?;
+    }
+    Ok(())
+}
+
+fn setup(cfg: &GuestConfig) -> Result<(), String> {
+    let nosx = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    make_root_pivotable()?;
+    mnt("proc", "/proc", "proc", nosx, None)?;
+    mnt("sysfs", "/sys", "sysfs", nosx, None)?;
+    mnt(
+        "devtmpfs",
+        "/dev",
+        "devtmpfs",
+        MsFlags::MS_NOSUID,
+        Some("mode=0755"),
+    )?;
+    mnt(
+        "devpts",
+        "/dev/pts",
+        "devpts",
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=620"),
+    )?;
+    mnt(
+        "tmpfs",
+        "/dev/shm",
+        "tmpfs",
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        None,
+    )?;
+    mnt(
+        "tmpfs",
+        "/run",
+        "tmpfs",
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=755"),
+    )?;
+    mnt(
+        "tmpfs",
+        "/tmp",
+        "tmpfs",
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        None,
+    )?;
+    mount_cgroups(cfg.cgroup)?;
+    let _ = nix::unistd::sethostname("limitcheck-vm");
+    Ok(())
+}
+
+/// Where the guest writes its run.
+pub const GUEST_RUN_DIR: &str = "/run/limitcheck-vm/run";
+
+/// Runs the scenarios and streams the run to the results port; returns the exit status.
+fn run_scenarios(cfg: &GuestConfig, results: &mut dyn Write) -> Result<u8, String> {
+    let layout = limitcheck_cgroup::Layout::detect().map_err(|e| e.to_string())?;
+    say(&format!(
+        "guest: kernel {}, cgroup {} (asked for {}), {} CPUs",
+        nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        layout.mode,
+        cfg.cgroup,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    ));
+    let opts = limitcheck_scenario::runner::RunOptions {
+        runtime_root: PathBuf::from("/run/limitcheck"),
+        exe: PathBuf::from(GUEST_EXE),
+        run_dir: PathBuf::from(GUEST_RUN_DIR),
+        run_id: cfg.run_id.clone(),
+        stop: Arc::new(AtomicBool::new(false)),
+        kmsg_markers: true,
+    };
+    let summary = limitcheck_scenario::suite::run_all(
+        &cfg.scenarios,
+        &opts,
+        &cfg.version,
+        &mut |l| say(l),
+        None,
+    )?;
+    let code = limitcheck_scenario::suite::exit_code(&summary.scenarios);
+    let n = transport::dir(results, Path::new(GUEST_RUN_DIR))
+        .map_err(|e| format!("cannot send the run: {e}"))?;
+    say(&format!("guest: sent {n} file(s); exit status {code}"));
+    Ok(code)
+}
+
+fn open_results_port() -> Result<std::fs::File, String> {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/ttyS1")
+        .map_err(|e| format!("cannot open /dev/ttyS1 (the results port): {e}"))?;
+    // Raw output: no newline translation (the stream is text, but be exact).
+    if let Ok(mut t) = nix::sys::termios::tcgetattr(&f) {
+        nix::sys::termios::cfmakeraw(&mut t);
+        let _ = nix::sys::termios::cfsetspeed(&mut t, nix::sys::termios::BaudRate::B115200);
+        let _ = nix::sys::termios::tcsetattr(&f, nix::sys::termios::SetArg::TCSANOW, &t);
+    }
+    Ok(f)
+}
+
+/// Tells qemu the exit status; powers off if the port is not there.
+fn exit_vm(code: u8) -> ! {
+    use std::os::unix::fs::FileExt;
+    if let Ok(f) = std::fs::OpenOptions::new().write(true).open("/dev/port") {
+        let _ = f.write_at(&[EXIT_BASE | code], EXIT_PORT);
+    }
+    // Without isa-debug-exit: power off (qemu exits 0, read as "stopped without reporting").
+    let _ = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_POWER_OFF);
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+/// The guest's init. Never returns: the VM ends.
+pub fn run_guest_init() -> ! {
+    let code = match guest_main() {
+        Ok(code) => code,
+        Err(e) => {
+            say(&format!("guest: error: {e}"));
+            if let Ok(mut port) = open_results_port() {
+                let _ = transport::begin(&mut port);
+                let _ = transport::error(&mut port, &e);
+                let _ = transport::exit(&mut port, 2);
+                let _ = nix::sys::termios::tcdrain(&port);
+            }
+            2
+        }
+    };
+    exit_vm(code)
+}
+
+fn guest_main() -> Result<u8, String> {
+    let text = std::fs::read_to_string(GUEST_CONFIG).map_err(|e| format!("{GUEST_CONFIG}: {e}"))?;
+    let cfg: GuestConfig =
+        serde_json::from_str(&text).map_err(|e| format!("{GUEST_CONFIG}: {e}"))?;
+    setup(&cfg)?;
+    // The runner is a child; PID 1 reaps every orphan, as on a host.
+    // SAFETY: single-threaded here (no thread has been started).
+    match unsafe { nix::unistd::fork() }.map_err(|e| format!("fork: {e}"))? {
+        nix::unistd::ForkResult::Child => {
+            let code = (|| {
+                let mut port = open_results_port()?;
+                transport::begin(&mut port).map_err(|e| e.to_string())?;
+                let r = run_scenarios(&cfg, &mut port);
+                let code = match r {
+                    Ok(c) => c,
+                    Err(e) => {
+                        say(&format!("guest: error: {e}"));
+                        let _ = transport::error(&mut port, &e);
+                        2
+                    }
+                };
+                transport::exit(&mut port, code).map_err(|e| e.to_string())?;
+                port.flush().map_err(|e| e.to_string())?;
+                // Every byte out of the UART before the VM ends.
+                nix::sys::termios::tcdrain(&port).map_err(|e| format!("tcdrain: {e}"))?;
+                Ok::<u8, String>(code)
+            })()
+            .unwrap_or_else(|e| {
+                say(&format!("guest: error: {e}"));
+                2
+            });
+            std::process::exit(code as i32);
+        }
+        nix::unistd::ForkResult::Parent { child } => loop {
+            match nix::sys::wait::waitpid(None, None) {
+                Ok(nix::sys::wait::WaitStatus::Exited(pid, c)) if pid == child => {
+                    return Ok(c as u8)
+                }
+                Ok(nix::sys::wait::WaitStatus::Signaled(pid, sig, _)) if pid == child => {
+                    return Err(format!("the guest runner was killed by {sig}"));
+                }
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(format!("waitpid: {e}")),
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_hierarchies_pair_cpu_with_cpuacct_and_skip_disabled() {
+        let t = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n\
+                 cpuset\t0\t1\t1\ncpu\t0\t1\t1\ncpuacct\t0\t1\t1\nblkio\t0\t1\t0\n\
+                 memory\t0\t1\t1\nnet_cls\t0\t1\t1\nnet_prio\t0\t1\t1\npids\t0\t1\t1\n";
+        assert_eq!(
+            v1_hierarchies(t),
+            vec![
+                "cpuset",
+                "cpu,cpuacct",
+                "memory",
+                "net_cls,net_prio",
+                "pids"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_v2_needs_kernel_arguments() {
+        assert!(CgroupLayout::V2.kernel_args().contains("cgroup_no_v1=all"));
+        assert_eq!(CgroupLayout::V1.kernel_args(), "");
+        assert_eq!(
+            serde_json::to_string(&CgroupLayout::Hybrid).unwrap(),
+            "\"hybrid\""
+        );
+    }
+}

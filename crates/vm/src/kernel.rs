@@ -1,0 +1,325 @@
+//! The kernels a VM boots: recognising `--kernel` files, and fetching Debian's stock kernel.
+//!
+//! A `bzImage`/`vmlinuz` (the x86 boot protocol, "HdrS" at 0x202) is booted through qemu's
+//! firmware; an ELF `vmlinux` is booted directly through its PVH entry point (faster: nothing
+//! to decompress) and must carry the Xen PVH ELF note (`CONFIG_PVH=y`).
+//! [`fetch_debian`] runs `apt-get download` and unpacks the package with `dpkg-deb -x` into a
+//! cache directory: nothing is installed on the host, and a second call costs nothing.
+
+use std::path::{Path, PathBuf};
+
+/// What a kernel file is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelFormat {
+    /// The x86 boot protocol image (`bzImage`, Debian's `vmlinuz`).
+    BzImage,
+    /// An ELF `vmlinux` with a PVH entry note.
+    PvhElf,
+}
+
+/// A kernel to boot.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    /// The file.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: KernelFormat,
+    /// The version string the image carries (bzImage) or that its file name gives.
+    pub version: String,
+}
+
+/// Why a kernel cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("--kernel {path}: {reason}")]
+pub struct KernelError {
+    /// The path given.
+    pub path: String,
+    /// Why, with the fix.
+    pub reason: String,
+}
+
+fn kerr(path: &Path, reason: impl Into<String>) -> KernelError {
+    KernelError {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Looks for the PVH note (Xen ELF note type 18, XEN_ELFNOTE_PHYS32_ENTRY) in an ELF64 file.
+fn elf_has_pvh_note(b: &[u8]) -> bool {
+    if b.len() < 64 {
+        return false;
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().expect("4 bytes"));
+    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes")) as usize;
+    let (phoff, phentsize, phnum) = (u64_at(32), u16_at(54), u16_at(56));
+    for i in 0..phnum {
+        let o = phoff + i * phentsize;
+        if o + 56 > b.len() || u32_at(o) != 4 {
+            continue; // not PT_NOTE
+        }
+        let (off, size) = (u64_at(o + 8), u64_at(o + 32));
+        let end = off.saturating_add(size).min(b.len());
+        let mut p = off;
+        while p + 12 <= end {
+            let (namesz, descsz, typ) = (u32_at(p) as usize, u32_at(p + 4) as usize, u32_at(p + 8));
+            let name = &b[p + 12..(p + 12 + namesz).min(end)];
+            if typ == 18 && name.starts_with(b"Xen") {
+                return true;
+            }
+            p += 12 + namesz.div_ceil(4) * 4 + descsz.div_ceil(4) * 4;
+        }
+    }
+    false
+}
+
+impl Kernel {
+    /// Recognises the kernel at `path`.
+    pub fn open(path: &Path) -> Result<Kernel, KernelError> {
+        let b = std::fs::read(path).map_err(|e| {
+            kerr(
+                path,
+                format!("cannot read it ({e}); give a vmlinux, bzImage or vmlinuz, or `debian` for Debian's stock kernel"),
+            )
+        })?;
+        let name_version = || {
+            path.file_name()
+                .map(|n| {
+                    n.to_string_lossy()
+                        .trim_start_matches("vmlinuz-")
+                        .trim_start_matches("vmlinux-")
+                        .to_string()
+                })
+                .unwrap_or_default()
+        };
+        if b.len() > 0x210 && &b[0x202..0x206] == b"HdrS" {
+            // kernel_version: a pointer at 0x20e, relative to 0x200.
+            let ptr = u16::from_le_bytes([b[0x20e], b[0x20f]]) as usize + 0x200;
+            let version = b
+                .get(ptr..(ptr + 256).min(b.len()))
+                .map(|s| {
+                    let s = &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())];
+                    String::from_utf8_lossy(s)
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_string()
+                })
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(name_version);
+            return Ok(Kernel {
+                path: path.to_path_buf(),
+                format: KernelFormat::BzImage,
+                version,
+            });
+        }
+        if b.starts_with(b"\x7fELF") {
+            if b.get(4) != Some(&2) {
+                return Err(kerr(path, "a 32-bit ELF; give an x86_64 kernel"));
+            }
+            if !elf_has_pvh_note(&b) {
+                return Err(kerr(
+                    path,
+                    "an ELF vmlinux without the PVH entry note (build it with CONFIG_PVH=y), or give the bzImage (arch/x86/boot/bzImage)",
+                ));
+            }
+            return Ok(Kernel {
+                path: path.to_path_buf(),
+                format: KernelFormat::PvhElf,
+                version: name_version(),
+            });
+        }
+        Err(kerr(
+            path,
+            "not a kernel image (neither a bzImage with the HdrS boot header nor an ELF vmlinux)",
+        ))
+    }
+
+    /// A short label for reports and directories: the version, made path-safe.
+    pub fn label(&self) -> String {
+        self.version
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || ".-_+".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+}
+
+/// The default cache directory: `$XDG_CACHE_HOME/limitcheck`, else `~/.cache/limitcheck`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("limitcheck");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    PathBuf::from(home).join(".cache/limitcheck")
+}
+
+/// The Debian package `limitcheck vm --kernel debian` boots.
+pub const DEBIAN_DEFAULT_PACKAGE: &str = "linux-image-amd64";
+
+fn run(cmd: &mut std::process::Command, what: &str) -> Result<String, String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Fetches Debian's kernel package `package` (a meta-package such as `linux-image-amd64` is
+/// followed to the image it depends on) into `cache`, unpacked, and returns its `vmlinuz`.
+/// `progress` gets a line per download.
+pub fn fetch_debian(
+    package: &str,
+    cache: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<PathBuf, String> {
+    let dir = cache.join("kernels");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mut pkg = package.to_string();
+    for _ in 0..4 {
+        // apt-get download writes into the current directory.
+        let listing = || -> Vec<PathBuf> {
+            std::fs::read_dir(&dir)
+                .map(|r| r.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default()
+        };
+        let find = |files: &[PathBuf]| {
+            files
+                .iter()
+                .find(|f| {
+                    f.file_name().is_some_and(|n| {
+                        let n = n.to_string_lossy();
+                        n.starts_with(&format!("{pkg}_")) && n.ends_with(".deb")
+                    })
+                })
+                .cloned()
+        };
+        // A cached .deb is used as it is (delete the cache directory to pick up a newer one).
+        let deb = match find(&listing()) {
+            Some(d) => d,
+            None => {
+                progress(&format!("apt-get download {pkg}"));
+                run(
+                    std::process::Command::new("apt-get")
+                        .args(["download", "-q", &pkg])
+                        .current_dir(&dir),
+                    &format!("apt-get download {pkg}"),
+                )?;
+                find(&listing()).ok_or_else(|| format!("apt-get download {pkg} wrote no .deb"))?
+            }
+        };
+        let unpacked = dir.join(deb.file_stem().expect("a .deb has a stem"));
+        if !unpacked.exists() {
+            progress(&format!("dpkg-deb -x {}", deb.display()));
+            let tmp = unpacked.with_extension("partial");
+            let _ = std::fs::remove_dir_all(&tmp);
+            run(
+                std::process::Command::new("dpkg-deb")
+                    .arg("-x")
+                    .arg(&deb)
+                    .arg(&tmp),
+                "dpkg-deb -x",
+            )?;
+            std::fs::rename(&tmp, &unpacked)
+                .map_err(|e| format!("cannot rename {}: {e}", tmp.display()))?;
+        }
+        let boot = unpacked.join("boot");
+        if let Some(v) = std::fs::read_dir(&boot).ok().and_then(|r| {
+            r.flatten().map(|e| e.path()).find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+            })
+        }) {
+            return Ok(v);
+        }
+        // A meta-package: follow its linux-image dependency.
+        let depends = run(
+            std::process::Command::new("dpkg-deb")
+                .args(["-f"])
+                .arg(&deb)
+                .arg("Depends"),
+            "dpkg-deb -f Depends",
+        )?;
+        pkg = depends
+            .split(',')
+            .map(|d| d.split_whitespace().next().unwrap_or(""))
+            .find(|d| d.starts_with("linux-image-"))
+            .ok_or_else(|| format!("{pkg} has no vmlinuz and depends on no linux-image package"))?
+            .to_string();
+    }
+    Err(format!("{package}: too many meta-packages to follow"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bzimage(version: &str) -> Vec<u8> {
+        let mut b = vec![0u8; 0x400];
+        b[0x202..0x206].copy_from_slice(b"HdrS");
+        let ptr: u16 = 0x100; // version at 0x300
+        b[0x20e..0x210].copy_from_slice(&ptr.to_le_bytes());
+        let v = format!("{version} (builder@host) #1 SMP");
+        b[0x300..0x300 + v.len()].copy_from_slice(v.as_bytes());
+        b
+    }
+
+    #[test]
+    fn a_bzimage_gives_its_version() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("vmlinuz");
+        std::fs::write(&p, bzimage("6.1.0-56-amd64")).unwrap();
+        let k = Kernel::open(&p).unwrap();
+        assert_eq!(k.format, KernelFormat::BzImage);
+        assert_eq!(k.version, "6.1.0-56-amd64");
+        assert_eq!(k.label(), "6.1.0-56-amd64");
+    }
+
+    #[test]
+    fn an_elf_without_pvh_and_a_text_file_are_refused_with_the_fix() {
+        let d = tempfile::tempdir().unwrap();
+        // Our own test binary: an ELF, no PVH note.
+        let e = Kernel::open(&std::env::current_exe().unwrap()).unwrap_err();
+        assert!(e.reason.contains("CONFIG_PVH"), "{e}");
+        let p = d.path().join("notes.txt");
+        std::fs::write(&p, "hello").unwrap();
+        let e = Kernel::open(&p).unwrap_err();
+        assert!(e.to_string().contains("notes.txt"), "{e}");
+        assert!(e.reason.contains("not a kernel image"), "{e}");
+        let e = Kernel::open(&d.path().join("missing")).unwrap_err();
+        assert!(e.reason.contains("debian"), "{e}");
+    }
+
+    #[test]
+    fn a_pvh_note_is_found() {
+        // A minimal ELF64 with one PT_NOTE holding a Xen note of type 18.
+        let mut b = vec![0u8; 256];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 2;
+        b[32..40].copy_from_slice(&64u64.to_le_bytes()); // phoff
+        b[54..56].copy_from_slice(&56u16.to_le_bytes()); // phentsize
+        b[56..58].copy_from_slice(&1u16.to_le_bytes()); // phnum
+        b[64..68].copy_from_slice(&4u32.to_le_bytes()); // PT_NOTE
+        b[72..80].copy_from_slice(&160u64.to_le_bytes()); // offset
+        b[96..104].copy_from_slice(&24u64.to_le_bytes()); // filesz
+        b[160..164].copy_from_slice(&4u32.to_le_bytes()); // namesz
+        b[164..168].copy_from_slice(&8u32.to_le_bytes()); // descsz
+        b[168..172].copy_from_slice(&18u32.to_le_bytes()); // type
+        b[172..176].copy_from_slice(b"Xen\0");
+        assert!(elf_has_pvh_note(&b));
+        b[168..172].copy_from_slice(&17u32.to_le_bytes());
+        assert!(!elf_has_pvh_note(&b));
+    }
+}

@@ -1,0 +1,376 @@
+//! The kernel gate: scenarios run inside a VM booted from a chosen kernel, with the cgroup
+//! layout chosen (`limitcheck vm --kernel PATH --cgroup v2 SCENARIO...`).
+//!
+//! The host builds an initramfs ([`initramfs`]: busybox-static, the limitcheck binary and its
+//! libraries, the scenarios, a [`guest::GuestConfig`]) and boots the kernel with
+//! `qemu-system-x86_64` ([`qemu`]: KVM only when a probe boot shows it works, else TCG). In the
+//! guest, limitcheck is `/init` ([`guest`]): it mounts the cgroup layout, runs the scenarios as
+//! `limitcheck run` would, and streams the run directory back over the second serial port
+//! ([`transport`]). The host then reads the console log ([`console`]) for panics, WARNs, BUGs
+//! and Oopses, writes `vm.json` and `console.log` into the run directory, and renders the
+//! report. Several kernels give a [`matrix`].
+//!
+//! Exit statuses extend `limitcheck run`'s: 0 passed, 1 a verdict failed, 2 could not run,
+//! [`EXIT_PANIC`], [`EXIT_HUNG`], [`EXIT_KERNEL_PROBLEM`].
+
+#![deny(missing_docs)]
+
+pub mod console;
+pub mod cpio;
+pub mod guest;
+pub mod initramfs;
+pub mod kernel;
+pub mod matrix;
+pub mod qemu;
+pub mod transport;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::guest::{CgroupLayout, GuestConfig};
+use crate::initramfs::{Initramfs, GUEST_CONFIG, GUEST_EXE, GUEST_SCENARIOS};
+use crate::kernel::Kernel;
+use crate::qemu::{Accel, AccelChoice, Machine, Outcome};
+
+/// The guest kernel panicked.
+pub const EXIT_PANIC: u8 = 3;
+/// The guest hung: stopped at the timeout.
+pub const EXIT_HUNG: u8 = 4;
+/// The guest kernel printed a WARN, BUG or Oops, or tainted.
+pub const EXIT_KERNEL_PROBLEM: u8 = 5;
+
+/// How to choose the accelerator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccelMode {
+    /// KVM if the probe boot works, else TCG.
+    Auto,
+    /// KVM, no probe.
+    Kvm,
+    /// TCG, no probe.
+    Tcg,
+}
+
+/// What `limitcheck vm` does.
+#[derive(Debug, Clone)]
+pub struct VmOptions {
+    /// The kernels, booted in turn.
+    pub kernels: Vec<Kernel>,
+    /// The cgroup layout the guest mounts.
+    pub cgroup: CgroupLayout,
+    /// Extra kernel command line.
+    pub append: String,
+    /// The scenario files (host paths, already validated).
+    pub scenarios: Vec<PathBuf>,
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// The run id.
+    pub run_id: String,
+    /// limitcheck's version.
+    pub version: String,
+    /// The limitcheck binary to put in the guest.
+    pub exe: PathBuf,
+    /// A statically linked busybox.
+    pub busybox: PathBuf,
+    /// Acceleration.
+    pub accel: AccelMode,
+    /// Guest memory, MiB.
+    pub memory_mib: u32,
+    /// Virtual CPUs.
+    pub cpus: u32,
+    /// Stop a guest after this long (None: 180 s plus four times the scenarios' durations).
+    pub timeout: Option<Duration>,
+    /// Set by SIGINT/SIGTERM.
+    pub stop: Arc<AtomicBool>,
+    /// Show every console line, not only the guest's progress.
+    pub verbose: bool,
+}
+
+/// One kernel's run, also written as `vm.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelRun {
+    /// The kernel file.
+    pub kernel: PathBuf,
+    /// Its version.
+    pub version: String,
+    /// Its label (directory name in a matrix).
+    pub label: String,
+    /// Where its run went.
+    pub dir: PathBuf,
+    /// kvm or tcg.
+    pub accel: String,
+    /// Why.
+    pub accel_reason: String,
+    /// The cgroup layout asked for.
+    pub cgroup: String,
+    /// How the guest ended, in words.
+    pub outcome: String,
+    /// The exit status this kernel's run gives.
+    pub exit_code: u8,
+    /// The guest's error, if it could not run.
+    pub error: Option<String>,
+    /// Kernel problems seen on the console: (scenario or null, line).
+    pub kernel_problems: Vec<(Option<String>, String)>,
+    /// Files received; files damaged in transit.
+    pub files_received: usize,
+    /// Files that arrived damaged.
+    pub files_damaged: Vec<String>,
+    /// Wall-clock seconds from qemu's start to its end.
+    pub wall_s: f64,
+}
+
+/// Picks the timeout from the scenarios' durations.
+fn default_timeout(files: &[PathBuf]) -> Duration {
+    let total: f64 = files
+        .iter()
+        .filter_map(|f| limitcheck_scenario::model::load(f).ok())
+        .map(|s| s.duration.as_secs_f64())
+        .sum();
+    Duration::from_secs_f64(180.0 + 4.0 * total)
+}
+
+/// The guest path of the `i`-th scenario file.
+fn guest_scenario_path(i: usize, f: &Path) -> PathBuf {
+    Path::new(GUEST_SCENARIOS).join(format!(
+        "{:02}-{}",
+        i + 1,
+        f.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ))
+}
+
+/// Writes the guest's initramfs into `path`.
+pub fn build_initramfs(o: &VmOptions, path: &Path) -> Result<(), String> {
+    let e = |x: std::io::Error| format!("initramfs {}: {x}", path.display());
+    let mut ir = Initramfs::create(path).map_err(e)?;
+    ir.add_busybox(&o.busybox).map_err(e)?;
+    ir.add_executable(&o.exe, GUEST_EXE).map_err(e)?;
+    ir.add_symlink("init", GUEST_EXE.trim_start_matches('/'))
+        .map_err(e)?;
+    let mut guest_files = Vec::new();
+    for (i, f) in o.scenarios.iter().enumerate() {
+        let g = guest_scenario_path(i, f);
+        let data = std::fs::read(f).map_err(|x| format!("{}: {x}", f.display()))?;
+        ir.add_file(&g.to_string_lossy(), 0o644, &data).map_err(e)?;
+        guest_files.push(g);
+    }
+    let cfg = GuestConfig {
+        cgroup: o.cgroup,
+        scenarios: guest_files,
+        run_id: o.run_id.clone(),
+        version: o.version.clone(),
+    };
+    let json = serde_json::to_vec_pretty(&cfg).expect("serializes");
+    ir.add_file(GUEST_CONFIG, 0o644, &json).map_err(e)?;
+    ir.finish().map_err(e)?;
+    Ok(())
+}
+
+/// Writes a probe initramfs (busybox and a script reporting [`qemu::PROBE_CODE`]).
+pub fn build_probe_initramfs(busybox: &Path, path: &Path) -> Result<(), String> {
+    build_script_initramfs(busybox, &qemu::probe_init_script(), path)
+}
+
+/// Writes an initramfs whose `/init` is `script` (a `#!/bin/busybox sh` script): for probes,
+/// and for tests of what happens when a guest misbehaves.
+pub fn build_script_initramfs(busybox: &Path, script: &str, path: &Path) -> Result<(), String> {
+    let e = |x: std::io::Error| format!("initramfs {}: {x}", path.display());
+    let mut ir = Initramfs::create(path).map_err(e)?;
+    ir.add_busybox(busybox).map_err(e)?;
+    ir.add_file("init", 0o755, script.as_bytes()).map_err(e)?;
+    ir.finish().map_err(e)?;
+    Ok(())
+}
+
+/// Boots one kernel with `initrd` and collects what it gave into `dir`.
+#[allow(clippy::too_many_arguments)]
+pub fn boot_and_collect(
+    o: &VmOptions,
+    kernel: &Kernel,
+    initrd: &Path,
+    accel: &AccelChoice,
+    dir: &Path,
+    timeout: Duration,
+    progress: &mut dyn FnMut(&str),
+) -> Result<KernelRun, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let m = Machine {
+        kernel: kernel.clone(),
+        initrd: initrd.to_path_buf(),
+        append: format!("{} {}", o.cgroup.kernel_args(), o.append)
+            .trim()
+            .to_string(),
+        memory_mib: o.memory_mib,
+        cpus: o.cpus,
+        accel: accel.accel,
+        console: dir.join("console.log"),
+        results: dir.join("results.stream"),
+        timeout,
+    };
+    let t0 = Instant::now();
+    let verbose = o.verbose;
+    let outcome = qemu::boot(
+        &m,
+        &mut |line| {
+            if let Some(p) = line.strip_prefix(console::PROGRESS) {
+                progress(p);
+            } else if verbose {
+                progress(&format!("console: {line}"));
+            }
+        },
+        &o.stop,
+    )
+    .map_err(|e| e.to_string())?;
+    let wall_s = t0.elapsed().as_secs_f64();
+    let stream = std::fs::read_to_string(&m.results).unwrap_or_default();
+    let received = transport::parse(&stream);
+    received
+        .write_into(dir)
+        .map_err(|e| format!("cannot write the guest's files into {}: {e}", dir.display()))?;
+    if received.damaged.is_empty() {
+        let _ = std::fs::remove_file(&m.results);
+    }
+    let findings = console::scan(&std::fs::read_to_string(&m.console).unwrap_or_default());
+    let (outcome_text, mut code) = match &outcome {
+        Outcome::Exited(c) => (format!("the guest finished with status {c}"), *c),
+        Outcome::Panicked(p) => (format!("the guest kernel panicked: {p}"), EXIT_PANIC),
+        Outcome::TimedOut => (
+            format!(
+                "the guest hung: stopped after {:.0}s (--timeout)",
+                timeout.as_secs_f64()
+            ),
+            EXIT_HUNG,
+        ),
+        Outcome::Stopped => (
+            "the guest stopped without reporting an exit status (no panic on the console)".into(),
+            2,
+        ),
+        Outcome::Interrupted => ("interrupted: the guest was stopped".into(), 2),
+        Outcome::QemuFailed(why) => (why.clone(), 2),
+    };
+    if let Some(e) = &received.error {
+        code = code.max(2);
+        progress(&format!("guest error: {e}"));
+    }
+    if !findings.problems.is_empty() && code < EXIT_PANIC {
+        code = EXIT_KERNEL_PROBLEM;
+    }
+    let run = KernelRun {
+        kernel: kernel.path.clone(),
+        version: kernel.version.clone(),
+        label: kernel.label(),
+        dir: dir.to_path_buf(),
+        accel: accel.accel.to_string(),
+        accel_reason: accel.reason.clone(),
+        cgroup: o.cgroup.to_string(),
+        outcome: outcome_text,
+        exit_code: code,
+        error: received.error.clone(),
+        kernel_problems: findings
+            .problems
+            .iter()
+            .map(|p| (p.scenario.clone(), p.line.clone()))
+            .collect(),
+        files_received: received.files.len(),
+        files_damaged: received.damaged.clone(),
+        wall_s,
+    };
+    std::fs::write(
+        dir.join("vm.json"),
+        serde_json::to_string_pretty(&run).expect("serializes") + "\n",
+    )
+    .map_err(|e| format!("cannot write vm.json: {e}"))?;
+    if dir.join("summary.json").exists() {
+        limitcheck_report::render(dir).map_err(|e| format!("report: {e}"))?;
+    }
+    Ok(run)
+}
+
+/// Runs the scenarios on every kernel in turn. `progress` gets a line per event.
+pub fn run(o: &VmOptions, progress: &mut dyn FnMut(&str)) -> Result<Vec<KernelRun>, String> {
+    let qemu_version = qemu::check_installed()?;
+    std::fs::create_dir_all(&o.run_dir)
+        .map_err(|e| format!("cannot create {}: {e}", o.run_dir.display()))?;
+    let work = tempfile_dir(&o.run_dir)?;
+    let result = (|| {
+        let initrd = work.join("initramfs.cpio");
+        build_initramfs(o, &initrd)?;
+        let size = std::fs::metadata(&initrd).map(|m| m.len()).unwrap_or(0);
+        progress(&format!(
+            "initramfs: {:.1} MiB ({} scenario(s), busybox {}, {})",
+            size as f64 / (1024.0 * 1024.0),
+            o.scenarios.len(),
+            o.busybox.display(),
+            o.exe.display()
+        ));
+        let timeout = o.timeout.unwrap_or_else(|| default_timeout(&o.scenarios));
+        let mut runs = Vec::new();
+        for (i, k) in o.kernels.iter().enumerate() {
+            if o.stop.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            let accel = match o.accel {
+                AccelMode::Tcg => AccelChoice {
+                    accel: Accel::Tcg,
+                    reason: "software emulation (TCG): --accel tcg".into(),
+                },
+                AccelMode::Kvm => AccelChoice {
+                    accel: Accel::Kvm,
+                    reason: "KVM: --accel kvm (not probed)".into(),
+                },
+                AccelMode::Auto => {
+                    let probe = work.join("probe.cpio");
+                    build_probe_initramfs(&o.busybox, &probe)?;
+                    qemu::choose_accel(k, &probe, &work, Duration::from_secs(20))
+                }
+            };
+            let dir = if o.kernels.len() == 1 {
+                o.run_dir.clone()
+            } else {
+                o.run_dir.join(format!("{}-{}", i + 1, k.label()))
+            };
+            progress(&format!(
+                "BOOT {} ({}, {:?}) with cgroup {}; {}; {qemu_version}",
+                k.version,
+                k.path.display(),
+                k.format,
+                o.cgroup,
+                accel.reason
+            ));
+            let r = boot_and_collect(o, k, &initrd, &accel, &dir, timeout, progress)?;
+            progress(&format!(
+                "END  {}: {} in {:.1}s; exit status {}",
+                k.version, r.outcome, r.wall_s, r.exit_code
+            ));
+            for (s, line) in &r.kernel_problems {
+                progress(&format!(
+                    "KERNEL {}: {line}",
+                    s.as_deref().unwrap_or("(outside any scenario)")
+                ));
+            }
+            runs.push(r);
+        }
+        if runs.len() > 1 {
+            matrix::write(&o.run_dir, &runs)?;
+        }
+        Ok(runs)
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+fn tempfile_dir(run_dir: &Path) -> Result<PathBuf, String> {
+    let d = run_dir.join(".vm-work");
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+    Ok(d)
+}
+
+/// The exit status of runs on several kernels: the worst.
+pub fn exit_code(runs: &[KernelRun]) -> u8 {
+    runs.iter().map(|r| r.exit_code).max().unwrap_or(2)
+}
