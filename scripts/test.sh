@@ -4,7 +4,10 @@
 # 1. installs the Debian packages listed in scripts/deb-packages.txt that are missing (apt-get);
 # 2. runs every test of the workspace (the kernel tests need root: they create real cgroups and
 #    processes; without root they print SKIPPED with the reason);
-# 3. fails if anything named limitcheck is left behind: a cgroup, a state dir, a mount.
+# 3. runs the cgroup v2 lane (scripts/vm-lane.sh: the seed scenarios in a VM booted from
+#    Debian's kernel with cgroup_no_v1=all), unless arguments were given or
+#    LIMITCHECK_VM_LANE=0;
+# 4. fails if anything named limitcheck is left behind: a cgroup, a state dir, a mount.
 #
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p limitcheck-cgroup`).
 set -euo pipefail
@@ -30,6 +33,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 cargo test --workspace --locked "$@"
+
+if [ "$#" = 0 ] && [ "${LIMITCHECK_VM_LANE:-1}" != 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    scripts/vm-lane.sh
+  else
+    echo "scripts/test.sh: the cgroup v2 lane is SKIPPED: it needs root (it runs scenarios)" >&2
+  fi
+fi
 
 left=$({ find /sys/fs/cgroup -maxdepth 4 -type d -iname '*limitcheck*' 2>/dev/null || true
          find /run/limitcheck -mindepth 1 -maxdepth 1 2>/dev/null || true

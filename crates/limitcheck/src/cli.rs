@@ -128,6 +128,10 @@ pub struct VmArgs {
     /// Show every console line, not only the guest's progress.
     #[arg(long, short)]
     pub verbose: bool,
+    /// A busybox sh script to run in the guest as root after its mounts and before the
+    /// scenarios (set sysctls, start a background load); the run stops if it fails.
+    #[arg(long, value_name = "FILE")]
+    pub guest_setup: Option<std::path::PathBuf>,
 }
 
 /// Flags of `limitcheck kernel`.

@@ -41,11 +41,48 @@ fn message(line: &str) -> &str {
 
 pub use limitcheck_scenario::kernel::is_problem;
 
+/// Splits a console line where a kernel message (`[   12.345678] ...`) starts inside it: the
+/// kernel writes its messages to the serial console whole, but in the middle of whatever a
+/// program was writing to the same console.
+pub fn split_records(line: &str) -> Vec<&str> {
+    let b = line.as_bytes();
+    let mut cuts = vec![0];
+    let mut i = 1;
+    while i < b.len() {
+        if b[i] == b'[' {
+            let mut j = i + 1;
+            while j < b.len() && b[j] == b' ' {
+                j += 1;
+            }
+            let d0 = j;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            if j > d0 && j < b.len() && b[j] == b'.' {
+                let f0 = j + 1;
+                j += 1;
+                while j < b.len() && b[j].is_ascii_digit() {
+                    j += 1;
+                }
+                if j > f0 && j < b.len() && b[j] == b']' {
+                    cuts.push(i);
+                }
+            }
+        }
+        i += 1;
+    }
+    cuts.push(b.len());
+    cuts.windows(2)
+        .map(|w| &line[w[0]..w[1]])
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// Scans a console log.
 pub fn scan(text: &str) -> Findings {
     let mut f = Findings::default();
     let mut current: Option<String> = None;
-    for line in text.lines() {
+    for line in text.lines().flat_map(split_records) {
         let msg = message(line).trim_end();
         if let Some(name) = msg.strip_prefix("limitcheck: begin ") {
             current = Some(name.to_string());
@@ -94,6 +131,21 @@ mod tests {
             f.panic.as_deref(),
             Some("Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100")
         );
+    }
+
+    #[test]
+    fn a_kernel_message_inside_a_program_line_is_found() {
+        let line =
+            "LC| RUN  seed-2 (12.0s): The quota changes [    9.056194] WARNING: CPU: 1 PID: 7 at x";
+        assert_eq!(
+            split_records(line),
+            vec![
+                "LC| RUN  seed-2 (12.0s): The quota changes ",
+                "[    9.056194] WARNING: CPU: 1 PID: 7 at x"
+            ]
+        );
+        assert_eq!(scan(line).problems.len(), 1);
+        assert_eq!(split_records("[1.5] a [x] b"), vec!["[1.5] a [x] b"]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use nix::mount::{mount, MsFlags};
 use serde::{Deserialize, Serialize};
 
 use crate::console::PROGRESS;
-use crate::initramfs::{GUEST_CONFIG, GUEST_EXE};
+use crate::initramfs::{GUEST_BUSYBOX, GUEST_CONFIG, GUEST_EXE, GUEST_SETUP};
 use crate::qemu::{EXIT_BASE, EXIT_PORT};
 use crate::transport;
 
@@ -64,6 +64,9 @@ pub struct GuestConfig {
     pub run_id: String,
     /// The host's limitcheck version.
     pub version: String,
+    /// Whether [`crate::initramfs::GUEST_SETUP`] is to be run before the scenarios.
+    #[serde(default)]
+    pub setup_script: bool,
 }
 
 /// True when this process is the VM guest's init.
@@ -239,6 +242,18 @@ fn run_scenarios(cfg: &GuestConfig, results: &mut dyn Write) -> Result<u8, Strin
             .map(|n| n.get())
             .unwrap_or(1)
     ));
+    if cfg.setup_script {
+        say(&format!(
+            "guest: running the --guest-setup script ({GUEST_SETUP})"
+        ));
+        let st = std::process::Command::new(GUEST_BUSYBOX)
+            .args(["sh", GUEST_SETUP])
+            .status()
+            .map_err(|e| format!("cannot run the --guest-setup script: {e}"))?;
+        if !st.success() {
+            return Err(format!("the --guest-setup script failed ({st})"));
+        }
+    }
     let opts = limitcheck_scenario::runner::RunOptions {
         runtime_root: PathBuf::from("/run/limitcheck"),
         exe: PathBuf::from(GUEST_EXE),

@@ -21,6 +21,8 @@ pub const GUEST_EXE: &str = "/opt/limitcheck/bin/limitcheck";
 pub const GUEST_BUSYBOX: &str = "/bin/busybox";
 /// The guest's instructions (JSON, [`crate::guest::GuestConfig`]).
 pub const GUEST_CONFIG: &str = "/limitcheck/guest.json";
+/// The `--guest-setup` script in the guest.
+pub const GUEST_SETUP: &str = "/limitcheck/setup.sh";
 /// The directory of the scenario files in the guest.
 pub const GUEST_SCENARIOS: &str = "/limitcheck/scenarios";
 

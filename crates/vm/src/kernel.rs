@@ -187,6 +187,20 @@ pub fn fetch_debian(
 ) -> Result<PathBuf, String> {
     let dir = cache.join("kernels");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // One fetch at a time (parallel tests, two runs): an exclusive lock on the cache.
+    let lock = std::fs::File::create(dir.join(".lock"))
+        .map_err(|e| format!("cannot create {}/.lock: {e}", dir.display()))?;
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on an fd we own; released when `lock` is closed.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(format!(
+                "cannot lock {}/.lock: {}",
+                dir.display(),
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
     let mut pkg = package.to_string();
     for _ in 0..4 {
         // apt-get download writes into the current directory.

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::guest::{CgroupLayout, GuestConfig};
-use crate::initramfs::{Initramfs, GUEST_CONFIG, GUEST_EXE, GUEST_SCENARIOS};
+use crate::initramfs::{Initramfs, GUEST_CONFIG, GUEST_EXE, GUEST_SCENARIOS, GUEST_SETUP};
 use crate::kernel::Kernel;
 use crate::qemu::{Accel, AccelChoice, Machine, Outcome};
 
@@ -87,6 +87,8 @@ pub struct VmOptions {
     pub stop: Arc<AtomicBool>,
     /// Show every console line, not only the guest's progress.
     pub verbose: bool,
+    /// A busybox `sh` script run in the guest after its mounts, before the scenarios.
+    pub guest_setup: Option<PathBuf>,
 }
 
 /// One kernel's run, also written as `vm.json`.
@@ -132,15 +134,12 @@ fn default_timeout(files: &[PathBuf]) -> Duration {
     Duration::from_secs_f64(180.0 + 4.0 * total)
 }
 
-/// The guest path of the `i`-th scenario file.
+/// The guest path of the `i`-th scenario file: its own directory, its own file name (a
+/// scenario without `name` is named after its file, as on a host).
 fn guest_scenario_path(i: usize, f: &Path) -> PathBuf {
-    Path::new(GUEST_SCENARIOS).join(format!(
-        "{:02}-{}",
-        i + 1,
-        f.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ))
+    Path::new(GUEST_SCENARIOS)
+        .join(format!("{:02}", i + 1))
+        .join(f.file_name().unwrap_or_default())
 }
 
 /// Writes the guest's initramfs into `path`.
@@ -148,7 +147,20 @@ pub fn build_initramfs(o: &VmOptions, path: &Path) -> Result<(), String> {
     let e = |x: std::io::Error| format!("initramfs {}: {x}", path.display());
     let mut ir = Initramfs::create(path).map_err(e)?;
     ir.add_busybox(&o.busybox).map_err(e)?;
-    ir.add_executable(&o.exe, GUEST_EXE).map_err(e)?;
+    // Debug info is most of a release build with debug = 1: strip it for the guest (a smaller
+    // initramfs unpacks faster under emulation). Without objcopy (binutils), as it is.
+    let stripped = path.with_extension("limitcheck");
+    let exe = match std::process::Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(&o.exe)
+        .arg(&stripped)
+        .status()
+    {
+        Ok(s) if s.success() => stripped.clone(),
+        _ => o.exe.clone(),
+    };
+    ir.add_executable(&exe, GUEST_EXE).map_err(e)?;
+    let _ = std::fs::remove_file(&stripped);
     ir.add_symlink("init", GUEST_EXE.trim_start_matches('/'))
         .map_err(e)?;
     let mut guest_files = Vec::new();
@@ -158,11 +170,17 @@ pub fn build_initramfs(o: &VmOptions, path: &Path) -> Result<(), String> {
         ir.add_file(&g.to_string_lossy(), 0o644, &data).map_err(e)?;
         guest_files.push(g);
     }
+    if let Some(script) = &o.guest_setup {
+        let data = std::fs::read(script)
+            .map_err(|x| format!("--guest-setup {}: {x}", script.display()))?;
+        ir.add_file(GUEST_SETUP, 0o755, &data).map_err(e)?;
+    }
     let cfg = GuestConfig {
         cgroup: o.cgroup,
         scenarios: guest_files,
         run_id: o.run_id.clone(),
         version: o.version.clone(),
+        setup_script: o.guest_setup.is_some(),
     };
     let json = serde_json::to_vec_pretty(&cfg).expect("serializes");
     ir.add_file(GUEST_CONFIG, 0o644, &json).map_err(e)?;
@@ -216,10 +234,12 @@ pub fn boot_and_collect(
     let outcome = qemu::boot(
         &m,
         &mut |line| {
-            if let Some(p) = line.strip_prefix(console::PROGRESS) {
-                progress(p);
-            } else if verbose {
-                progress(&format!("console: {line}"));
+            for part in console::split_records(line) {
+                if let Some(p) = part.strip_prefix(console::PROGRESS) {
+                    progress(p);
+                } else if verbose {
+                    progress(&format!("console: {part}"));
+                }
             }
         },
         &o.stop,
@@ -233,6 +253,10 @@ pub fn boot_and_collect(
         .map_err(|e| format!("cannot write the guest's files into {}: {e}", dir.display()))?;
     if received.damaged.is_empty() {
         let _ = std::fs::remove_file(&m.results);
+    }
+    let qemu_log = m.console.with_extension("qemu.log");
+    if std::fs::metadata(&qemu_log).is_ok_and(|m| m.len() == 0) {
+        let _ = std::fs::remove_file(&qemu_log);
     }
     let findings = console::scan(&std::fs::read_to_string(&m.console).unwrap_or_default());
     let (outcome_text, mut code) = match &outcome {

@@ -197,13 +197,12 @@ pub fn boot(
         std::fs::read_to_string(&qemu_log)
             .unwrap_or_default()
             .lines()
-            .filter(|l| !l.trim().is_empty())
-            .last()
+            .rfind(|l| !l.trim().is_empty())
             .unwrap_or("")
             .to_string()
     };
     Ok(match (status.code(), status.signal()) {
-        (Some(c), _) if c & 1 == 1 && c >= 2 * EXIT_BASE as i32 + 1 => {
+        (Some(c), _) if c & 1 == 1 && c > 2 * EXIT_BASE as i32 => {
             Outcome::Exited(((c - 1) / 2) as u8 - EXIT_BASE)
         }
         (Some(0), _) => match findings.panic {

@@ -80,6 +80,7 @@ pub fn run(a: &VmArgs) -> anyhow::Result<ExitCode> {
         timeout: a.timeout,
         stop: super::run::install_stop_handler(),
         verbose: a.verbose,
+        guest_setup: a.guest_setup.clone(),
     };
     if o.cpus == 0 {
         bail!("--cpus: give at least 1");

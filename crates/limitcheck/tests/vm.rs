@@ -1,0 +1,257 @@
+//! `limitcheck vm` against Debian's real kernel under qemu: a guest that panics, a guest that
+//! hangs, the KVM probe, and a kernel that taints during a scenario. (The scenarios themselves
+//! on real cgroup v2 are the v2 lane, scripts/vm-lane.sh, run by scripts/test.sh.)
+//!
+//! The kernel is fetched once into ~/.cache/limitcheck with `apt-get download`. Skipped, with
+//! the reason, where qemu-system-x86 is not installed (scripts/test.sh installs it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use limitcheck_vm::guest::CgroupLayout;
+use limitcheck_vm::kernel::{self, Kernel};
+use limitcheck_vm::qemu::{self, Accel, AccelChoice, Outcome};
+use limitcheck_vm::{AccelMode, VmOptions};
+
+fn debian_kernel(test: &str) -> Option<Kernel> {
+    if let Err(e) = qemu::check_installed() {
+        limitcheck_testkit::skip(test, &e);
+        return None;
+    }
+    let path = kernel::fetch_debian(
+        kernel::DEBIAN_DEFAULT_PACKAGE,
+        &kernel::cache_dir(),
+        &mut |l| eprintln!("{l}"),
+    )
+    .expect("Debian's kernel package can be fetched (apt-get download)");
+    Some(Kernel::open(&path).expect("Debian's vmlinuz is a bzImage"))
+}
+
+fn options(k: &Kernel, run_dir: &Path) -> VmOptions {
+    VmOptions {
+        kernels: vec![k.clone()],
+        cgroup: CgroupLayout::V2,
+        append: String::new(),
+        scenarios: Vec::new(),
+        run_dir: run_dir.to_path_buf(),
+        run_id: "test".into(),
+        version: "test".into(),
+        exe: PathBuf::from(env!("CARGO_BIN_EXE_limitcheck")),
+        busybox: limitcheck_vm::initramfs::find_busybox().expect("busybox-static"),
+        accel: AccelMode::Tcg,
+        memory_mib: 512,
+        cpus: 1,
+        timeout: None,
+        stop: Arc::new(AtomicBool::new(false)),
+        verbose: false,
+        guest_setup: None,
+    }
+}
+
+fn tcg() -> AccelChoice {
+    AccelChoice {
+        accel: Accel::Tcg,
+        reason: "test".into(),
+    }
+}
+
+#[test]
+fn a_guest_whose_init_exits_is_reported_as_a_panic_with_its_log() {
+    let Some(k) = debian_kernel("a_guest_whose_init_exits_is_reported_as_a_panic_with_its_log")
+    else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let o = options(&k, d.path());
+    let initrd = d.path().join("exit.cpio");
+    limitcheck_vm::build_script_initramfs(
+        &o.busybox,
+        "#!/bin/busybox sh\necho 'init: leaving now'\nexit 3\n",
+        &initrd,
+    )
+    .unwrap();
+    let run = limitcheck_vm::boot_and_collect(
+        &o,
+        &k,
+        &initrd,
+        &tcg(),
+        &d.path().join("run"),
+        Duration::from_secs(120),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(run.exit_code, limitcheck_vm::EXIT_PANIC, "{run:?}");
+    assert!(
+        run.outcome.contains("Attempted to kill init"),
+        "{}",
+        run.outcome
+    );
+    let log = std::fs::read_to_string(d.path().join("run/console.log")).unwrap();
+    assert!(log.contains("init: leaving now"), "the console log is kept");
+    assert!(log.contains("Kernel panic - not syncing"));
+    let vm: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("run/vm.json")).unwrap())
+            .unwrap();
+    assert_eq!(vm["exit_code"], 3);
+}
+
+#[test]
+fn a_hung_guest_is_stopped_at_the_timeout_and_reported() {
+    let Some(k) = debian_kernel("a_hung_guest_is_stopped_at_the_timeout_and_reported") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let o = options(&k, d.path());
+    let initrd = d.path().join("hang.cpio");
+    limitcheck_vm::build_script_initramfs(
+        &o.busybox,
+        "#!/bin/busybox sh\necho 'init: hanging'\nwhile :; do /bin/busybox sleep 1; done\n",
+        &initrd,
+    )
+    .unwrap();
+    let t0 = std::time::Instant::now();
+    let run = limitcheck_vm::boot_and_collect(
+        &o,
+        &k,
+        &initrd,
+        &tcg(),
+        &d.path().join("run"),
+        Duration::from_secs(25),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(t0.elapsed() >= Duration::from_secs(25));
+    assert_eq!(run.exit_code, limitcheck_vm::EXIT_HUNG, "{run:?}");
+    assert!(run.outcome.contains("hung"), "{}", run.outcome);
+    // It did boot: the log shows the init running when it was stopped.
+    let log = std::fs::read_to_string(d.path().join("run/console.log")).unwrap();
+    assert!(log.contains("init: hanging"), "{log}");
+    // qemu is gone.
+    let ps = Command::new("pgrep")
+        .args(["-f", &initrd.to_string_lossy()])
+        .output()
+        .unwrap();
+    assert!(ps.stdout.is_empty(), "qemu still running");
+}
+
+#[test]
+fn the_kvm_probe_picks_an_accelerator_that_boots() {
+    let Some(k) = debian_kernel("the_kvm_probe_picks_an_accelerator_that_boots") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let busybox = limitcheck_vm::initramfs::find_busybox().unwrap();
+    let probe = d.path().join("probe.cpio");
+    limitcheck_vm::build_probe_initramfs(&busybox, &probe).unwrap();
+    let choice = qemu::choose_accel(&k, &probe, d.path(), Duration::from_secs(20));
+    eprintln!("probe: {choice:?}");
+    if choice.accel == Accel::Tcg {
+        assert!(choice.reason.contains("TCG"), "{}", choice.reason);
+        if Path::new("/dev/kvm").exists() {
+            // This machine type: /dev/kvm exists but cannot run a stock kernel.
+            assert!(choice.reason.contains("KVM probe"), "{}", choice.reason);
+        }
+    }
+    // Whatever was chosen boots the probe guest and hears from it.
+    let m = qemu::Machine {
+        kernel: k.clone(),
+        initrd: probe.clone(),
+        append: "quiet".into(),
+        memory_mib: 256,
+        cpus: 1,
+        accel: choice.accel,
+        console: d.path().join("c.log"),
+        results: d.path().join("r.out"),
+        timeout: Duration::from_secs(120),
+    };
+    let out = qemu::boot(&m, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+    assert_eq!(out, Outcome::Exited(qemu::PROBE_CODE));
+}
+
+#[test]
+fn a_kernel_that_taints_during_a_scenario_fails_it_and_the_run_exits_5() {
+    let Some(k) =
+        debian_kernel("a_kernel_that_taints_during_a_scenario_fails_it_and_the_run_exits_5")
+    else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let scenario = d.path().join("quiet-hog.toml");
+    std::fs::write(
+        &scenario,
+        r#"description = "One CPU hog; the kernel taints while it runs."
+duration = "8s"
+
+[[container]]
+name = "hog"
+workload = { kind = "cpu", workers = 1 }
+
+[[expect]]
+metric = "cpu.usage"
+container = "hog"
+window = ["1s", "8s"]
+min = 0.2
+"#,
+    )
+    .unwrap();
+    // Two seconds into the run (the scenario lasts eight), mark the kernel as warned (taint W)
+    // and log a WARNING line, as a kernel WARN_ON would.
+    let setup = d.path().join("taint.sh");
+    std::fs::write(
+        &setup,
+        "( /bin/busybox sleep 2; echo 512 > /proc/sys/kernel/tainted; \
+         echo 'WARNING: CPU: 0 PID: 1 at limitcheck/test.c:1 planted_by_the_test' > /dev/kmsg ) &\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_limitcheck"))
+        .args(["vm", "--kernel"])
+        .arg(&k.path)
+        .args([
+            "--accel",
+            "tcg",
+            "--cpus",
+            "2",
+            "--memory",
+            "1g",
+            "--report-dir",
+        ])
+        .arg(d.path().join("run"))
+        .arg("--guest-setup")
+        .arg(&setup)
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("KERNEL quiet-hog: WARNING: CPU: 0"),
+        "{stdout}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("run/summary.json")).unwrap())
+            .unwrap();
+    let s = &summary["scenarios"][0];
+    assert_eq!(s["verdict"], "fail", "{s}");
+    let health = s["expectations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["metric"] == "kernel.health")
+        .expect("a kernel.health verdict");
+    let reason = health["reason"].as_str().unwrap();
+    assert!(reason.contains("tainted: W"), "{reason}");
+    assert!(reason.contains("planted_by_the_test"), "{reason}");
+    // The CPU expectation itself passed: the failure is the kernel's.
+    assert!(s["expectations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["metric"] == "cpu.usage" && e["verdict"] == "pass"));
+    // The report rendered on the host.
+    assert!(d.path().join("run/index.html").exists());
+    assert!(d.path().join("run/junit.xml").exists());
+}
