@@ -255,3 +255,30 @@ min = 0.2
     assert!(d.path().join("run/index.html").exists());
     assert!(d.path().join("run/junit.xml").exists());
 }
+
+#[test]
+fn the_vmlinux_inside_debians_vmlinuz_boots_directly_by_pvh() {
+    let Some(k) = debian_kernel("the_vmlinux_inside_debians_vmlinuz_boots_directly_by_pvh") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let vmlinux = kernel::extract_vmlinux(&k, &d.path().join("vmlinux")).unwrap();
+    assert_eq!(vmlinux.format, kernel::KernelFormat::PvhElf);
+    assert_eq!(vmlinux.version, k.version);
+    let busybox = limitcheck_vm::initramfs::find_busybox().unwrap();
+    let probe = d.path().join("probe.cpio");
+    limitcheck_vm::build_probe_initramfs(&busybox, &probe).unwrap();
+    let m = qemu::Machine {
+        kernel: vmlinux,
+        initrd: probe,
+        append: "quiet".into(),
+        memory_mib: 256,
+        cpus: 1,
+        accel: Accel::Tcg,
+        console: d.path().join("c.log"),
+        results: d.path().join("r.out"),
+        timeout: Duration::from_secs(120),
+    };
+    let out = qemu::boot(&m, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+    assert_eq!(out, Outcome::Exited(qemu::PROBE_CODE));
+}

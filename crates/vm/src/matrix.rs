@@ -1,9 +1,313 @@
-//! Several kernels, one table: a row per expectation, a column per kernel.
+//! Several kernels, one table: a row per expectation, a column per kernel, each cell the
+//! measured value and verdict; then the regression table of each kernel against the first
+//! (the report crate's `compare` gate). Written as `matrix.html`, `matrix.md` and
+//! `matrix.json` at the top of the run directory, each kernel's own run in a subdirectory.
+
 use std::path::Path;
+
+use limitcheck_report::compare::{self, Comparison, DEFAULT_THRESHOLD};
+use limitcheck_report::model::Summary;
+use serde::Serialize;
 
 use crate::KernelRun;
 
-/// Writes `matrix.md`, `matrix.json` and `matrix.html` into `dir`.
-pub fn write(_dir: &Path, _runs: &[KernelRun]) -> Result<(), String> {
-    Ok(())
+/// One kernel's column.
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    /// The kernel's version.
+    pub kernel: String,
+    /// Its run directory, relative to the matrix.
+    pub dir: String,
+    /// How the guest ended.
+    pub outcome: String,
+    /// The exit status of its run.
+    pub exit_code: u8,
+}
+
+/// One cell.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Cell {
+    /// The measurement, formatted in the metric's unit.
+    pub measured: String,
+    /// pass, fail, skip, error; "missing" when that kernel's run lacks the expectation.
+    pub verdict: String,
+}
+
+/// One expectation across the kernels.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// The scenario.
+    pub scenario: String,
+    /// The expectation's name (`cpu.usage of hog over 2-6 s`).
+    pub expectation: String,
+    /// What was expected (`0.500 ± 5%`).
+    pub expected: String,
+    /// One cell per kernel.
+    pub cells: Vec<Cell>,
+}
+
+/// The matrix.
+#[derive(Debug, Clone, Serialize)]
+pub struct Matrix {
+    /// The kernels.
+    pub columns: Vec<Column>,
+    /// The expectations.
+    pub rows: Vec<Row>,
+    /// Regressions of each later kernel against the first: (kernel, how many, text table).
+    pub regressions: Vec<(String, usize, String)>,
+    #[serde(skip)]
+    comparisons: Vec<(String, Comparison)>,
+}
+
+/// Builds the matrix from each kernel's run and its summary (None: the guest gave none).
+pub fn build(runs: &[(KernelRun, Option<Summary>)], base_dir: &Path) -> Matrix {
+    let columns = runs
+        .iter()
+        .map(|(r, _)| Column {
+            kernel: r.version.clone(),
+            dir: r
+                .dir
+                .strip_prefix(base_dir)
+                .unwrap_or(&r.dir)
+                .display()
+                .to_string(),
+            outcome: r.outcome.clone(),
+            exit_code: r.exit_code,
+        })
+        .collect();
+    let mut rows: Vec<Row> = Vec::new();
+    for (i, (_, s)) in runs.iter().enumerate() {
+        let Some(s) = s else { continue };
+        for sc in &s.scenarios {
+            for e in &sc.expectations {
+                let name = e.name();
+                let pos = match rows
+                    .iter()
+                    .position(|r| r.scenario == sc.name && r.expectation == name)
+                {
+                    Some(p) => p,
+                    None => {
+                        rows.push(Row {
+                            scenario: sc.name.clone(),
+                            expectation: name.clone(),
+                            expected: e.expected_text(),
+                            cells: vec![
+                                Cell {
+                                    measured: "—".into(),
+                                    verdict: "missing".into(),
+                                };
+                                runs.len()
+                            ],
+                        });
+                        rows.len() - 1
+                    }
+                };
+                rows[pos].cells[i] = Cell {
+                    measured: e.measured.map(|m| e.show(m)).unwrap_or_else(|| "—".into()),
+                    verdict: e.verdict.clone(),
+                };
+            }
+        }
+    }
+    let mut regressions = Vec::new();
+    let mut comparisons = Vec::new();
+    if let Some((_, Some(base))) = runs.first() {
+        for (r, s) in &runs[1..] {
+            let Some(s) = s else { continue };
+            let c = compare::compare(base, s, DEFAULT_THRESHOLD);
+            regressions.push((r.version.clone(), c.regressions(), compare::text_table(&c)));
+            comparisons.push((r.version.clone(), c));
+        }
+    }
+    Matrix {
+        columns,
+        rows,
+        regressions,
+        comparisons,
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The matrix as Markdown.
+pub fn markdown(m: &Matrix) -> String {
+    let mut out =
+        String::from("# limitcheck: kernel matrix\n\n| scenario | expectation | expected |");
+    for c in &m.columns {
+        out.push_str(&format!(" {} |", c.kernel));
+    }
+    out.push_str("\n|---|---|---|");
+    out.push_str(&"---|".repeat(m.columns.len()));
+    out.push('\n');
+    for r in &m.rows {
+        out.push_str(&format!(
+            "| {} | {} | {} |",
+            r.scenario, r.expectation, r.expected
+        ));
+        for c in &r.cells {
+            out.push_str(&format!(" {} {} |", c.measured, c.verdict.to_uppercase()));
+        }
+        out.push('\n');
+    }
+    out.push_str("\n| kernel | outcome | exit status |\n|---|---|---|\n");
+    for c in &m.columns {
+        out.push_str(&format!(
+            "| {} | {} | {} |\n",
+            c.kernel, c.outcome, c.exit_code
+        ));
+    }
+    for (k, n, table) in &m.regressions {
+        out.push_str(&format!(
+            "\n## {k} against {}: {n} regression(s)\n\n```\n{table}```\n",
+            m.columns.first().map(|c| c.kernel.as_str()).unwrap_or("")
+        ));
+    }
+    out
+}
+
+/// The matrix as a self-contained HTML page.
+pub fn html(m: &Matrix) -> String {
+    let mut b = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>limitcheck: kernel matrix</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}.pass{background:#e6f4e6}.fail,.error{background:#fbe3e3}.skip,.missing{background:#f2f2f2;color:#666}</style></head><body>\n<h1>limitcheck: kernel matrix</h1>\n<table><tr><th>scenario</th><th>expectation</th><th>expected</th>",
+    );
+    for c in &m.columns {
+        b.push_str(&format!(
+            "<th><a href=\"{}/index.html\">{}</a><br><small>{} (exit {})</small></th>",
+            esc(&c.dir),
+            esc(&c.kernel),
+            esc(&c.outcome),
+            c.exit_code
+        ));
+    }
+    b.push_str("</tr>\n");
+    for r in &m.rows {
+        b.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td>",
+            esc(&r.scenario),
+            esc(&r.expectation),
+            esc(&r.expected)
+        ));
+        for c in &r.cells {
+            b.push_str(&format!(
+                "<td class=\"{}\">{} {}</td>",
+                esc(&c.verdict),
+                esc(&c.measured),
+                esc(&c.verdict.to_uppercase())
+            ));
+        }
+        b.push_str("</tr>\n");
+    }
+    b.push_str("</table>\n");
+    for (k, c) in &m.comparisons {
+        b.push_str(&format!(
+            "<h2>{} against {}</h2>\n",
+            esc(k),
+            esc(m.columns.first().map(|c| c.kernel.as_str()).unwrap_or(""))
+        ));
+        b.push_str(&compare::html_table(c));
+    }
+    b.push_str("</body></html>\n");
+    b
+}
+
+/// Writes `matrix.html`, `matrix.md` and `matrix.json` into `dir` from the kernels' runs.
+pub fn write(dir: &Path, runs: &[KernelRun]) -> Result<(), String> {
+    let loaded: Vec<(KernelRun, Option<Summary>)> = runs
+        .iter()
+        .map(|r| {
+            let s = limitcheck_report::model::load(&r.dir.join("summary.json")).ok();
+            (r.clone(), s)
+        })
+        .collect();
+    let m = build(&loaded, dir);
+    let w = |name: &str, text: String| {
+        std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {name}: {e}"))
+    };
+    w("matrix.md", markdown(&m))?;
+    w("matrix.html", html(&m))?;
+    w(
+        "matrix.json",
+        serde_json::to_string_pretty(&m).expect("serializes") + "\n",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn fixture(name: &str) -> Summary {
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../report/tests/fixtures")
+            .join(name)
+            .join("summary.json");
+        limitcheck_report::model::load(&p).unwrap()
+    }
+
+    fn run(version: &str, dir: &str, code: u8) -> KernelRun {
+        KernelRun {
+            kernel: PathBuf::from("/k"),
+            version: version.into(),
+            label: version.into(),
+            dir: PathBuf::from("/m").join(dir),
+            accel: "tcg".into(),
+            accel_reason: String::new(),
+            cgroup: "v2".into(),
+            outcome: "the guest finished with status 0".into(),
+            exit_code: code,
+            error: None,
+            kernel_problems: Vec::new(),
+            files_received: 2,
+            files_damaged: Vec::new(),
+            wall_s: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_row_per_expectation_a_column_per_kernel_and_the_regressions() {
+        let pass = fixture("pass");
+        let fail = fixture("fail");
+        let runs = vec![
+            (run("6.1", "1-6.1", 0), Some(pass.clone())),
+            (run("6.12", "2-6.12", 1), Some(fail.clone())),
+            (run("6.18", "3-6.18", 3), None),
+        ];
+        let m = build(&runs, Path::new("/m"));
+        assert_eq!(m.columns.len(), 3);
+        assert_eq!(m.columns[1].dir, "2-6.12");
+        let n_pass: usize = pass.scenarios.iter().map(|s| s.expectations.len()).sum();
+        assert!(m.rows.len() >= n_pass);
+        // The panicked kernel has no measurement anywhere.
+        assert!(m.rows.iter().all(|r| r.cells[2].verdict == "missing"));
+        // Every expectation that failed in the failing run shows FAIL in its column.
+        for s in &fail.scenarios {
+            for e in s.expectations.iter().filter(|e| e.verdict == "fail") {
+                let row = m
+                    .rows
+                    .iter()
+                    .find(|r| r.scenario == s.name && r.expectation == e.name())
+                    .unwrap();
+                assert_eq!(row.cells[1].verdict, "fail");
+            }
+        }
+        // The gate against the first kernel is the compare module's.
+        assert_eq!(m.regressions.len(), 1);
+        assert_eq!(
+            m.regressions[0].1,
+            compare::compare(&pass, &fail, DEFAULT_THRESHOLD).regressions()
+        );
+        let md = markdown(&m);
+        assert!(
+            md.contains("| 6.1 | 6.12 | 6.18 |") || md.contains(" 6.1 | 6.12 | 6.18 |"),
+            "{md}"
+        );
+        let h = html(&m);
+        assert!(h.contains("href=\"2-6.12/index.html\""));
+        assert!(h.contains("class=\"fail\""));
+    }
 }
