@@ -232,6 +232,51 @@ pub fn extract_vmlinux(bz: &Kernel, out: &Path) -> Result<Kernel, String> {
     Ok(k)
 }
 
+/// The kernel to boot for `k`: for a bzImage, the vmlinux inside it (PVH direct boot, about 3 s
+/// faster per boot under emulation here), extracted once into `cache/vmlinux/` (keyed by the
+/// image's version, size and mtime); `k` itself when that is not possible (no PVH note, an
+/// unknown compression), with the reason.
+pub fn prefer_vmlinux(k: &Kernel, cache: &Path) -> (Kernel, String) {
+    if k.format != KernelFormat::BzImage {
+        return (k.clone(), "an ELF vmlinux: PVH direct boot".into());
+    }
+    let meta = std::fs::metadata(&k.path);
+    let key = meta
+        .map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            format!("{}-{}-{}", k.label(), m.size(), m.mtime())
+        })
+        .unwrap_or_else(|_| k.label());
+    let dir = cache.join("vmlinux");
+    let out = dir.join(format!("vmlinux-{key}"));
+    if let Ok(mut v) = Kernel::open(&out) {
+        v.version = k.version.clone();
+        return (
+            v,
+            format!(
+                "PVH direct boot of the vmlinux extracted from it ({})",
+                out.display()
+            ),
+        );
+    }
+    let r = std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+        .and_then(|_| extract_vmlinux(k, &out));
+    match r {
+        Ok(v) => (
+            v,
+            format!(
+                "PVH direct boot of the vmlinux extracted from it ({})",
+                out.display()
+            ),
+        ),
+        Err(e) => {
+            let _ = std::fs::remove_file(&out);
+            (k.clone(), format!("booted as a bzImage ({e})"))
+        }
+    }
+}
+
 /// The default cache directory: `$XDG_CACHE_HOME/limitcheck`, else `~/.cache/limitcheck`.
 pub fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {

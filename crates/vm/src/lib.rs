@@ -337,6 +337,7 @@ pub fn run(o: &VmOptions, progress: &mut dyn FnMut(&str)) -> Result<Vec<KernelRu
             if o.stop.load(std::sync::atomic::Ordering::Relaxed) {
                 break;
             }
+            let (k, how) = &kernel::prefer_vmlinux(k, &kernel::cache_dir());
             let accel = match o.accel {
                 AccelMode::Tcg => AccelChoice {
                     accel: Accel::Tcg,
@@ -358,10 +359,9 @@ pub fn run(o: &VmOptions, progress: &mut dyn FnMut(&str)) -> Result<Vec<KernelRu
                 o.run_dir.join(format!("{}-{}", i + 1, k.label()))
             };
             progress(&format!(
-                "BOOT {} ({}, {:?}) with cgroup {}; {}; {qemu_version}",
+                "BOOT {} ({}; {how}) with cgroup {}; {}; {qemu_version}",
                 k.version,
-                k.path.display(),
-                k.format,
+                o.kernels[i].path.display(),
                 o.cgroup,
                 accel.reason
             ));
