@@ -111,7 +111,7 @@ pub struct VmArgs {
     #[arg(long)]
     pub report_dir: Option<std::path::PathBuf>,
     /// auto: KVM only if a probe boot of the kernel works, else software emulation (TCG);
-    /// tcg or kvm force one. Expect code to run 3-14x slower under TCG; cgroup accounting is
+    /// tcg forces TCG; kvm insists on KVM (the probe still runs, and its failure is an error). Expect code to run 3-14x slower under TCG; cgroup accounting is
     /// in guest time, so verdicts still hold.
     #[arg(long, default_value = "auto", value_parser = ["auto", "tcg", "kvm"])]
     pub accel: String,

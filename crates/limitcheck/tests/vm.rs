@@ -154,6 +154,21 @@ fn the_kvm_probe_picks_an_accelerator_that_boots() {
             // This machine type: /dev/kvm exists but cannot run a stock kernel.
             assert!(choice.reason.contains("KVM probe"), "{}", choice.reason);
         }
+        // Insisting on KVM is then an error naming the flag, not an unprobed -cpu host.
+        let out = Command::new(env!("CARGO_BIN_EXE_limitcheck"))
+            .args(["vm", "--accel", "kvm", "--kernel"])
+            .arg(&k.path)
+            .arg("--report-dir")
+            .arg(d.path().join("run"))
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../scenarios/seed-1-two-hogs-unlimited.toml"),
+            )
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("--accel kvm: KVM cannot boot"), "{stderr}");
     }
     // Whatever was chosen boots the probe guest and hears from it.
     let m = qemu::Machine {

@@ -48,7 +48,7 @@ pub const EXIT_KERNEL_PROBLEM: u8 = 5;
 pub enum AccelMode {
     /// KVM if the probe boot works, else TCG.
     Auto,
-    /// KVM, no probe.
+    /// KVM, or an error if the probe boot fails (never `-cpu host` unprobed).
     Kvm,
     /// TCG, no probe.
     Tcg,
@@ -343,10 +343,19 @@ pub fn run(o: &VmOptions, progress: &mut dyn FnMut(&str)) -> Result<Vec<KernelRu
                     accel: Accel::Tcg,
                     reason: "software emulation (TCG): --accel tcg".into(),
                 },
-                AccelMode::Kvm => AccelChoice {
-                    accel: Accel::Kvm,
-                    reason: "KVM: --accel kvm (not probed)".into(),
-                },
+                AccelMode::Kvm => {
+                    // Forced, but never -cpu host without the probe.
+                    let probe = work.join("probe.cpio");
+                    build_probe_initramfs(&o.busybox, &probe)?;
+                    let c = qemu::choose_accel(k, &probe, &work, Duration::from_secs(20));
+                    if c.accel != Accel::Kvm {
+                        return Err(format!(
+                            "--accel kvm: KVM cannot boot {} here: {}; use --accel auto or tcg",
+                            k.version, c.reason
+                        ));
+                    }
+                    c
+                }
                 AccelMode::Auto => {
                     let probe = work.join("probe.cpio");
                     build_probe_initramfs(&o.busybox, &probe)?;

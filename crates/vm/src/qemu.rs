@@ -159,6 +159,17 @@ pub fn boot(
     let log = std::fs::File::create(&qemu_log)?;
     let mut cmd = command(m);
     cmd.stdout(log.try_clone()?).stderr(log);
+    // If limitcheck dies (even by SIGKILL), qemu goes with it: no guest left running.
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+    }
     let mut child = cmd.spawn().map_err(|e| {
         std::io::Error::new(
             e.kind(),
