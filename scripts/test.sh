@@ -4,10 +4,11 @@
 # 1. installs the Debian packages listed in scripts/deb-packages.txt that are missing (apt-get);
 # 2. runs every test of the workspace (the kernel tests need root: they create real cgroups and
 #    processes; without root they print SKIPPED with the reason);
-# 3. runs the cgroup v2 lane (scripts/vm-lane.sh: the seed scenarios in a VM booted from
-#    Debian's kernel with cgroup_no_v1=all), unless arguments were given or
+# 3. runs the VM lanes (scripts/vm-lane.sh: every scenario in a VM booted from Debian's
+#    kernel, on real cgroup v2 and on pure v1), unless arguments were given or
 #    LIMITCHECK_VM_LANE=0;
-# 4. fails if anything named limitcheck is left behind: a cgroup, a state dir, a mount.
+# 4. fails if anything named limitcheck is left behind: a cgroup, a state dir, a mount, or a
+#    qemu still running.
 #
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p limitcheck-cgroup`).
 set -euo pipefail
@@ -38,13 +39,14 @@ if [ "$#" = 0 ] && [ "${LIMITCHECK_VM_LANE:-1}" != 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     scripts/vm-lane.sh
   else
-    echo "scripts/test.sh: the cgroup v2 lane is SKIPPED: it needs root (it runs scenarios)" >&2
+    echo "scripts/test.sh: the VM lanes are SKIPPED: it needs root (it runs scenarios)" >&2
   fi
 fi
 
 left=$({ find /sys/fs/cgroup -maxdepth 4 -type d -iname '*limitcheck*' 2>/dev/null || true
          find /run/limitcheck -mindepth 1 -maxdepth 1 2>/dev/null || true
-         grep -i limitcheck /proc/self/mountinfo 2>/dev/null | awk '{print $5}' || true; })
+         grep -i limitcheck /proc/self/mountinfo 2>/dev/null | awk '{print $5}' || true
+         pgrep -a qemu-system-x86 2>/dev/null || true; })
 if [ -n "$left" ]; then
   echo "scripts/test.sh: the tests left these behind (a cleanup bug):" >&2
   echo "$left" >&2

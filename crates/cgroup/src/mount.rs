@@ -44,7 +44,30 @@ pub struct Hierarchy {
     pub controllers: Vec<Controller>,
     /// A v1 named hierarchy without controllers (`name=systemd`).
     pub name: Option<String>,
+    /// v1 controllers limitcheck does not model (`net_cls`, `net_prio`, `perf_event`, `rdma`,
+    /// `misc`), kept so that the hierarchy can be mounted again as it is (in a container).
+    pub other_controllers: Vec<String>,
 }
+
+/// Every cgroup v1 subsystem name the kernel has (the first column of `/proc/cgroups`).
+const V1_SUBSYSTEMS: [&str; 16] = [
+    "cpuset",
+    "cpu",
+    "cpuacct",
+    "io",
+    "blkio",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "perf_event",
+    "net_prio",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
+    "debug",
+];
 
 /// The host's cgroup layout: what [`Layout::detect`] found.
 #[derive(Clone, Debug, Serialize)]
@@ -229,6 +252,7 @@ fn hierarchy_of(m: &MountInfo) -> Option<Hierarchy> {
             mount_point: PathBuf::from(&m.mount_point),
             controllers: Vec::new(),
             name: None,
+            other_controllers: Vec::new(),
         }),
         "cgroup" => {
             let controllers: Vec<Controller> = m
@@ -240,11 +264,20 @@ fn hierarchy_of(m: &MountInfo) -> Option<Hierarchy> {
                 .super_options
                 .iter()
                 .find_map(|o| o.strip_prefix("name=").map(str::to_string));
+            let other_controllers = m
+                .super_options
+                .iter()
+                .filter(|o| {
+                    V1_SUBSYSTEMS.contains(&o.as_str()) && Controller::from_kernel_name(o).is_none()
+                })
+                .cloned()
+                .collect();
             Some(Hierarchy {
                 version: Version::V1,
                 mount_point: PathBuf::from(&m.mount_point),
                 controllers,
                 name,
+                other_controllers,
             })
         }
         _ => None,

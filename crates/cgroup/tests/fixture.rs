@@ -411,3 +411,47 @@ fn fixture_v1_comounted_cpu_cpuacct_share_one_directory() {
     );
     assert!(!mem.join("limitcheck").exists());
 }
+
+/// A v1 layout as systemd mounts it on a v1 distribution (and as `limitcheck vm --cgroup v1`
+/// does): the hierarchies of controllers limitcheck does not model keep their names, so a
+/// container's cgroup mount can mount them again (found in the v1 VM lane, where an empty
+/// option list made that mount fail with EPERM).
+#[test]
+fn fixture_v1_unmodelled_controllers_keep_their_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("sys/fs/cgroup");
+    let net = base.join("net_cls,net_prio");
+    let perf = base.join("perf_event");
+    let mem = base.join("memory");
+    for d in [&net, &perf, &mem] {
+        fs::create_dir_all(d).unwrap();
+    }
+    let mountinfo = format!(
+        "30 23 0:26 / {base} rw - tmpfs tmpfs rw,mode=755\n\
+         31 30 0:27 / {net} rw - cgroup cgroup rw,net_cls,net_prio\n\
+         32 30 0:28 / {perf} rw - cgroup cgroup rw,perf_event\n\
+         33 30 0:29 / {mem} rw - cgroup cgroup rw,memory\n",
+        base = base.display(),
+        net = net.display(),
+        perf = perf.display(),
+        mem = mem.display(),
+    );
+    let probe = Arc::new(FixtureFs {
+        v1: vec![net.clone(), perf.clone(), mem.clone()],
+        v2: vec![],
+    });
+    let layout = Layout::from_mountinfo(&mountinfo, probe).unwrap();
+    assert_eq!(layout.mode, Mode::V1);
+    assert_eq!(layout.hierarchies.len(), 3);
+    let by_path = |p: &Path| {
+        layout
+            .hierarchies
+            .iter()
+            .find(|h| h.mount_point == p)
+            .unwrap()
+    };
+    assert_eq!(by_path(&net).other_controllers, vec!["net_cls", "net_prio"]);
+    assert_eq!(by_path(&perf).other_controllers, vec!["perf_event"]);
+    assert!(by_path(&mem).other_controllers.is_empty());
+    assert_eq!(by_path(&mem).controllers, vec![Controller::Memory]);
+}

@@ -297,3 +297,61 @@ fn the_vmlinux_inside_debians_vmlinuz_boots_directly_by_pvh() {
     let out = qemu::boot(&m, &mut |_| {}, &AtomicBool::new(false)).unwrap();
     assert_eq!(out, Outcome::Exited(qemu::PROBE_CODE));
 }
+
+#[test]
+fn sigint_stops_the_guest_and_leaves_nothing() {
+    let Some(k) = debian_kernel("sigint_stops_the_guest_and_leaves_nothing") else {
+        return;
+    };
+    use std::io::BufRead;
+    let d = tempfile::tempdir().unwrap();
+    let run_dir = d.path().join("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_limitcheck"))
+        .args(["vm", "--accel", "tcg", "--memory", "1g", "--kernel"])
+        .arg(&k.path)
+        .arg("--report-dir")
+        .arg(&run_dir)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/cpu-halving.toml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    // Wait until the guest runs the scenario.
+    let mut seen = Vec::new();
+    for l in lines.by_ref() {
+        let l = l.unwrap();
+        seen.push(l.clone());
+        if l.starts_with("RUN ") {
+            break;
+        }
+    }
+    assert!(seen.last().unwrap().starts_with("RUN "), "{seen:?}");
+    let t0 = std::time::Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    for _ in lines {}
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    // No qemu left on this run's files, no work directory, the console log kept.
+    let ps = Command::new("pgrep")
+        .args(["-f", &run_dir.to_string_lossy()])
+        .output()
+        .unwrap();
+    assert!(ps.stdout.is_empty(), "qemu still running");
+    assert!(!run_dir.join(".vm-work").exists());
+    assert!(run_dir.join("console.log").exists());
+    let vm: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("vm.json")).unwrap()).unwrap();
+    assert!(
+        vm["outcome"].as_str().unwrap().contains("interrupted"),
+        "{vm}"
+    );
+}

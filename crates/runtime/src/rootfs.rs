@@ -323,6 +323,7 @@ fn mount_cgroup(sys: &dyn Syscall, dest: &Path, flags: MsFlags, ctx: &MountConte
                     .controllers
                     .iter()
                     .map(|c| c.v1_name().to_string())
+                    .chain(h.other_controllers.iter().cloned())
                     .collect();
                 if let Some(n) = &h.name {
                     opts.push("none".into());
