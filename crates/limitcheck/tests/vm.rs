@@ -251,6 +251,12 @@ min = 0.2
             .unwrap();
     let s = &summary["scenarios"][0];
     assert_eq!(s["verdict"], "fail", "{s}");
+    assert_eq!(
+        s["file"],
+        scenario.display().to_string(),
+        "the host's path, not the guest's"
+    );
+    assert_eq!(summary["host"]["cgroup_mode"], "v2");
     let health = s["expectations"]
         .as_array()
         .unwrap()

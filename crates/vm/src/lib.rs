@@ -142,6 +142,34 @@ fn guest_scenario_path(i: usize, f: &Path) -> PathBuf {
         .join(f.file_name().unwrap_or_default())
 }
 
+/// Rewrites the scenario files named in the guest's summary.json to the host's paths.
+fn host_paths_in_summary(o: &VmOptions, summary: &Path) {
+    let Ok(text) = std::fs::read_to_string(summary) else {
+        return;
+    };
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return;
+    };
+    if let Some(list) = v["scenarios"].as_array_mut() {
+        for s in list {
+            let guest = s["file"].as_str().unwrap_or("").to_string();
+            if let Some(host) = o
+                .scenarios
+                .iter()
+                .enumerate()
+                .find(|(i, f)| guest_scenario_path(*i, f) == Path::new(&guest))
+                .map(|(_, f)| f.display().to_string())
+            {
+                s["file"] = serde_json::Value::String(host);
+            }
+        }
+    }
+    let _ = std::fs::write(
+        summary,
+        serde_json::to_string_pretty(&v).expect("serializes") + "\n",
+    );
+}
+
 /// Writes the guest's initramfs into `path`.
 pub fn build_initramfs(o: &VmOptions, path: &Path) -> Result<(), String> {
     let e = |x: std::io::Error| format!("initramfs {}: {x}", path.display());
@@ -254,6 +282,7 @@ pub fn boot_and_collect(
     if received.damaged.is_empty() {
         let _ = std::fs::remove_file(&m.results);
     }
+    host_paths_in_summary(o, &dir.join("summary.json"));
     let qemu_log = m.console.with_extension("qemu.log");
     if std::fs::metadata(&qemu_log).is_ok_and(|m| m.len() == 0) {
         let _ = std::fs::remove_file(&qemu_log);
