@@ -71,14 +71,16 @@ pub fn exit_code(results: &[ScenarioResult]) -> u8 {
 }
 
 /// Loads and runs every file in turn, writing summary.json and samples.csv into the run
-/// directory after each scenario (so an interrupted run keeps what it measured). `progress`
-/// receives one line per event.
+/// directory after each scenario (so an interrupted run keeps what it measured), then calls
+/// `after_each` with the summary so far (the VM guest streams it out). `progress` receives
+/// one line per event.
 pub fn run_all<'l>(
     files: &[PathBuf],
     o: &RunOptions,
     version: &str,
     progress: &mut dyn FnMut(&str),
     mut live: Option<&mut (dyn FnMut(&str) + 'l)>,
+    after_each: &mut dyn FnMut(&Summary),
 ) -> Result<Summary, String> {
     let layout = Layout::detect().map_err(|e| e.to_string())?;
     // Scenarios are loaded first: a broken file stops the run before anything starts.
@@ -148,6 +150,7 @@ pub fn run_all<'l>(
         summary.scenarios.push(r);
         runner::write_outputs(&o.run_dir, &summary)
             .map_err(|e| format!("cannot write {}: {e}", o.run_dir.display()))?;
+        after_each(&summary);
     }
     Ok(summary)
 }

@@ -229,7 +229,7 @@ fn setup(cfg: &GuestConfig) -> Result<(), String> {
 pub const GUEST_RUN_DIR: &str = "/run/limitcheck-vm/run";
 
 /// Runs the scenarios and streams the run to the results port; returns the exit status.
-fn run_scenarios(cfg: &GuestConfig, results: &mut dyn Write) -> Result<u8, String> {
+fn run_scenarios(cfg: &GuestConfig, results: &mut std::fs::File) -> Result<u8, String> {
     let layout = limitcheck_cgroup::Layout::detect().map_err(|e| e.to_string())?;
     say(&format!(
         "guest: kernel {}, cgroup {} (asked for {}), {} CPUs",
@@ -262,12 +262,26 @@ fn run_scenarios(cfg: &GuestConfig, results: &mut dyn Write) -> Result<u8, Strin
         stop: Arc::new(AtomicBool::new(false)),
         kmsg_markers: true,
     };
+    // After each scenario its results go out at once (a later copy replaces an earlier one on
+    // the host), drained from the UART: a kernel that panics or hangs in a later scenario
+    // still leaves the earlier ones in the report.
+    let run_dir = Path::new(GUEST_RUN_DIR);
     let summary = limitcheck_scenario::suite::run_all(
         &cfg.scenarios,
         &opts,
         &cfg.version,
         &mut |l| say(l),
         None,
+        &mut |_| {
+            for name in ["summary.json", "samples.csv"] {
+                if let Ok(data) = std::fs::read(run_dir.join(name)) {
+                    if let Err(e) = transport::file(results, name, &data) {
+                        say(&format!("guest: cannot send {name}: {e}"));
+                    }
+                }
+            }
+            let _ = nix::sys::termios::tcdrain(&*results);
+        },
     )?;
     let code = limitcheck_scenario::suite::exit_code(&summary.scenarios);
     let n = transport::dir(results, Path::new(GUEST_RUN_DIR))

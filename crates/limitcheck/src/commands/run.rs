@@ -83,6 +83,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
             let _ = writeln!(out, "{line}");
         },
         live,
+        &mut |_| {},
     )
     .map_err(anyhow::Error::msg)?;
     let code = suite::exit_code(&summary.scenarios);
