@@ -16,9 +16,10 @@ Exit status: 0 all passed (doctor: this host can run scenarios), 1 a verdict fai
 
 /// limitcheck proves, by measurement, that Linux resource limits do what they claim.
 ///
-/// It creates cgroups (and, soon, containers), runs stress workloads in them, changes limits while
-/// they run, samples what the kernel really gives from /sys/fs/cgroup and /proc, and judges each
-/// expectation pass or fail. Start with `limitcheck doctor` to see what this host can check.
+/// It starts containers with its own OCI runtime, runs stress workloads in them, changes limits
+/// while they run, samples what the kernel really gives from /sys/fs/cgroup and /proc, and judges
+/// each expectation pass or fail. Start with `limitcheck doctor` to see what this host can check;
+/// `limitcheck vm` runs the same scenarios in a VM on a kernel and cgroup layout of your choice.
 #[derive(Debug, Parser)]
 #[command(name = "limitcheck", version, after_help = EXIT_HELP)]
 pub struct Cli {
