@@ -282,8 +282,10 @@ min = 0.2
         .unwrap()
         .iter()
         .any(|e| e["metric"] == "cpu.usage" && e["verdict"] == "pass"));
-    // The report rendered on the host.
-    assert!(d.path().join("run/index.html").exists());
+    assert_eq!(summary["vm"]["accel"], "tcg");
+    // The report rendered on the host, saying where it ran.
+    let page = std::fs::read_to_string(d.path().join("run/index.html")).unwrap();
+    assert!(page.contains("in a VM booted from"), "{page}");
     assert!(d.path().join("run/junit.xml").exists());
 }
 

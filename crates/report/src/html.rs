@@ -43,6 +43,15 @@ pub fn render(s: &Summary, comparison: Option<&Comparison>, charts: &[Rendered])
         s.host.memory_bytes as f64 / (1u64 << 30) as f64,
         escape(&s.host.limitcheck_version)
     ));
+    if let Some(vm) = &s.vm {
+        b.push_str(&format!(
+            "<p><small>in a VM booted from {} · {} ({}) · {} · <a href=\"console.log\">console.log</a></small></p>\n",
+            escape(&vm.kernel_file),
+            escape(&vm.accel),
+            escape(&vm.accel_reason),
+            escape(&vm.outcome)
+        ));
+    }
     if let Some(c) = comparison {
         b.push_str(&crate::compare::html_table(c));
     }

@@ -18,6 +18,22 @@ pub struct Summary {
     pub host: Host,
     /// Scenarios in the order run.
     pub scenarios: Vec<Scenario>,
+    /// Set when the run was made inside a VM by `limitcheck vm` (the host fills it in).
+    #[serde(default)]
+    pub vm: Option<Vm>,
+}
+
+/// How `limitcheck vm` ran it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Vm {
+    /// The kernel file booted.
+    pub kernel_file: String,
+    /// kvm or tcg.
+    pub accel: String,
+    /// Why that accelerator.
+    pub accel_reason: String,
+    /// How the guest ended.
+    pub outcome: String,
 }
 
 /// Host facts.

@@ -142,8 +142,9 @@ fn guest_scenario_path(i: usize, f: &Path) -> PathBuf {
         .join(f.file_name().unwrap_or_default())
 }
 
-/// Rewrites the scenario files named in the guest's summary.json to the host's paths.
-fn host_paths_in_summary(o: &VmOptions, summary: &Path) {
+/// Completes the guest's summary.json on the host: the scenario files by their host paths,
+/// and `vm` (kernel, accelerator, outcome) for the report.
+fn annotate_summary(o: &VmOptions, summary: &Path, vm: serde_json::Value) {
     let Ok(text) = std::fs::read_to_string(summary) else {
         return;
     };
@@ -164,6 +165,7 @@ fn host_paths_in_summary(o: &VmOptions, summary: &Path) {
             }
         }
     }
+    v["vm"] = vm;
     let _ = std::fs::write(
         summary,
         serde_json::to_string_pretty(&v).expect("serializes") + "\n",
@@ -282,7 +284,6 @@ pub fn boot_and_collect(
     if received.damaged.is_empty() {
         let _ = std::fs::remove_file(&m.results);
     }
-    host_paths_in_summary(o, &dir.join("summary.json"));
     let qemu_log = m.console.with_extension("qemu.log");
     if std::fs::metadata(&qemu_log).is_ok_and(|m| m.len() == 0) {
         let _ = std::fs::remove_file(&qemu_log);
@@ -332,6 +333,16 @@ pub fn boot_and_collect(
         files_damaged: received.damaged.clone(),
         wall_s,
     };
+    annotate_summary(
+        o,
+        &dir.join("summary.json"),
+        serde_json::json!({
+            "kernel_file": kernel.path.display().to_string(),
+            "accel": run.accel,
+            "accel_reason": run.accel_reason,
+            "outcome": run.outcome,
+        }),
+    );
     std::fs::write(
         dir.join("vm.json"),
         serde_json::to_string_pretty(&run).expect("serializes") + "\n",
