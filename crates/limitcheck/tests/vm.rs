@@ -443,3 +443,96 @@ fn a_kernel_that_panics_mid_run_keeps_the_finished_scenarios_and_exits_3() {
     );
     assert!(log.contains("Kernel panic"));
 }
+
+#[test]
+fn a_layout_the_kernel_cannot_mount_is_the_guests_error_exit_2() {
+    let Some(k) = debian_kernel("a_layout_the_kernel_cannot_mount_is_the_guests_error_exit_2")
+    else {
+        return;
+    };
+    let k = fast(&k);
+    let d = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_limitcheck"))
+        .args(["vm", "--accel", "tcg", "--memory", "1g", "--cgroup", "v1"])
+        .args(["--append", "cgroup_no_v1=all", "--kernel"])
+        .arg(&k.path)
+        .arg("--report-dir")
+        .arg(d.path().join("run"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/cpu-halving.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("guest error: --cgroup v1: this kernel has no cgroup v1 controller to mount (its command line has cgroup_no_v1=all"),
+        "{stdout}"
+    );
+    let vm: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("run/vm.json")).unwrap())
+            .unwrap();
+    assert!(
+        vm["error"].as_str().unwrap().contains("cgroup_no_v1"),
+        "{vm}"
+    );
+}
+
+#[test]
+fn two_kernels_give_a_matrix_and_the_gate_between_them() {
+    let Some(k) = debian_kernel("two_kernels_give_a_matrix_and_the_gate_between_them") else {
+        return;
+    };
+    let newer = kernel::fetch_debian("linux-image-6.12-amd64", &kernel::cache_dir(), &mut |l| {
+        eprintln!("{l}")
+    })
+    .expect("Debian's 6.12 kernel (bookworm-backports) can be fetched");
+    let d = tempfile::tempdir().unwrap();
+    let scenario = d.path().join("hog.toml");
+    std::fs::write(
+        &scenario,
+        "description = \"One CPU hog under half a CPU.\"\nduration = \"4s\"\n\n[[container]]\n\
+         name = \"hog\"\nworkload = { kind = \"cpu\", workers = 1 }\ncpus = 0.5\n\n[[expect]]\n\
+         metric = \"cpu.usage\"\ncontainer = \"hog\"\nwindow = [\"1s\", \"4s\"]\napprox = 0.5\n\
+         tolerance = \"10%\"\n",
+    )
+    .unwrap();
+    let run_dir = d.path().join("run");
+    let out = Command::new(env!("CARGO_BIN_EXE_limitcheck"))
+        .args(["vm", "--accel", "tcg", "--memory", "1g", "--kernel"])
+        .arg(&k.path)
+        .arg("--kernel")
+        .arg(&newer)
+        .arg("--report-dir")
+        .arg(&run_dir)
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("matrix.json")).unwrap())
+            .unwrap();
+    let cols: Vec<&str> = m["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kernel"].as_str().unwrap())
+        .collect();
+    assert_eq!(cols.len(), 2);
+    assert!(cols[0].starts_with("6.1."), "{cols:?}");
+    assert!(cols[1].starts_with("6.12."), "{cols:?}");
+    let row = &m["rows"][0];
+    assert_eq!(row["expectation"], "cpu.usage of hog over 1-4 s");
+    for cell in row["cells"].as_array().unwrap() {
+        assert_eq!(cell["verdict"], "pass", "{row}");
+    }
+    // The gate of the second kernel against the first: one comparison, its table.
+    assert_eq!(m["regressions"].as_array().unwrap().len(), 1);
+    // Each kernel's own full report.
+    for c in m["columns"].as_array().unwrap() {
+        let dir = run_dir.join(c["dir"].as_str().unwrap());
+        assert!(dir.join("index.html").exists(), "{}", dir.display());
+        assert!(dir.join("console.log").exists());
+    }
+    let page = std::fs::read_to_string(run_dir.join("matrix.html")).unwrap();
+    assert!(page.contains("against"), "the compare table is in the page");
+}

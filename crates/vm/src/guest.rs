@@ -111,15 +111,31 @@ fn make_root_pivotable() -> Result<(), String> {
     nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))
 }
 
+/// The controllers the kernel command line keeps off v1 (`cgroup_no_v1=memory,pids` or
+/// `all`).
+pub fn no_v1(cmdline: &str) -> Vec<String> {
+    cmdline
+        .split_whitespace()
+        .filter_map(|t| t.strip_prefix("cgroup_no_v1="))
+        .flat_map(|l| l.split(','))
+        .map(str::to_string)
+        .collect()
+}
+
 /// The v1 hierarchies to mount: each enabled controller alone, but cpu with cpuacct and
-/// net_cls with net_prio (as systemd mounts them). From /proc/cgroups.
-pub fn v1_hierarchies(proc_cgroups: &str) -> Vec<String> {
+/// net_cls with net_prio (as systemd mounts them). From /proc/cgroups, less those the
+/// kernel command line keeps off v1.
+pub fn v1_hierarchies(proc_cgroups: &str, cmdline: &str) -> Vec<String> {
+    let off = no_v1(cmdline);
+    if off.iter().any(|c| c == "all") {
+        return Vec::new();
+    }
     let enabled: Vec<&str> = proc_cgroups
         .lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 4 && f[3] == "1").then_some(f[0])
+            (f.len() >= 4 && f[3] == "1" && !off.iter().any(|o| o == f[0])).then_some(f[0])
         })
         .collect();
     let mut out = Vec::new();
@@ -150,9 +166,17 @@ fn mount_cgroups(layout: CgroupLayout) -> Result<(), String> {
     mnt("tmpfs", "/sys/fs/cgroup", "tmpfs", nosx, Some("mode=755"))?;
     let table =
         std::fs::read_to_string("/proc/cgroups").map_err(|e| format!("/proc/cgroups: {e}"))?;
-    let hierarchies = v1_hierarchies(&table);
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let hierarchies = v1_hierarchies(&table, &cmdline);
     if hierarchies.is_empty() {
-        return Err("this kernel has no cgroup v1 controller enabled (was it booted with cgroup_no_v1=all?)".into());
+        return Err(format!(
+            "--cgroup {layout}: this kernel has no cgroup v1 controller to mount{}",
+            if no_v1(&cmdline).iter().any(|c| c == "all") {
+                " (its command line has cgroup_no_v1=all: drop it from --append, or use --cgroup v2)"
+            } else {
+                " (built without v1 support?); use --cgroup v2"
+            }
+        ));
     }
     for h in &hierarchies {
         mnt(
@@ -394,7 +418,7 @@ mod tests {
                  cpuset\t0\t1\t1\ncpu\t0\t1\t1\ncpuacct\t0\t1\t1\nblkio\t0\t1\t0\n\
                  memory\t0\t1\t1\nnet_cls\t0\t1\t1\nnet_prio\t0\t1\t1\npids\t0\t1\t1\n";
         assert_eq!(
-            v1_hierarchies(t),
+            v1_hierarchies(t, "console=ttyS0"),
             vec![
                 "cpuset",
                 "cpu,cpuacct",
@@ -403,6 +427,11 @@ mod tests {
                 "pids"
             ]
         );
+        assert_eq!(
+            v1_hierarchies(t, "quiet cgroup_no_v1=memory,net_prio"),
+            vec!["cpuset", "cpu,cpuacct", "net_cls", "pids"]
+        );
+        assert!(v1_hierarchies(t, "cgroup_no_v1=all").is_empty());
     }
 
     #[test]

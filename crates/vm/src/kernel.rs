@@ -124,10 +124,22 @@ impl Kernel {
                     "an ELF vmlinux without the PVH entry note (build it with CONFIG_PVH=y), or give the bzImage (arch/x86/boot/bzImage)",
                 ));
             }
+            // The banner the kernel prints first: "Linux version 6.1.0-56-amd64 (...".
+            let banner = b"Linux version ";
+            let version = b
+                .windows(banner.len())
+                .position(|w| w == banner)
+                .and_then(|i| {
+                    let rest = &b[i + banner.len()..(i + banner.len() + 128).min(b.len())];
+                    let end = rest.iter().position(|&c| c == b' ' || c == 0)?;
+                    std::str::from_utf8(&rest[..end]).ok().map(str::to_string)
+                })
+                .filter(|v| !v.is_empty() && !v.contains('%'))
+                .unwrap_or_else(name_version);
             return Ok(Kernel {
                 path: path.to_path_buf(),
                 format: KernelFormat::PvhElf,
-                version: name_version(),
+                version,
             });
         }
         Err(kerr(
