@@ -536,3 +536,35 @@ fn two_kernels_give_a_matrix_and_the_gate_between_them() {
     let page = std::fs::read_to_string(run_dir.join("matrix.html")).unwrap();
     assert!(page.contains("against"), "the compare table is in the page");
 }
+
+#[test]
+fn a_guest_that_reports_success_without_its_results_is_not_a_pass() {
+    let Some(k) = debian_kernel("a_guest_that_reports_success_without_its_results_is_not_a_pass")
+    else {
+        return;
+    };
+    let k = fast(&k);
+    let d = tempfile::tempdir().unwrap();
+    let o = options(&k, d.path());
+    let initrd = d.path().join("liar.cpio");
+    // Status 0 on the debug-exit port, and nothing on the results port.
+    let script = format!(
+        "#!/bin/busybox sh\n/bin/busybox mount -t devtmpfs dev /dev\n\
+         /bin/busybox printf '\\{:03o}' | /bin/busybox dd of=/dev/port bs=1 seek=244 count=1\n\
+         /bin/busybox sleep 60\n",
+        qemu::EXIT_BASE
+    );
+    limitcheck_vm::build_script_initramfs(&o.busybox, &script, &initrd).unwrap();
+    let run = limitcheck_vm::boot_and_collect(
+        &o,
+        &k,
+        &initrd,
+        &tcg(),
+        &d.path().join("run"),
+        Duration::from_secs(120),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(run.exit_code, 2, "{run:?}");
+    assert!(run.outcome.contains("incomplete"), "{}", run.outcome);
+}

@@ -289,7 +289,7 @@ pub fn boot_and_collect(
         let _ = std::fs::remove_file(&qemu_log);
     }
     let findings = console::scan(&std::fs::read_to_string(&m.console).unwrap_or_default());
-    let (outcome_text, mut code) = match &outcome {
+    let (mut outcome_text, mut code) = match &outcome {
         Outcome::Exited(c) => (format!("the guest finished with status {c}"), *c),
         Outcome::Panicked(p) => (format!("the guest kernel panicked: {p}"), EXIT_PANIC),
         Outcome::TimedOut => (
@@ -310,7 +310,36 @@ pub fn boot_and_collect(
         code = code.max(2);
         progress(&format!("guest error: {e}"));
     }
-    if !findings.problems.is_empty() && code < EXIT_PANIC {
+    if let Outcome::Exited(c) = outcome {
+        if received.exit != Some(c) || !received.damaged.is_empty() {
+            // The guest finished but its results did not all arrive: the run is not judged.
+            code = code.max(2);
+            outcome_text = format!(
+                "{outcome_text}, but its results arrived incomplete ({}; the stream is kept in results.stream)",
+                if received.damaged.is_empty() {
+                    "the stream has no end".to_string()
+                } else {
+                    received.damaged.join("; ")
+                }
+            );
+        }
+    }
+    // A kernel problem, seen on the console or by the guest's watch over a scenario
+    // (a failed kernel.health verdict), is its own exit status.
+    let health_failed = std::fs::read_to_string(dir.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| {
+            v["scenarios"].as_array().is_some_and(|ss| {
+                ss.iter().any(|s| {
+                    s["expectations"].as_array().is_some_and(|es| {
+                        es.iter()
+                            .any(|e| e["metric"] == "kernel.health" && e["verdict"] == "fail")
+                    })
+                })
+            })
+        });
+    if (!findings.problems.is_empty() || health_failed) && code < EXIT_PANIC {
         code = EXIT_KERNEL_PROBLEM;
     }
     let run = KernelRun {
