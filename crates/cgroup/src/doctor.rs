@@ -397,6 +397,16 @@ impl fmt::Display for HostReport {
             for l in lim {
                 writeln!(f, "  - {}: {}", l.what, l.why)?;
             }
+            let other = if matches!(self.mode, Ok(crate::Mode::V2)) {
+                "v1"
+            } else {
+                "v2"
+            };
+            writeln!(
+                f,
+                "\nThe other cgroup version or another kernel: run the scenarios in a VM with \
+                 `limitcheck vm --kernel debian --cgroup {other} SCENARIO...` (--append \"...\" for kernel options)."
+            )?;
         }
         Ok(())
     }
