@@ -38,14 +38,9 @@ pub fn install_stop_handler() -> Arc<AtomicBool> {
 
 /// Runs the scenarios.
 pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
-    let files = suite::collect(&a.paths)?;
-    let problems = suite::validate(&files);
-    if !problems.is_empty() {
-        for p in &problems {
-            eprintln!("limitcheck: {p}");
-        }
+    let Some(files) = checked_files(&a.paths)? else {
         return Ok(ExitCode::from(EXIT_ERROR));
-    }
+    };
     if !limitcheck_cgroup::nix::unistd::geteuid().is_root() {
         bail!("limitcheck run needs root: it creates cgroups and containers (try sudo)");
     }
@@ -102,18 +97,27 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(code))
 }
 
-/// Checks the scenario files.
-pub fn validate(a: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let files = suite::collect(&a.paths)?;
+/// The scenario files named (directories expanded), every one checked: `None`, after printing
+/// every problem found, when any is broken.
+pub fn checked_files(
+    paths: &[std::path::PathBuf],
+) -> anyhow::Result<Option<Vec<std::path::PathBuf>>> {
+    let files = suite::collect(paths)?;
     let problems = suite::validate(&files);
     for p in &problems {
         eprintln!("limitcheck: {p}");
     }
-    if problems.is_empty() {
-        println!("{} scenario file(s) valid", files.len());
-        Ok(ExitCode::from(EXIT_OK))
-    } else {
-        Ok(ExitCode::from(EXIT_ERROR))
+    Ok(problems.is_empty().then_some(files))
+}
+
+/// Checks the scenario files.
+pub fn validate(a: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    match checked_files(&a.paths)? {
+        Some(files) => {
+            println!("{} scenario file(s) valid", files.len());
+            Ok(ExitCode::from(EXIT_OK))
+        }
+        None => Ok(ExitCode::from(EXIT_ERROR)),
     }
 }
 

@@ -30,14 +30,9 @@ fn resolve_kernel(spec: &str) -> anyhow::Result<Kernel> {
 
 /// Runs the scenarios in a VM per kernel.
 pub fn run(a: &VmArgs) -> anyhow::Result<ExitCode> {
-    let files = suite::collect(&a.paths)?;
-    let problems = suite::validate(&files);
-    if !problems.is_empty() {
-        for p in &problems {
-            eprintln!("limitcheck: {p}");
-        }
+    let Some(files) = super::run::checked_files(&a.paths)? else {
         return Ok(ExitCode::from(EXIT_ERROR));
-    }
+    };
     let kernels = a
         .kernel
         .iter()
