@@ -407,29 +407,23 @@ pub fn run(o: &VmOptions, progress: &mut dyn FnMut(&str)) -> Result<Vec<KernelRu
                 break;
             }
             let (k, how) = &kernel::prefer_vmlinux(k, &kernel::cache_dir());
-            let accel = match o.accel {
-                AccelMode::Tcg => AccelChoice {
+            let accel = if o.accel == AccelMode::Tcg {
+                AccelChoice {
                     accel: Accel::Tcg,
                     reason: "software emulation (TCG): --accel tcg".into(),
-                },
-                AccelMode::Kvm => {
-                    // Forced, but never -cpu host without the probe.
-                    let probe = work.join("probe.cpio");
-                    build_probe_initramfs(&o.busybox, &probe)?;
-                    let c = qemu::choose_accel(k, &probe, &work, Duration::from_secs(20));
-                    if c.accel != Accel::Kvm {
-                        return Err(format!(
-                            "--accel kvm: KVM cannot boot {} here: {}; use --accel auto or tcg",
-                            k.version, c.reason
-                        ));
-                    }
-                    c
                 }
-                AccelMode::Auto => {
-                    let probe = work.join("probe.cpio");
-                    build_probe_initramfs(&o.busybox, &probe)?;
-                    qemu::choose_accel(k, &probe, &work, Duration::from_secs(20))
+            } else {
+                // auto and kvm alike: never -cpu host without the probe.
+                let probe = work.join("probe.cpio");
+                build_probe_initramfs(&o.busybox, &probe)?;
+                let c = qemu::choose_accel(k, &probe, &work, Duration::from_secs(20));
+                if o.accel == AccelMode::Kvm && c.accel != Accel::Kvm {
+                    return Err(format!(
+                        "--accel kvm: KVM cannot boot {} here: {}; use --accel auto or tcg",
+                        k.version, c.reason
+                    ));
                 }
+                c
             };
             let dir = if o.kernels.len() == 1 {
                 o.run_dir.clone()
