@@ -481,10 +481,10 @@ fn two_kernels_give_a_matrix_and_the_gate_between_them() {
     let Some(k) = debian_kernel("two_kernels_give_a_matrix_and_the_gate_between_them") else {
         return;
     };
-    let newer = kernel::fetch_debian("linux-image-6.12-amd64", &kernel::cache_dir(), &mut |l| {
-        eprintln!("{l}")
-    })
-    .expect("Debian's 6.12 kernel (bookworm-backports) can be fetched");
+    // The same kernel twice, as its vmlinuz and as its vmlinux: the matrix's mechanics, without
+    // a second kernel's own behaviour under emulation in the way (Debian's 6.12.117 panicked
+    // once in about 30 TCG boots here, "Fatal exception in interrupt"; 6.1 never did).
+    let newer = fast(&k).path;
     let d = tempfile::tempdir().unwrap();
     let scenario = d.path().join("hog.toml");
     std::fs::write(
@@ -517,9 +517,17 @@ fn two_kernels_give_a_matrix_and_the_gate_between_them() {
         .iter()
         .map(|c| c["kernel"].as_str().unwrap())
         .collect();
-    assert_eq!(cols.len(), 2);
-    assert!(cols[0].starts_with("6.1."), "{cols:?}");
-    assert!(cols[1].starts_with("6.12."), "{cols:?}");
+    assert_eq!(cols, vec![k.version.as_str(), k.version.as_str()]);
+    let dirs: Vec<&str> = m["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["dir"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        dirs,
+        vec![format!("1-{}", k.label()), format!("2-{}", k.label())]
+    );
     let row = &m["rows"][0];
     assert_eq!(row["expectation"], "cpu.usage of hog over 1-4 s");
     for cell in row["cells"].as_array().unwrap() {
