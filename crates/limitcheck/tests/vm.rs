@@ -57,11 +57,41 @@ fn options(k: &Kernel, run_dir: &Path) -> VmOptions {
     }
 }
 
-fn tcg() -> AccelChoice {
-    AccelChoice {
+/// Boots `k` under TCG with an initramfs whose /init is `script`; the run goes to `dir/run`.
+fn boot_script(
+    k: &Kernel,
+    dir: &Path,
+    script: &str,
+    timeout: Duration,
+) -> limitcheck_vm::KernelRun {
+    let o = options(k, dir);
+    let initrd = dir.join("script.cpio");
+    limitcheck_vm::build_script_initramfs(&o.busybox, script, &initrd).unwrap();
+    let tcg = AccelChoice {
         accel: Accel::Tcg,
         reason: "test".into(),
-    }
+    };
+    limitcheck_vm::boot_and_collect(&o, k, &initrd, &tcg, &dir.join("run"), timeout, &mut |_| {})
+        .unwrap()
+}
+
+/// Boots `k` on the probe initramfs with `accel`; how it ended.
+fn boot_probe(k: &Kernel, accel: Accel, dir: &Path) -> Outcome {
+    let busybox = limitcheck_vm::initramfs::find_busybox().unwrap();
+    let probe = dir.join("probe.cpio");
+    limitcheck_vm::build_probe_initramfs(&busybox, &probe).unwrap();
+    let m = qemu::Machine {
+        kernel: k.clone(),
+        initrd: probe,
+        append: "quiet".into(),
+        memory_mib: 256,
+        cpus: 1,
+        accel,
+        console: dir.join("c.log"),
+        results: dir.join("r.out"),
+        timeout: Duration::from_secs(120),
+    };
+    qemu::boot(&m, &mut |_| {}, &AtomicBool::new(false)).unwrap()
 }
 
 #[test]
@@ -72,24 +102,12 @@ fn a_guest_whose_init_exits_is_reported_as_a_panic_with_its_log() {
     };
     let k = fast(&k);
     let d = tempfile::tempdir().unwrap();
-    let o = options(&k, d.path());
-    let initrd = d.path().join("exit.cpio");
-    limitcheck_vm::build_script_initramfs(
-        &o.busybox,
-        "#!/bin/busybox sh\necho 'init: leaving now'\nexit 3\n",
-        &initrd,
-    )
-    .unwrap();
-    let run = limitcheck_vm::boot_and_collect(
-        &o,
+    let run = boot_script(
         &k,
-        &initrd,
-        &tcg(),
-        &d.path().join("run"),
+        d.path(),
+        "#!/bin/busybox sh\necho 'init: leaving now'\nexit 3\n",
         Duration::from_secs(120),
-        &mut |_| {},
-    )
-    .unwrap();
+    );
     assert_eq!(run.exit_code, limitcheck_vm::EXIT_PANIC, "{run:?}");
     assert!(
         run.outcome.contains("Attempted to kill init"),
@@ -112,25 +130,13 @@ fn a_hung_guest_is_stopped_at_the_timeout_and_reported() {
     };
     let k = fast(&k);
     let d = tempfile::tempdir().unwrap();
-    let o = options(&k, d.path());
-    let initrd = d.path().join("hang.cpio");
-    limitcheck_vm::build_script_initramfs(
-        &o.busybox,
-        "#!/bin/busybox sh\necho 'init: hanging'\nwhile :; do /bin/busybox sleep 1; done\n",
-        &initrd,
-    )
-    .unwrap();
     let t0 = std::time::Instant::now();
-    let run = limitcheck_vm::boot_and_collect(
-        &o,
+    let run = boot_script(
         &k,
-        &initrd,
-        &tcg(),
-        &d.path().join("run"),
+        d.path(),
+        "#!/bin/busybox sh\necho 'init: hanging'\nwhile :; do /bin/busybox sleep 1; done\n",
         Duration::from_secs(40),
-        &mut |_| {},
-    )
-    .unwrap();
+    );
     assert!(t0.elapsed() >= Duration::from_secs(40));
     assert_eq!(run.exit_code, limitcheck_vm::EXIT_HUNG, "{run:?}");
     assert!(run.outcome.contains("hung"), "{}", run.outcome);
@@ -139,7 +145,7 @@ fn a_hung_guest_is_stopped_at_the_timeout_and_reported() {
     assert!(log.contains("init: hanging"), "{log}");
     // qemu is gone.
     let ps = Command::new("pgrep")
-        .args(["-f", &initrd.to_string_lossy()])
+        .args(["-f", &d.path().join("script.cpio").to_string_lossy()])
         .output()
         .unwrap();
     assert!(ps.stdout.is_empty(), "qemu still running");
@@ -179,19 +185,10 @@ fn the_kvm_probe_picks_an_accelerator_that_boots() {
         assert!(stderr.contains("--accel kvm: KVM cannot boot"), "{stderr}");
     }
     // Whatever was chosen boots the probe guest and hears from it.
-    let m = qemu::Machine {
-        kernel: k.clone(),
-        initrd: probe.clone(),
-        append: "quiet".into(),
-        memory_mib: 256,
-        cpus: 1,
-        accel: choice.accel,
-        console: d.path().join("c.log"),
-        results: d.path().join("r.out"),
-        timeout: Duration::from_secs(120),
-    };
-    let out = qemu::boot(&m, &mut |_| {}, &AtomicBool::new(false)).unwrap();
-    assert_eq!(out, Outcome::Exited(qemu::PROBE_CODE));
+    assert_eq!(
+        boot_probe(&k, choice.accel, d.path()),
+        Outcome::Exited(qemu::PROBE_CODE)
+    );
 }
 
 #[test]
@@ -298,22 +295,10 @@ fn the_vmlinux_inside_debians_vmlinuz_boots_directly_by_pvh() {
     let vmlinux = kernel::extract_vmlinux(&k, &d.path().join("vmlinux")).unwrap();
     assert_eq!(vmlinux.format, kernel::KernelFormat::PvhElf);
     assert_eq!(vmlinux.version, k.version);
-    let busybox = limitcheck_vm::initramfs::find_busybox().unwrap();
-    let probe = d.path().join("probe.cpio");
-    limitcheck_vm::build_probe_initramfs(&busybox, &probe).unwrap();
-    let m = qemu::Machine {
-        kernel: vmlinux,
-        initrd: probe,
-        append: "quiet".into(),
-        memory_mib: 256,
-        cpus: 1,
-        accel: Accel::Tcg,
-        console: d.path().join("c.log"),
-        results: d.path().join("r.out"),
-        timeout: Duration::from_secs(120),
-    };
-    let out = qemu::boot(&m, &mut |_| {}, &AtomicBool::new(false)).unwrap();
-    assert_eq!(out, Outcome::Exited(qemu::PROBE_CODE));
+    assert_eq!(
+        boot_probe(&vmlinux, Accel::Tcg, d.path()),
+        Outcome::Exited(qemu::PROBE_CODE)
+    );
 }
 
 #[test]
@@ -553,26 +538,13 @@ fn a_guest_that_reports_success_without_its_results_is_not_a_pass() {
     };
     let k = fast(&k);
     let d = tempfile::tempdir().unwrap();
-    let o = options(&k, d.path());
-    let initrd = d.path().join("liar.cpio");
     // Status 0 on the debug-exit port, and nothing on the results port.
-    let script = format!(
-        "#!/bin/busybox sh\n/bin/busybox mount -t devtmpfs dev /dev\n\
-         /bin/busybox printf '\\{:03o}' | /bin/busybox dd of=/dev/port bs=1 seek=244 count=1\n\
-         /bin/busybox sleep 60\n",
-        qemu::EXIT_BASE
-    );
-    limitcheck_vm::build_script_initramfs(&o.busybox, &script, &initrd).unwrap();
-    let run = limitcheck_vm::boot_and_collect(
-        &o,
+    let run = boot_script(
         &k,
-        &initrd,
-        &tcg(),
-        &d.path().join("run"),
+        d.path(),
+        &qemu::report_init_script(0),
         Duration::from_secs(120),
-        &mut |_| {},
-    )
-    .unwrap();
+    );
     assert_eq!(run.exit_code, 2, "{run:?}");
     assert!(run.outcome.contains("incomplete"), "{}", run.outcome);
 }

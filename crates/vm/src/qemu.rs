@@ -304,13 +304,19 @@ pub fn choose_accel(
 /// The code the probe guest reports.
 pub const PROBE_CODE: u8 = 7;
 
-/// The probe guest's `/init`: a busybox script that reports [`PROBE_CODE`].
-pub fn probe_init_script() -> String {
+/// A guest `/init` (busybox script) that reports `code` through the debug-exit port, as the
+/// limitcheck guest does, and nothing else.
+pub fn report_init_script(code: u8) -> String {
     format!(
         "#!/bin/busybox sh\n/bin/busybox mount -t devtmpfs dev /dev\n/bin/busybox printf '\\{:03o}' | /bin/busybox dd of=/dev/port bs=1 seek={} count=1\n/bin/busybox sleep 60\n",
-        EXIT_BASE | PROBE_CODE,
+        EXIT_BASE | code,
         EXIT_PORT
     )
+}
+
+/// The probe guest's `/init`: reports [`PROBE_CODE`].
+pub fn probe_init_script() -> String {
+    report_init_script(PROBE_CODE)
 }
 
 /// Whether qemu is installed, with the fix when not.
