@@ -213,6 +213,26 @@ fn create_in(
         .chain([Controller::Devices])
         .filter(|c| layout.available().contains(c))
         .collect();
+    // state.json first, saying `creating` and where the cgroup will be: if this process is
+    // killed mid-way, `state`, `list` and `delete --force` still find what it made.
+    let mut state = State {
+        oci_version: spec.spec.version().clone(),
+        id: id.to_string(),
+        status: Status::Creating,
+        pid: 0,
+        bundle: spec.bundle.clone(),
+        annotations: crate::hooks::annotations(&spec.spec),
+        rootfs: spec.rootfs.clone(),
+        created: now_rfc3339(),
+        cgroup: CgroupRef {
+            parent: parent.clone(),
+            name: name.clone(),
+            controllers: controllers.clone(),
+        },
+        pid_start_time: 0,
+        hooks: spec.spec.hooks().clone(),
+    };
+    state.save(&dir)?;
     let cg = layout
         .cgroup()
         .parent(&parent)
@@ -253,8 +273,12 @@ fn create_in(
     };
     let mut flags = CloneFlags::empty();
     let mut join = Vec::new();
+    // A PID namespace is joined by the clone itself: setns(2) into one moves only the
+    // children of the caller, so the runtime enters it for the clone (see spawn_init).
+    let mut pid_ns = None;
     for ns in &namespaces {
         match ns.path() {
+            Some(p) if ns.typ() == LinuxNamespaceType::Pid => pid_ns = Some(p.as_path()),
             Some(p) => join.push((ns.typ(), p.clone())),
             None if ns.typ() == LinuxNamespaceType::Cgroup => {}
             None => flags |= clone_flag(ns.typ()),
@@ -263,9 +287,12 @@ fn create_in(
 
     let wait_maps = new(LinuxNamespaceType::User);
     let mut spawned =
-        crate::spawn::spawn_init(&rt.init_exe, flags, opts.stdio.as_ref(), wait_maps)?;
+        crate::spawn::spawn_init(&rt.init_exe, flags, pid_ns, opts.stdio.as_ref(), wait_maps)?;
     let pid = spawned.pid;
     guard.pid = Some(pid);
+    state.pid = pid.as_raw();
+    state.pid_start_time = proc_stat(pid.as_raw()).map(|s| s.1).unwrap_or(0);
+    state.save(&dir)?;
     cg.add_pid(pid.as_raw())?;
     if wait_maps {
         write_id_maps(pid, spec)?;
@@ -282,7 +309,7 @@ fn create_in(
         join,
         cgroup_ns: new(LinuxNamespaceType::Cgroup),
         user_ns: new(LinuxNamespaceType::User),
-        uts_ns: new(LinuxNamespaceType::Uts),
+        uts_ns: crate::isolation::Namespaces::of(&spec.spec).own(LinuxNamespaceType::Uts),
         cgroup_rel,
     };
     crate::console::send_msg(
@@ -302,13 +329,9 @@ fn create_in(
             }
             Some((InitMsg::Error { message }, _)) => return Err(RuntimeError::Init(message)),
             Some((InitMsg::RunHooks, _)) => {
-                let state = crate::hooks::spec_state(
-                    &spec.spec,
-                    id,
-                    "creating",
-                    pid.as_raw(),
-                    &spec.bundle,
-                );
+                // runtime-tools and runc's users read `created` here (hooks_stdin).
+                let state =
+                    crate::hooks::spec_state(&spec.spec, id, "created", pid.as_raw(), &spec.bundle);
                 let h = spec.spec.hooks().as_ref();
                 #[allow(deprecated)]
                 let r =
@@ -351,24 +374,7 @@ fn create_in(
     if let (Some((fd, name)), Some(path)) = (&console, &opts.console_socket) {
         crate::console::send_to_console_socket(path, fd, name)?;
     }
-    let pid_start_time = proc_stat(pid.as_raw()).map(|s| s.1).unwrap_or(0);
-    let state = State {
-        oci_version: spec.spec.version().clone(),
-        id: id.to_string(),
-        status: Status::Created,
-        pid: pid.as_raw(),
-        bundle: spec.bundle.clone(),
-        annotations: crate::hooks::annotations(&spec.spec),
-        rootfs: spec.rootfs.clone(),
-        created: now_rfc3339(),
-        cgroup: CgroupRef {
-            parent,
-            name,
-            controllers,
-        },
-        pid_start_time,
-        hooks: spec.spec.hooks().clone(),
-    };
+    state.status = Status::Created;
     state.save(&dir)?;
     if let Some(pf) = &opts.pid_file {
         std::fs::write(pf, pid.as_raw().to_string())
@@ -466,6 +472,10 @@ impl Container {
         if !self.alive() {
             return Status::Stopped;
         }
+        if self.state.status == Status::Creating {
+            // create has not finished (or was killed: `delete` removes what it left).
+            return Status::Creating;
+        }
         let frozen = self
             .cgroup()
             .ok()
@@ -526,6 +536,10 @@ impl Container {
         .map_err(RuntimeError::sys(format!("open {}", fifo.display())))?;
         // SAFETY: just opened, owned here.
         let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        // The init writes "0" once it is past the fifo, then whatever stops its process from
+        // running (a failing startContainer hook, execve's error), and the fifo closes at the
+        // execve (close-on-exec) or at its exit: read to the end.
+        let mut got: Vec<u8> = Vec::new();
         loop {
             let mut pfd = [nix::poll::PollFd::new(
                 fd.as_fd(),
@@ -533,23 +547,30 @@ impl Container {
             )];
             match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16)) {
                 Ok(n) if n > 0 => {
-                    let mut b = [0u8; 1];
+                    let mut b = [0u8; 4096];
                     match nix::unistd::read(fd.as_raw_fd(), &mut b) {
-                        Ok(1) => break,
-                        Ok(_) | Err(Errno::EAGAIN) => {}
+                        Ok(0) if !got.is_empty() => break,
+                        Ok(n) => got.extend_from_slice(&b[..n]),
+                        Err(Errno::EAGAIN) => {}
                         Err(e) => return Err(RuntimeError::sys("read the exec fifo")(e)),
                     }
                 }
                 Ok(_) | Err(Errno::EINTR) => {}
                 Err(e) => return Err(RuntimeError::sys("poll the exec fifo")(e)),
             }
-            if !self.alive() {
+            if got.is_empty() && !self.alive() {
                 return Err(RuntimeError::Init(
                     "the container's init exited before start".into(),
                 ));
             }
         }
         let _ = std::fs::remove_file(&fifo);
+        if got.len() > 1 {
+            return Err(RuntimeError::Init(format!(
+                "the container's process did not start: {}",
+                String::from_utf8_lossy(&got[1..])
+            )));
+        }
         self.state.status = Status::Running;
         self.state.save(&self.dir)?;
         // A failing poststart hook is a warning: the container runs on (OCI runtime spec).
@@ -776,6 +797,7 @@ impl Runtime {
         let mut spawned = crate::spawn::spawn_init(
             &self.init_exe,
             CloneFlags::empty(),
+            None,
             opts.stdio.as_ref(),
             false,
         )?;
@@ -787,7 +809,13 @@ impl Runtime {
             e
         };
         cg.add_pid(helper.as_raw()).map_err(|e| fail(e.into()))?;
-        let cfg = crate::exec::ExecConfig { join, process };
+        let shares_mounts = !join.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount);
+        let root = shares_mounts.then(|| PathBuf::from(format!("/proc/{}/root", c.pid())));
+        let cfg = crate::exec::ExecConfig {
+            join,
+            process,
+            root,
+        };
         crate::console::send_msg(sock.as_raw_fd(), &InitRequest::Exec(Box::new(cfg)), None)
             .map_err(fail)?;
         let (mut pid, mut console) = (0, None);

@@ -25,6 +25,10 @@ pub struct ExecConfig {
     pub join: Vec<(LinuxNamespaceType, PathBuf)>,
     /// The process to run.
     pub process: Process,
+    /// The container's root (`/proc/<pid>/root`) to chroot into, when the container shares our
+    /// mount namespace (it entered its root with chroot, and joining no namespace gets there).
+    #[serde(default)]
+    pub root: Option<PathBuf>,
 }
 
 /// The order namespaces are joined in: user first (it grants the capabilities for the rest),
@@ -101,6 +105,19 @@ fn join(cfg: &ExecConfig) -> Result<()> {
         // SAFETY: just opened, owned here.
         fds.push((*t, unsafe { OwnedFd::from_raw_fd(fd) }, path));
     }
+    let root = match &cfg.root {
+        Some(r) => {
+            let fd = open(
+                r.as_path(),
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(RuntimeError::sys(format!("open {}", r.display())))?;
+            // SAFETY: just opened, owned here.
+            Some(unsafe { OwnedFd::from_raw_fd(fd) })
+        }
+        None => None,
+    };
     for (t, fd, path) in fds {
         nix::sched::setns(fd, clone_flag(t))
             .map_err(RuntimeError::sys(format!("setns {}", path.display())))?;
@@ -110,6 +127,12 @@ fn join(cfg: &ExecConfig) -> Result<()> {
             nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
                 .map_err(RuntimeError::sys("setresuid 0 in the user namespace"))?;
         }
+    }
+    if let Some(fd) = root {
+        nix::unistd::fchdir(fd.as_raw_fd())
+            .map_err(RuntimeError::sys("fchdir the container's root"))?;
+        nix::unistd::chroot(".").map_err(RuntimeError::sys("chroot into the container's root"))?;
+        nix::unistd::chdir("/").map_err(RuntimeError::sys("chdir /"))?;
     }
     Ok(())
 }

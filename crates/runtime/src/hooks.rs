@@ -3,11 +3,11 @@
 //!
 //! | hook | run by | namespace | when |
 //! |---|---|---|---|
-//! | `prestart`, `createRuntime` | the runtime | the runtime's | after the namespaces exist, before `pivot_root` |
+//! | `prestart`, `createRuntime` | the runtime | the runtime's | after the namespaces exist, before `pivot_root`; the state says `created` (what runc's users and runtime-tools read) |
 //! | `createContainer` | the init | the container's (host paths still visible) | before `pivot_root` |
 //! | `startContainer` | the init | the container's, after `pivot_root` | on `start`, before the user process |
-//! | `poststart` | the runtime | the runtime's | after the user process started; a failure is a warning |
-//! | `poststop` | the runtime | the runtime's | after `delete`; a failure is a warning |
+//! | `poststart` | the runtime | the runtime's | after the user process started; a failure is a warning and the other hooks still run |
+//! | `poststop` | the runtime | the runtime's | after `delete`; a failure is a warning and the other hooks still run |
 
 use std::io::Write;
 use std::path::Path;
@@ -59,12 +59,18 @@ pub fn spec_state(
     state_json(spec.version(), id, status, pid, bundle, &annotations(spec))
 }
 
-/// Runs hooks whose failure is only a warning (poststart, poststop: the OCI spec says the
-/// lifecycle goes on), printing the warning on stderr.
-pub fn run_warning_only(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &[u8]) {
-    if let Err(e) = run(kind, hooks, state) {
-        eprintln!("warning: {e}");
+/// Runs hooks whose failure is only a warning (poststart, poststop): the OCI spec says the
+/// remaining hooks still run and the lifecycle goes on. Each failure is printed on stderr;
+/// the number of failures is returned.
+pub fn run_warning_only(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &[u8]) -> usize {
+    let mut failed = 0;
+    for h in hooks.into_iter().flatten() {
+        if let Err(e) = run_one(kind, h, state) {
+            eprintln!("warning: {e}");
+            failed += 1;
+        }
     }
+    failed
 }
 
 /// Runs each hook in order; the first failure is returned.

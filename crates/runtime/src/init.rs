@@ -67,7 +67,8 @@ pub struct InitConfig {
     pub cgroup_ns: bool,
     /// Whether the init runs in a new user namespace (its maps are written before this message).
     pub user_ns: bool,
-    /// Whether the init has its own UTS namespace (then the hostname is set).
+    /// Whether the init has a UTS namespace that is not the caller's (then the hostname and
+    /// domain name are set).
     pub uts_ns: bool,
     /// The container's cgroup below each hierarchy's root.
     pub cgroup_rel: PathBuf,
@@ -151,9 +152,9 @@ fn main(sock: OwnedFd) -> i32 {
 /// What setup leaves for the moment `start` opens the fifo.
 struct Prepared {
     fifo: OwnedFd,
+    /// `/proc/self/fd` opened before a chroot, when the container's root has no /proc.
+    fd_dir: Option<OwnedFd>,
     exe: CString,
-    /// The pty slave a terminal container's stdio goes to.
-    tty: Option<OwnedFd>,
     /// The state startContainer hooks read.
     start_hooks_state: Vec<u8>,
 }
@@ -193,13 +194,19 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
     let fifo = unsafe { OwnedFd::from_raw_fd(fifo) };
 
     let sys = RealSyscall;
-    let ctx = MountContext {
-        layout: limitcheck_cgroup::Layout::detect().ok(),
-        cgroup_ns: cfg.cgroup_ns,
-        cgroup_rel: cfg.cgroup_rel.clone(),
-        can_mknod: !cfg.user_ns,
-    };
-    rootfs::prepare(&sys, &cfg.spec, &cfg.rootfs, &ctx)?;
+    // Without a mount namespace of its own the container shares the caller's mounts: nothing
+    // is mounted and the root is entered with chroot (see crate::isolation).
+    let new_mount = crate::isolation::Namespaces::of(&cfg.spec).new_mount();
+    let mut fd_dir = None;
+    if new_mount {
+        let ctx = MountContext {
+            layout: limitcheck_cgroup::Layout::detect().ok(),
+            cgroup_ns: cfg.cgroup_ns,
+            cgroup_rel: cfg.cgroup_rel.clone(),
+            can_mknod: !cfg.user_ns,
+        };
+        rootfs::prepare(&sys, &cfg.spec, &cfg.rootfs, &ctx)?;
+    }
     let spec_hooks = cfg.spec.hooks().as_ref();
     #[allow(deprecated)]
     let runtime_hooks =
@@ -222,20 +229,41 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
         spec_hooks.and_then(|h| h.create_container().as_ref()),
         &state("creating"),
     )?;
-    rootfs::pivot(&sys, &cfg.rootfs)?;
+    if new_mount {
+        rootfs::pivot(&sys, &cfg.rootfs)?;
+    } else {
+        // The container's root has no /proc mounted: write them through the caller's, and keep
+        // a handle on this process's fd directory to reopen the exec fifo through after the
+        // chroot (closed on exec, like the fifo itself).
+        write_sysctls(&cfg.spec)?;
+        let dir = open(
+            "/proc/self/fd",
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(RuntimeError::sys("open /proc/self/fd"))?;
+        // SAFETY: just opened, owned here.
+        fd_dir = Some(unsafe { OwnedFd::from_raw_fd(dir) });
+        rootfs::enter_by_chroot(&sys, &cfg.spec, &cfg.rootfs)?;
+    }
     if cfg.uts_ns {
         if let Some(h) = cfg.spec.hostname() {
             sys.sethostname(h)?;
         }
-    }
-    if let Some(linux) = cfg.spec.linux() {
-        for (k, v) in linux.sysctl().iter().flatten() {
-            let path = Path::new("/proc/sys").join(k.replace('.', "/"));
-            std::fs::write(&path, v).map_err(RuntimeError::io("write sysctl", &path))?;
+        if let Some(d) = cfg.spec.domainname() {
+            // SAFETY: a pointer and length of a live string.
+            if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+                return Err(RuntimeError::sys(format!("setdomainname {d}"))(
+                    nix::errno::Errno::last(),
+                ));
+            }
         }
     }
-    // After the sysctls (they write /proc/sys), as runc orders it.
-    rootfs::finish(&sys, &cfg.spec)?;
+    if new_mount {
+        write_sysctls(&cfg.spec)?;
+        // After the sysctls (they write /proc/sys), as runc orders it.
+        rootfs::finish(&sys, &cfg.spec)?;
+    }
     let process = cfg.spec.process().as_ref().expect("validated: process");
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
@@ -248,7 +276,7 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
     let env = process.env().as_deref().unwrap_or_default();
     let exe = find_executable(&args[0], env, process.cwd())?;
     // A terminal is made inside the container's own devpts; the runtime gets the master.
-    let tty = if process.terminal() == Some(true) {
+    if process.terminal() == Some(true) {
         let (master, slave, name) = console::open_pty()?;
         if let Some(size) = process.console_size() {
             let ws = libc::winsize {
@@ -265,14 +293,24 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
             &InitMsg::Console { name },
             Some(master.as_raw_fd()),
         )?;
-        Some(slave)
-    } else {
-        None
-    };
+        for i in 0..3 {
+            nix::unistd::dup2(slave.as_raw_fd(), i)
+                .map_err(RuntimeError::sys("connect stdio to the terminal"))?;
+        }
+        // SAFETY: TIOCSCTTY on our stdin, which is the pty slave; we lead a new session.
+        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
+            return Err(RuntimeError::sys("make the terminal the controlling one")(
+                nix::errno::Errno::last(),
+            ));
+        }
+    }
+    // Identity and privileges last, before `Ready`: whatever fails here (a capability the
+    // host's bounding set lacks, an unknown user) fails `create`, as with runc.
+    crate::process::finalize(process)?;
     Ok(Prepared {
         start_hooks_state: state("created"),
-        tty,
         fifo,
+        fd_dir,
         exe: CString::new(exe.into_os_string().into_encoded_bytes())
             .map_err(|_| RuntimeError::Init("executable path has a NUL byte".into()))?,
     })
@@ -374,15 +412,47 @@ pub(crate) fn find_executable(arg0: &str, env: &[String], cwd: &Path) -> Result<
         })
 }
 
-/// Waits for `start`, drops privileges and executes the user process. Returns only on failure.
+/// Writes the spec's sysctls (checked by [`crate::isolation`]: only namespaced ones).
+fn write_sysctls(spec: &Spec) -> Result<()> {
+    for (k, v) in spec
+        .linux()
+        .iter()
+        .flat_map(|l| l.sysctl().iter().flatten())
+    {
+        // `net/ipv4/conf/eth0.100/rp_filter` keeps its dots; `net.ipv4.ip_forward` has none.
+        let rel = if k.contains('/') {
+            k.clone()
+        } else {
+            k.replace('.', "/")
+        };
+        let path = Path::new("/proc/sys").join(rel);
+        std::fs::write(&path, v).map_err(RuntimeError::io("write sysctl", &path))?;
+    }
+    Ok(())
+}
+
+/// Waits for `start`, then runs the startContainer hooks and executes the user process.
+/// Returns only on failure, which it also writes into the exec fifo: `start` reads on until the
+/// fifo closes (at execve, which closes it, or at exit) and reports what it got, so a process
+/// that never ran fails `start` instead of passing it.
 fn start_user_process(spec: &Spec, ready: Prepared) -> RuntimeError {
-    // Opening the fifo for writing blocks until `start` opens it for reading.
-    let path = format!("/proc/self/fd/{}", ready.fifo.as_raw_fd());
-    let w = match open(
-        path.as_str(),
-        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
+    // Opening the fifo for writing blocks until `start` opens it for reading. It is reopened
+    // from its O_PATH fd through /proc, as runc does.
+    let n = ready.fifo.as_raw_fd().to_string();
+    let w = match &ready.fd_dir {
+        Some(dir) => nix::fcntl::openat(
+            Some(dir.as_raw_fd()),
+            n.as_str(),
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ),
+        None => open(
+            format!("/proc/self/fd/{n}").as_str(),
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ),
+    };
+    let w = match w {
         Ok(fd) => fd,
         Err(e) => return RuntimeError::sys("open the exec fifo")(e),
     };
@@ -391,31 +461,20 @@ fn start_user_process(spec: &Spec, ready: Prepared) -> RuntimeError {
     if let Err(e) = nix::unistd::write(&w, b"0") {
         return RuntimeError::sys("write the exec fifo")(e);
     }
-    drop(w);
     drop(ready.fifo);
+    drop(ready.fd_dir);
+    let e = exec_user_process(spec, &ready.exe, &ready.start_hooks_state);
+    let _ = nix::unistd::write(&w, e.to_string().as_bytes());
+    e
+}
+
+fn exec_user_process(spec: &Spec, exe: &CString, start_hooks_state: &[u8]) -> RuntimeError {
     let start_hooks = spec
         .hooks()
         .as_ref()
         .and_then(|h| h.start_container().as_ref());
-    if let Err(e) = hooks::run("startContainer", start_hooks, &ready.start_hooks_state) {
+    if let Err(e) = hooks::run("startContainer", start_hooks, start_hooks_state) {
         return e;
-    }
-    if let Some(tty) = &ready.tty {
-        for i in 0..3 {
-            if let Err(e) = nix::unistd::dup2(tty.as_raw_fd(), i) {
-                return RuntimeError::sys("connect stdio to the terminal")(e);
-            }
-        }
-        // SAFETY: TIOCSCTTY on our stdin, which is the pty slave; we lead a new session.
-        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
-            return RuntimeError::sys("make the terminal the controlling one")(
-                nix::errno::Errno::last(),
-            );
-        }
-    }
-    match crate::process::finalize(spec.process().as_ref().expect("validated: process")) {
-        Ok(()) => {}
-        Err(e) => return e,
     }
     let process = spec.process().as_ref().expect("validated: process");
     let args: Vec<CString> = process
@@ -430,8 +489,8 @@ fn start_user_process(spec: &Spec, ready: Prepared) -> RuntimeError {
         .flatten()
         .filter_map(|a| CString::new(a.as_bytes()).ok())
         .collect();
-    match nix::unistd::execve(&ready.exe, &args, &env) {
-        Err(e) => RuntimeError::sys(format!("execute {:?}", ready.exe))(e),
+    match nix::unistd::execve(exe, &args, &env) {
+        Err(e) => RuntimeError::sys(format!("execute {exe:?}"))(e),
         Ok(never) => match never {},
     }
 }

@@ -33,6 +33,7 @@ pub mod exec;
 pub mod hooks;
 pub mod hostfs;
 pub mod init;
+pub mod isolation;
 pub mod process;
 pub mod rootfs;
 pub mod spawn;

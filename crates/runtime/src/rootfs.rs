@@ -158,18 +158,17 @@ pub struct MountContext {
 /// Prepares everything under `rootfs` before `pivot_root`.
 pub fn prepare(sys: &dyn Syscall, spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<()> {
     let linux = spec.linux().as_ref();
-    let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
-        Some(p) => root_propagation(p)?,
-        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+    // Nothing we mount may propagate back to the host: every mount of the new namespace becomes
+    // a slave (or private) first. The spec's rootfsPropagation is applied to the new root after
+    // the pivot (see `finish`), as runc does: applied here, `shared` would keep the rootfs's
+    // parent a peer of the host's (pivot_root refuses that, EINVAL) and `unbindable` would
+    // refuse the rootfs's own bind mount below.
+    let before = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        Some(p) if root_propagation(p)?.contains(MsFlags::MS_PRIVATE) => MsFlags::MS_PRIVATE,
+        Some(p) if root_propagation(p)?.contains(MsFlags::MS_UNBINDABLE) => MsFlags::MS_PRIVATE,
+        _ => MsFlags::MS_SLAVE,
     };
-    // Nothing we mount may propagate back to the host.
-    sys.mount(
-        None,
-        Path::new("/"),
-        None,
-        propagation | MsFlags::MS_REC,
-        None,
-    )?;
+    sys.mount(None, Path::new("/"), None, before | MsFlags::MS_REC, None)?;
     sys.mount(
         Some(rootfs),
         rootfs,
@@ -191,12 +190,18 @@ pub fn prepare(sys: &dyn Syscall, spec: &Spec, rootfs: &Path, ctx: &MountContext
     Ok(())
 }
 
+/// The propagation flags of `linux.rootfsPropagation` (`r`-prefixed: recursive).
 fn root_propagation(p: &str) -> Result<MsFlags> {
+    let rec = MsFlags::MS_REC;
     Ok(match p {
-        "shared" | "rshared" => MsFlags::MS_SHARED,
-        "slave" | "rslave" => MsFlags::MS_SLAVE,
-        "private" | "rprivate" => MsFlags::MS_PRIVATE,
-        "unbindable" | "runbindable" => MsFlags::MS_UNBINDABLE,
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | rec,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | rec,
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | rec,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | rec,
         other => {
             return Err(RuntimeError::Spec {
                 file: "config.json".into(),
@@ -567,15 +572,20 @@ pub fn finish(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
         )?;
     }
     if let Some(p) = linux.and_then(|l| l.rootfs_propagation().as_deref()) {
-        sys.mount(
-            None,
-            Path::new("/"),
-            None,
-            root_propagation(p)? | MsFlags::MS_REC,
-            None,
-        )?;
+        sys.mount(None, Path::new("/"), None, root_propagation(p)?, None)?;
     }
     Ok(())
+}
+
+/// Enters `rootfs` with chroot(2), as runc does, for a container without a mount namespace of
+/// its own: `pivot_root` there would move the root of every process in the caller's
+/// namespace. Nothing is mounted (the config was refused if it asked for a mount; see
+/// [`crate::isolation`]); this refuses again, so no caller of the library can get around it.
+pub fn enter_by_chroot(sys: &dyn Syscall, spec: &Spec, rootfs: &Path) -> Result<()> {
+    crate::isolation::check_no_mounts(spec, "config.json")?;
+    sys.chdir(rootfs)?;
+    sys.chroot(Path::new("."))?;
+    sys.chdir(Path::new("/"))
 }
 
 #[cfg(test)]

@@ -62,9 +62,13 @@ pub fn single_threaded() -> bool {
 /// `stdio` (or ours) at 0..2: directly when this process is single-threaded, else by
 /// executing `init_exe`. With `wait_maps`, the child first waits for [`Spawned::release`], then
 /// becomes its new user namespace's root, so that it keeps every capability in that namespace.
+///
+/// With `pid_ns`, the child is cloned into that existing PID namespace: this thread enters it
+/// for its children (`pid_for_children`) just for the clone, and goes back to its own after.
 pub fn spawn_init(
     init_exe: &Path,
     flags: CloneFlags,
+    pid_ns: Option<&Path>,
     stdio: Option<&[OwnedFd; 3]>,
     wait_maps: bool,
 ) -> Result<Spawned> {
@@ -141,14 +145,41 @@ pub fn spawn_init(
             libc::_exit(127)
         }
     });
+    let restore = match pid_ns {
+        Some(p) => Some(enter_pid_ns_for_children(p)?),
+        None => None,
+    };
     // SAFETY: the callback makes only async-signal-safe calls and ends in execve or _exit.
-    let pid = unsafe { nix::sched::clone(cb, &mut stack, flags, Some(libc::SIGCHLD)) }.map_err(
-        RuntimeError::sys(format!("clone the container init ({flags:?})")),
-    )?;
+    let cloned = unsafe { nix::sched::clone(cb, &mut stack, flags, Some(libc::SIGCHLD)) };
+    if let Some(own) = restore {
+        nix::sched::setns(own, CloneFlags::CLONE_NEWPID).map_err(RuntimeError::sys(
+            "go back to the runtime's own PID namespace",
+        ))?;
+    }
+    let pid = cloned.map_err(RuntimeError::sys(format!(
+        "clone the container init ({flags:?})"
+    )))?;
     Ok(Spawned {
         pid,
         sock: parent_sock,
         exe: exe_path,
         release: wait_maps.then_some(maps_w),
     })
+}
+
+/// Makes this thread's next children start in the PID namespace at `path`; returns this
+/// thread's own `pid_for_children` to go back to.
+fn enter_pid_ns_for_children(path: &Path) -> Result<OwnedFd> {
+    let open = |p: &Path| {
+        std::fs::File::open(p)
+            .map(OwnedFd::from)
+            .map_err(RuntimeError::io("open", p))
+    };
+    let own = open(Path::new("/proc/thread-self/ns/pid_for_children"))?;
+    let target = open(path)?;
+    nix::sched::setns(target, CloneFlags::CLONE_NEWPID).map_err(RuntimeError::sys(format!(
+        "enter the PID namespace {} (linux.namespaces)",
+        path.display()
+    )))?;
+    Ok(own)
 }

@@ -160,13 +160,6 @@ pub fn validate(spec: Spec, bundle: &Path, origin: String) -> Result<ValidSpec> 
                         format!("{} does not exist", p.display()),
                     ));
                 }
-                if ns.typ() == LinuxNamespaceType::Pid {
-                    return Err(err(
-                        o,
-                        format!("linux.namespaces[{i}].path"),
-                        "joining an existing PID namespace is not supported by lcrun yet; drop the path for a new one",
-                    ));
-                }
             }
         }
         let new_user_ns = linux
@@ -188,6 +181,7 @@ pub fn validate(spec: Spec, bundle: &Path, origin: String) -> Result<ValidSpec> 
             resource_limits(r, o)?;
         }
     }
+    crate::isolation::check(&spec, &crate::isolation::Namespaces::of(&spec), o)?;
     Ok(ValidSpec {
         rootfs,
         bundle: bundle.to_path_buf(),

@@ -27,6 +27,8 @@ pub trait Syscall {
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<()>;
     /// chdir(2).
     fn chdir(&self, path: &Path) -> Result<()>;
+    /// chroot(2).
+    fn chroot(&self, path: &Path) -> Result<()>;
     /// mknod(2).
     fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> Result<()>;
     /// symlink(2).
@@ -79,6 +81,10 @@ impl Syscall for RealSyscall {
 
     fn chdir(&self, path: &Path) -> Result<()> {
         nix::unistd::chdir(path).map_err(RuntimeError::sys(format!("chdir {}", path.display())))
+    }
+
+    fn chroot(&self, path: &Path) -> Result<()> {
+        nix::unistd::chroot(path).map_err(RuntimeError::sys(format!("chroot {}", path.display())))
     }
 
     fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> Result<()> {
@@ -156,6 +162,9 @@ impl Syscall for RecordingSyscall {
     }
     fn chdir(&self, path: &Path) -> Result<()> {
         self.record(format!("chdir {}", path.display()))
+    }
+    fn chroot(&self, path: &Path) -> Result<()> {
+        self.record(format!("chroot {}", path.display()))
     }
     fn mknod(&self, path: &Path, _: SFlag, perm: Mode, dev: u64) -> Result<()> {
         self.record(format!(

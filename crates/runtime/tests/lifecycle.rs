@@ -778,21 +778,35 @@ fn hooks_run_at_their_points_with_the_state_on_stdin() {
             "createContainer": [host_hook("createContainer")],
             // After pivot_root: /bin/sh is the container's busybox, /tmp the container's.
             "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /tmp/startContainer.json"]}],
-            "poststart": [host_hook("poststart")],
-            "poststop": [host_hook("poststop")],
+            // A failing poststart or poststop hook is a warning: the hooks after it still run
+            // and the lifecycle goes on (runtime spec; runtime-tools' poststart_fail).
+            "poststart": [{"path": "/bin/false"}, host_hook("poststart")],
+            "poststop": [{"path": "/bin/false"}, host_hook("poststop")],
         });
     });
     env.ok(&["create", "--bundle", env.bundle_str(), &id]);
-    for h in ["prestart", "createRuntime", "createContainer"] {
+    // prestart and createRuntime read `created` (runtime-tools' hooks_stdin, runc's users);
+    // createContainer runs in the init mid-setup, as runc's does, and reads `creating`.
+    for (h, status) in [
+        ("prestart", "created"),
+        ("createRuntime", "created"),
+        ("createContainer", "creating"),
+    ] {
         let s: Value =
             serde_json::from_slice(&std::fs::read(out_dir.join(format!("{h}.json"))).unwrap())
                 .unwrap();
         assert_eq!(s["id"], id.as_str(), "{h}");
-        assert_eq!(s["status"], "creating", "{h}");
+        assert_eq!(s["status"], status, "{h}");
         assert!(s["pid"].as_i64().unwrap() > 1, "{h}: the host pid: {s}");
     }
     assert!(!out_dir.join("poststart.json").exists());
-    env.ok(&["start", &id]);
+    let out = env.lcrun(&["start", &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: poststart hook /bin/false failed"),
+        "{err}"
+    );
     let s: Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("poststart.json")).unwrap()).unwrap();
     assert_eq!(s["status"], "running");
@@ -804,7 +818,13 @@ fn hooks_run_at_their_points_with_the_state_on_stdin() {
     )
     .unwrap();
     assert_eq!(s["status"], "created");
-    env.ok(&["delete", &id]);
+    let out = env.lcrun(&["delete", &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: poststop hook /bin/false failed"),
+        "{err}"
+    );
     let s: Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("poststop.json")).unwrap()).unwrap();
     assert_eq!(s["status"], "stopped");
@@ -1070,4 +1090,181 @@ fn exec_runs_in_the_containers_namespaces_and_cgroup() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));
     env.ok(&["delete", &id2]);
+}
+
+// Issue 11: lcrun must never touch the caller's root or namespaces, and must fail where runc and
+// crun fail.
+
+/// A config with no mount namespace: nothing to mount, the root entered by chroot.
+fn without_mount_namespace(c: &mut Value) {
+    c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "ipc"}]);
+    c["mounts"] = json!([]);
+    c["linux"]["maskedPaths"] = json!([]);
+    c["linux"]["readonlyPaths"] = json!([]);
+    c["linux"]["resources"]["devices"] = json!([]);
+    c["root"]["readonly"] = json!(false);
+    c.as_object_mut().unwrap().remove("hostname");
+}
+
+#[test]
+fn regression_11_no_mount_namespace_chroots_and_leaves_the_callers_root() {
+    let test = "regression_11_no_mount_namespace_chroots_and_leaves_the_callers_root";
+    let Some(env) = setup(test) else { return };
+    if Command::new("unshare").arg("--help").output().is_err() {
+        return skip(
+            test,
+            "no unshare(1) (util-linux) to make a private mount namespace",
+        );
+    }
+    let id = id("nomnt");
+    std::fs::write(env.bundle.join("rootfs/marker"), "inside the bundle\n").unwrap();
+    env.config(
+        &["sh", "-c", "cat /marker; ls /proc | wc -l"],
+        without_mount_namespace,
+    );
+    // In a private mount namespace of the test's own: a regression swaps that one's root, not
+    // the test host's. The shell in it reports its own root before and after.
+    let probe = format!(
+        "readlink /proc/self/ns/mnt; stat -L -c %d:%i /; wc -l < /proc/self/mountinfo; {LCRUN} --root {} run --bundle {} {id}; \
+         echo rc=$?; stat -L -c %d:%i /; wc -l < /proc/self/mountinfo; readlink /proc/self/ns/mnt; \
+         test -d {} && echo host-still-there",
+        env.root.display(),
+        env.bundle_str(),
+        env.bundle_str()
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &probe])
+        .current_dir(&env.bundle)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 10, "{text}{err}");
+    let own_ns = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert_ne!(
+        lines[0],
+        own_ns.to_string_lossy(),
+        "unshare made no namespace: {text}"
+    );
+    assert_eq!(
+        lines[3], "inside the bundle",
+        "the container saw its root: {text}{err}"
+    );
+    assert_eq!(
+        lines[4], "0",
+        "nothing mounted on the container's /proc: {text}{err}"
+    );
+    assert_eq!(lines[5], "rc=0", "{text}{err}");
+    assert_eq!(lines[1], lines[6], "the caller's root changed: {text}{err}");
+    assert_eq!(
+        lines[2], lines[7],
+        "the caller's mount table changed: {text}{err}"
+    );
+    assert_eq!(lines[9], "host-still-there", "{text}{err}");
+    assert_gone(&env, &id, 0);
+
+    // Asking for mounts without a mount namespace is refused, naming the field and the fix.
+    env.config(&["true"], |c| {
+        without_mount_namespace(c);
+        c["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"}]);
+    });
+    let out = env.lcrun(&["create", "--bundle", env.bundle_str(), &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("mounts") && err.contains("{\\\"type\\\": \\\"mount\\\"}"),
+        "{err}"
+    );
+    assert_gone(&env, &id, 0);
+}
+
+#[test]
+fn regression_11_exec_into_a_chrooted_container_lands_in_its_root() {
+    let test = "regression_11_exec_into_a_chrooted_container_lands_in_its_root";
+    let Some(env) = setup(test) else { return };
+    if Command::new("unshare").arg("--help").output().is_err() {
+        return skip(
+            test,
+            "no unshare(1) (util-linux) to make a private mount namespace",
+        );
+    }
+    let id = id("nomntexec");
+    std::fs::write(env.bundle.join("rootfs/marker"), "exec inside\n").unwrap();
+    env.config(&["sleep", "30"], without_mount_namespace);
+    let (r, b) = (env.root.display().to_string(), env.bundle_str().to_string());
+    let probe = format!(
+        "{LCRUN} --root {r} create --bundle {b} {id} && {LCRUN} --root {r} start {id} && \
+         {LCRUN} --root {r} exec {id} cat /marker; {LCRUN} --root {r} delete --force {id}"
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &probe])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.trim(),
+        "exec inside",
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_gone(&env, &id, 0);
+}
+
+/// Runs `script` in a container with CAP_SYS_ADMIN and a writable root, with `propagation`.
+fn run_with_propagation(env: &Env, id: &str, propagation: &str, script: &str) -> (bool, String) {
+    env.config(&["sh", "-c", script], |c| {
+        c["root"]["readonly"] = json!(false);
+        c["linux"]["rootfsPropagation"] = json!(propagation);
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_ADMIN"));
+        }
+    });
+    let out = env.lcrun(&["run", "--bundle", env.bundle_str(), id]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn regression_11_rootfs_propagation_takes_effect_on_the_new_root() {
+    let test = "regression_11_rootfs_propagation_takes_effect_on_the_new_root";
+    let Some(env) = setup(test) else { return };
+    // runtime-tools' check: bind / recursively elsewhere, mount something under /, and see
+    // whether the copy shows it (shared) or not (slave, private); an unbindable / refuses the
+    // recursive bind.
+    let probe = "mkdir -p /t /m /s && touch /s/f && mount --rbind / /t && mount --bind /s /m && \
+                 if test -e /t/m/f; then echo exposed; else echo hidden; fi";
+    for (prop, want) in [
+        ("shared", "exposed"),
+        ("rshared", "exposed"),
+        ("slave", "hidden"),
+        ("private", "hidden"),
+    ] {
+        let id = id(&format!("prop-{prop}"));
+        let (ok, text) = run_with_propagation(&env, &id, prop, probe);
+        assert!(ok, "{prop}: {text}");
+        assert_eq!(text.lines().next(), Some(want), "{prop}: {text}");
+        assert_gone(&env, &id, 0);
+    }
+    let id = id("prop-unbindable");
+    let (ok, text) = run_with_propagation(
+        &env,
+        &id,
+        "unbindable",
+        "if mount --rbind / /t 2>/dev/null; then echo bound; else echo refused; fi; \
+         awk '$5 == \"/\"' /proc/self/mountinfo | grep -o unbindable",
+    );
+    let _ = std::fs::create_dir_all(env.bundle.join("rootfs/t"));
+    assert!(ok, "unbindable: {text}");
+    assert!(text.contains("unbindable"), "{text}");
+    assert_gone(&env, &id, 0);
 }
