@@ -238,7 +238,20 @@ fn create_in(
         .parent(&parent)
         .name(&name)
         .controllers(&controllers)
-        .create()?;
+        .create()
+        .map_err(|e| match e.errno() {
+            // Someone else's cgroup: adopting it would apply our limits to their processes and
+            // kill them on delete.
+            Some(Errno::EEXIST) => RuntimeError::Spec {
+                file: spec.origin.clone(),
+                field: "linux.cgroupsPath".into(),
+                reason: format!(
+                    "the cgroup {} already exists; lcrun makes a cgroup of its own for each                      container and never adopts one: give a path that does not exist yet",
+                    parent.join(&name).display()
+                ),
+            },
+            _ => e.into(),
+        })?;
     guard.cgroup = Some(cg);
     let cg = guard.cgroup.as_ref().expect("just set");
     if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {

@@ -1268,3 +1268,306 @@ fn regression_11_rootfs_propagation_takes_effect_on_the_new_root() {
     assert!(text.contains("unbindable"), "{text}");
     assert_gone(&env, &id, 0);
 }
+
+/// Runs lcrun with `CAP_SYS_NICE` dropped from its bounding set, as on a host (or in a
+/// container) that does not grant it.
+fn lcrun_without_sys_nice(env: &Env, args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    let dir = env._tmp.path();
+    let (o, e) = (dir.join("stdout"), dir.join("stderr"));
+    let mut cmd = Command::new(LCRUN);
+    cmd.arg("--root")
+        .arg(&env.root)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&o).unwrap())
+        .stderr(std::fs::File::create(&e).unwrap());
+    // SAFETY: prctl is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            const CAP_SYS_NICE: libc::c_ulong = 23;
+            if libc::prctl(libc::PR_CAPBSET_DROP, CAP_SYS_NICE, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let status = cmd.status().unwrap();
+    Output {
+        status,
+        stdout: std::fs::read(&o).unwrap(),
+        stderr: std::fs::read(&e).unwrap(),
+    }
+}
+
+#[test]
+fn regression_11_a_capability_the_host_lacks_fails_create() {
+    let test = "regression_11_a_capability_the_host_lacks_fails_create";
+    let Some(env) = setup(test) else { return };
+    let id = id("capfail");
+    env.config(&["true"], |c| {
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_NICE"));
+        }
+    });
+    let out = lcrun_without_sys_nice(&env, &["create", "--bundle", env.bundle_str(), &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "create passed: {err}");
+    assert!(err.contains("capabilit"), "{err}");
+    assert_gone(&env, &id, 0);
+    // Without the capability in the config, the same host runs it.
+    env.config(&["true"], |_| {});
+    let out = lcrun_without_sys_nice(&env, &["run", "--bundle", env.bundle_str(), &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_gone(&env, &id, 0);
+}
+
+#[test]
+fn regression_11_a_process_that_cannot_run_fails_start() {
+    let test = "regression_11_a_process_that_cannot_run_fails_start";
+    let Some(env) = setup(test) else { return };
+    // Found in PATH and executable, but its interpreter is missing: execve fails after the
+    // exec fifo was released.
+    let script = env.bundle.join("rootfs/bin/broken");
+    std::fs::write(&script, "#!/no/such/interpreter\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let id = id("execfail");
+    env.config(&["broken"], |_| {});
+    env.ok(&["create", "--bundle", env.bundle_str(), &id]);
+    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    let out = env.lcrun(&["start", &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "start passed for a process that never ran: {err}"
+    );
+    assert!(
+        err.contains("did not start") && err.contains("ENOENT"),
+        "{err}"
+    );
+    assert_eq!(env.state(&id)["status"], "stopped");
+    env.ok(&["delete", &id]);
+    assert_gone(&env, &id, pid);
+
+    // A failing startContainer hook: start fails, saying which hook.
+    env.config(&["true"], |c| {
+        c["hooks"] = json!({"startContainer": [{"path": "/bin/false"}]});
+    });
+    env.ok(&["create", "--bundle", env.bundle_str(), &id]);
+    let out = env.lcrun(&["start", &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("startContainer hook /bin/false failed"),
+        "{err}"
+    );
+    env.ok(&["delete", &id]);
+    assert_gone(&env, &id, 0);
+}
+
+#[test]
+fn regression_11_an_existing_pid_namespace_is_joined_by_path() {
+    let test = "regression_11_an_existing_pid_namespace_is_joined_by_path";
+    let Some(env) = setup(test) else { return };
+    let a = id("pidA");
+    env.config(&["sleep", "30"], |_| {});
+    env.ok(&["create", "--bundle", env.bundle_str(), &a]);
+    env.ok(&["start", &a]);
+    let pa = env.state(&a)["pid"].as_i64().unwrap();
+    let b = id("pidB");
+    env.config(&["sleep", "30"], |c| {
+        for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "pid" {
+                n["path"] = json!(format!("/proc/{pa}/ns/pid"));
+            }
+        }
+    });
+    env.ok(&["create", "--bundle", env.bundle_str(), &b]);
+    env.ok(&["start", &b]);
+    let pb = env.state(&b)["pid"].as_i64().unwrap();
+    let ns = |p: i64| std::fs::read_link(format!("/proc/{p}/ns/pid")).unwrap();
+    assert_eq!(ns(pa), ns(pb), "B is not in A's PID namespace");
+    let own = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    assert_ne!(ns(pb), own);
+    // In A's namespace B is a later process, not its pid 1.
+    let status = std::fs::read_to_string(format!("/proc/{pb}/status")).unwrap();
+    let nspid: Vec<&str> = status
+        .lines()
+        .find(|l| l.starts_with("NSpid:"))
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .collect();
+    assert_eq!(nspid.len(), 2, "{status}");
+    assert_ne!(nspid[1], "1");
+    // What B sees of A's namespace: A's sleep is its pid 1.
+    let out = env.ok(&["exec", &b, "cat", "/proc/1/cmdline"]);
+    assert!(out.starts_with("sleep"), "{out:?}");
+    env.ok(&["delete", "--force", &b]);
+    env.ok(&["delete", "--force", &a]);
+    // A's init is its namespace's pid 1: its exit waits in the kernel until every process of
+    // the namespace is reaped (zap_pid_ns_processes), so it may linger a moment after delete.
+    let running = |p: i64| {
+        std::fs::read_to_string(format!("/proc/{p}/stat"))
+            .is_ok_and(|s| !s.contains(") Z ") && !s.contains(") X "))
+    };
+    assert!(eventually(Duration::from_secs(5), || !running(pa)));
+    assert_gone(&env, &a, pa as i32);
+    assert_gone(&env, &b, pb as i32);
+}
+
+#[test]
+fn regression_11_a_killed_create_is_seen_and_removed_by_delete_force() {
+    let test = "regression_11_a_killed_create_is_seen_and_removed_by_delete_force";
+    let Some(env) = setup(test) else { return };
+    let id = id("killedcreate");
+    let started = env.bundle.join("hook-started");
+    // The prestart hook runs while create waits for it; it ends once create is gone.
+    env.config(&["true"], |c| {
+        c["hooks"] = json!({"prestart": [{"path": "/bin/sh", "args": ["sh", "-c",
+            format!("touch {}; while kill -0 $PPID 2>/dev/null; do sleep 0.05; done", started.display())]}]});
+    });
+    let mut create = Command::new(LCRUN)
+        .arg("--root")
+        .arg(&env.root)
+        .args(["create", "--bundle", env.bundle_str(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(eventually(Duration::from_secs(10), || started.exists()));
+    create.kill().unwrap();
+    create.wait().unwrap();
+    let listed = env.ok(&["list", "--quiet"]);
+    assert!(listed.lines().any(|l| l == id), "list: {listed:?}");
+    let s = env.state(&id);
+    assert!(
+        ["creating", "stopped"].contains(&s["status"].as_str().unwrap()),
+        "{s}"
+    );
+    let pid = s["pid"].as_i64().unwrap() as i32;
+    assert!(cgroup_dirs(&format!("limitcheck/{id}"))
+        .iter()
+        .any(|d| d.exists()));
+    env.ok(&["delete", "--force", &id]);
+    assert_gone(&env, &id, pid);
+}
+
+#[test]
+fn regression_11_configs_that_would_change_the_callers_namespaces_are_refused() {
+    let test = "regression_11_configs_that_would_change_the_callers_namespaces_are_refused";
+    let Some(env) = setup(test) else { return };
+    let id = id("hostns");
+    let hostname = nix::unistd::gethostname().unwrap();
+    let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap();
+    // A cgroup of the host's with a process in it: a container must not adopt it (delete
+    // would kill what runs there).
+    let layout = limitcheck_cgroup::Layout::detect().unwrap();
+    let busy = layout
+        .cgroup()
+        .name(&format!("{id}-busy"))
+        .controllers(&[limitcheck_cgroup::Controller::Pids])
+        .create()
+        .unwrap();
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    busy.add_pid(sleeper.id() as i32).unwrap();
+    let busy_path = format!("/{}", busy.relative_path().display());
+    let own_uts = "/proc/self/ns/uts".to_string();
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        // The runtime's own UTS namespace joined by path is the caller's: no renaming it.
+        (
+            "hostname",
+            Box::new(move |c: &mut Value| {
+                for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+                    if n["type"] == "uts" {
+                        n["path"] = json!(own_uts.clone());
+                    }
+                }
+                c["hostname"] = json!("renamed-by-a-container");
+            }),
+        ),
+        (
+            "hostname",
+            Box::new(|c: &mut Value| {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|n| n["type"] != "uts");
+            }),
+        ),
+        (
+            "linux.sysctl.kernel.pid_max",
+            Box::new(|c: &mut Value| {
+                c["linux"]["sysctl"] = json!({"kernel.pid_max": "4242"});
+            }),
+        ),
+        (
+            "linux.sysctl.net.ipv4.ip_forward",
+            Box::new(|c: &mut Value| {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|n| n["type"] != "network");
+                c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+            }),
+        ),
+        (
+            "linux.devices",
+            Box::new(|c: &mut Value| {
+                without_mount_namespace(c);
+                c["linux"]["devices"] =
+                    json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]);
+            }),
+        ),
+        (
+            "linux.maskedPaths",
+            Box::new(|c: &mut Value| {
+                without_mount_namespace(c);
+                c["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
+            }),
+        ),
+        (
+            "cgroup path",
+            Box::new(|c: &mut Value| {
+                c["linux"]["cgroupsPath"] = json!("/../../escape");
+            }),
+        ),
+        (
+            "already exists",
+            Box::new(move |c: &mut Value| {
+                c["linux"]["cgroupsPath"] = json!(busy_path.clone());
+            }),
+        ),
+    ];
+    for (want, edit) in &cases {
+        env.config(&["true"], |c| edit(c));
+        let out = env.lcrun(&["run", "--bundle", env.bundle_str(), &id]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{want}: the container ran");
+        assert!(err.contains(want), "{want}: {err}");
+        assert!(!env.root.join(&id).exists(), "{want}: state left");
+    }
+    assert_eq!(nix::unistd::gethostname().unwrap(), hostname);
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap(),
+        pid_max
+    );
+    assert!(
+        sleeper.try_wait().unwrap().is_none(),
+        "the host cgroup's process was killed"
+    );
+    assert_eq!(busy.pids().unwrap(), vec![sleeper.id() as i32]);
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    busy.destroy().unwrap();
+    assert_gone(&env, &id, 0);
+}
