@@ -58,6 +58,41 @@ pub fn default_spec() -> Spec {
     spec
 }
 
+/// The fields of `spec` that are set but that lcrun does not enforce (it has no seccomp,
+/// AppArmor, SELinux, Intel RDT, ... support): the container runs without them, so callers
+/// must say so. runc and crun apply them.
+pub fn not_enforced(spec: &Spec) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if let Some(l) = spec.linux() {
+        for (field, set) in [
+            ("linux.seccomp", l.seccomp().is_some()),
+            ("linux.mountLabel", l.mount_label().is_some()),
+            ("linux.intelRdt", l.intel_rdt().is_some()),
+            ("linux.memoryPolicy", l.memory_policy().is_some()),
+            ("linux.personality", l.personality().is_some()),
+            ("linux.netDevices", l.net_devices().is_some()),
+        ] {
+            if set {
+                out.push(field);
+            }
+        }
+    }
+    if let Some(p) = spec.process() {
+        for (field, set) in [
+            ("process.apparmorProfile", p.apparmor_profile().is_some()),
+            ("process.selinuxLabel", p.selinux_label().is_some()),
+            ("process.ioPriority", p.io_priority().is_some()),
+            ("process.scheduler", p.scheduler().is_some()),
+            ("process.execCPUAffinity", p.exec_cpu_affinity().is_some()),
+        ] {
+            if set {
+                out.push(field);
+            }
+        }
+    }
+    out
+}
+
 /// Reads `bundle/config.json`, reporting a JSON error with the path of the field at fault.
 pub fn load_bundle(bundle: &Path) -> Result<ValidSpec> {
     let bundle = std::path::absolute(bundle).map_err(RuntimeError::io("resolve", bundle))?;

@@ -1571,3 +1571,24 @@ fn regression_11_configs_that_would_change_the_callers_namespaces_are_refused() 
     busy.destroy().unwrap();
     assert_gone(&env, &id, 0);
 }
+
+#[test]
+fn regression_11_security_fields_lcrun_cannot_enforce_are_warned_about() {
+    let test = "regression_11_security_fields_lcrun_cannot_enforce_are_warned_about";
+    let Some(env) = setup(test) else { return };
+    let id = id("notenforced");
+    env.config(&["true"], |c| {
+        c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ERRNO"});
+        c["process"]["apparmorProfile"] = json!("docker-default");
+    });
+    let out = env.lcrun(&["run", "--bundle", env.bundle_str(), &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for field in ["linux.seccomp", "process.apparmorProfile"] {
+        assert!(
+            err.contains(&format!("{field} is set but lcrun does not enforce it")),
+            "{field}: {err}"
+        );
+    }
+    assert_gone(&env, &id, 0);
+}

@@ -79,6 +79,10 @@ impl Logger {
         self.write("error", msg, true);
     }
 
+    fn warn(&self, msg: &str) {
+        self.write("warning", msg, true);
+    }
+
     fn debug(&self, msg: &str) {
         if self.debug {
             self.write("debug", msg, self.file.is_none());
@@ -90,7 +94,7 @@ fn run(cli: &Cli, log: &Logger) -> anyhow::Result<ExitCode> {
     let rt = Runtime::new(&cli.root);
     match &cli.command {
         Command::Create(a) => {
-            create(&rt, a, false)?;
+            create(&rt, a, false, log)?;
             log.debug(&format!("created {}", a.id));
         }
         Command::Start(a) => rt.load(&a.id)?.start()?,
@@ -122,7 +126,7 @@ fn run(cli: &Cli, log: &Logger) -> anyhow::Result<ExitCode> {
             if !a.detach {
                 block_signals(&FORWARDED)?;
             }
-            let mut c = create(&rt, &a.create, !a.detach)?;
+            let mut c = create(&rt, &a.create, !a.detach, log)?;
             let relay = c.take_console().map(limitcheck_runtime::console::relay);
             // A run that fails after create must not leave its container behind.
             let exit = match c.start().and_then(|()| {
@@ -269,8 +273,15 @@ fn create(
     rt: &Runtime,
     a: &cli::CreateArgs,
     foreground: bool,
+    log: &Logger,
 ) -> anyhow::Result<limitcheck_runtime::Container> {
     let bundle = spec::load_bundle(&a.bundle)?;
+    for field in spec::not_enforced(&bundle.spec) {
+        log.warn(&format!(
+            "{}: {field} is set but lcrun does not enforce it: the container runs without it",
+            bundle.origin
+        ));
+    }
     let terminal = bundle
         .spec
         .process()
