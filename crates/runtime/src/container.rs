@@ -298,6 +298,7 @@ fn create_in(
         }
     }
 
+    let isolation = crate::isolation::Namespaces::of(&spec.spec);
     let wait_maps = new(LinuxNamespaceType::User);
     let mut spawned =
         crate::spawn::spawn_init(&rt.init_exe, flags, pid_ns, opts.stdio.as_ref(), wait_maps)?;
@@ -322,7 +323,8 @@ fn create_in(
         join,
         cgroup_ns: new(LinuxNamespaceType::Cgroup),
         user_ns: new(LinuxNamespaceType::User),
-        uts_ns: crate::isolation::Namespaces::of(&spec.spec).own(LinuxNamespaceType::Uts),
+        uts_ns: isolation.own(LinuxNamespaceType::Uts),
+        root_entry: isolation.root_entry(),
         cgroup_rel,
     };
     crate::console::send_msg(
@@ -675,11 +677,12 @@ impl Container {
         })
     }
 
-    /// Deletes the container: kills what still runs (a created container always; a running or
-    /// paused one only with `force`), removes its cgroup and its state directory.
+    /// Deletes the container: removes its cgroup and its state directory. One that is not
+    /// stopped (creating, created, running, paused) is refused and left as it is, unless `force`:
+    /// then what still runs is killed first (OCI runtime spec, "delete").
     pub fn delete(self, force: bool) -> Result<()> {
         let status = self.status();
-        if matches!(status, Status::Running | Status::Paused) && !force {
+        if status != Status::Stopped && !force {
             return Err(self.bad_state("delete", status, "; stop it first or use --force"));
         }
         let cg = self.cgroup();
@@ -822,8 +825,8 @@ impl Runtime {
             e
         };
         cg.add_pid(helper.as_raw()).map_err(|e| fail(e.into()))?;
-        let shares_mounts = !join.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount);
-        let root = shares_mounts.then(|| PathBuf::from(format!("/proc/{}/root", c.pid())));
+        // The init's root, which is not its mount namespace's when it entered it by chroot.
+        let root = Some(PathBuf::from(format!("/proc/{}/root", c.pid())));
         let cfg = crate::exec::ExecConfig {
             join,
             process,

@@ -25,8 +25,9 @@ pub struct ExecConfig {
     pub join: Vec<(LinuxNamespaceType, PathBuf)>,
     /// The process to run.
     pub process: Process,
-    /// The container's root (`/proc/<pid>/root`) to chroot into, when the container shares our
-    /// mount namespace (it entered its root with chroot, and joining no namespace gets there).
+    /// The container's root (`/proc/<pid>/root`, opened before joining) to chroot into after
+    /// joining: a container that entered its root with chroot is not at its mount namespace's
+    /// root, and one in our own mount namespace is reached by no setns.
     #[serde(default)]
     pub root: Option<PathBuf>,
 }

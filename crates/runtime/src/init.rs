@@ -72,6 +72,8 @@ pub struct InitConfig {
     pub uts_ns: bool,
     /// The container's cgroup below each hierarchy's root.
     pub cgroup_rel: PathBuf,
+    /// How the root is entered (see [`crate::isolation::RootEntry`]).
+    pub root_entry: crate::isolation::RootEntry,
 }
 
 /// What the init answers.
@@ -167,6 +169,8 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
         nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
             .map_err(RuntimeError::sys("setresuid 0 in the user namespace"))?;
     }
+    // Open them all first: once a mount namespace is joined, the other paths may not resolve.
+    let mut fds = Vec::new();
     for (typ, path) in &cfg.join {
         let fd = open(
             path.as_path(),
@@ -175,7 +179,9 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
         )
         .map_err(RuntimeError::sys(format!("open {}", path.display())))?;
         // SAFETY: fd was just opened and is owned here.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        fds.push((typ, path, unsafe { OwnedFd::from_raw_fd(fd) }));
+    }
+    for (typ, path, fd) in fds {
         nix::sched::setns(fd, clone_flag(*typ))
             .map_err(RuntimeError::sys(format!("setns {}", path.display())))?;
     }
@@ -196,9 +202,10 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
     let sys = RealSyscall;
     // Without a mount namespace of its own the container shares the caller's mounts: nothing
     // is mounted and the root is entered with chroot (see crate::isolation).
-    let new_mount = crate::isolation::Namespaces::of(&cfg.spec).new_mount();
+    use crate::isolation::RootEntry;
+    let mounts = cfg.root_entry != RootEntry::Chroot;
     let mut fd_dir = None;
-    if new_mount {
+    if mounts {
         let ctx = MountContext {
             layout: limitcheck_cgroup::Layout::detect().ok(),
             cgroup_ns: cfg.cgroup_ns,
@@ -229,8 +236,12 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
         spec_hooks.and_then(|h| h.create_container().as_ref()),
         &state("creating"),
     )?;
-    if new_mount {
+    if cfg.root_entry == RootEntry::Pivot {
         rootfs::pivot(&sys, &cfg.rootfs)?;
+    } else if mounts {
+        sys.chdir(&cfg.rootfs)?;
+        sys.chroot(Path::new("."))?;
+        sys.chdir(Path::new("/"))?;
     } else {
         // The container's root has no /proc mounted: write them through the caller's, and keep
         // a handle on this process's fd directory to reopen the exec fifo through after the
@@ -259,7 +270,7 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
             }
         }
     }
-    if new_mount {
+    if mounts {
         write_sysctls(&cfg.spec)?;
         // After the sysctls (they write /proc/sys), as runc orders it.
         rootfs::finish(&sys, &cfg.spec)?;

@@ -9,7 +9,7 @@
 //!
 //! | the config asks for | unless the container has its own | else |
 //! |---|---|---|
-//! | `mounts`, `linux.devices`, `maskedPaths`, `readonlyPaths`, `root.readonly`, `rootfsPropagation` | mount namespace, made by lcrun | refused (the root is entered with `chroot`, as runc does) |
+//! | `mounts`, `linux.devices`, `maskedPaths`, `readonlyPaths`, `root.readonly`, `rootfsPropagation` | mount namespace | refused (the root is entered with `chroot`, as runc does) |
 //! | `hostname`, `domainname` | UTS namespace | refused |
 //! | `kernel.msg*`, `kernel.sem`, `kernel.shm*`, `fs.mqueue.*` sysctls | IPC namespace | refused |
 //! | `net.*` sysctls | network namespace | refused |
@@ -18,9 +18,10 @@
 //! | any other sysctl | — | refused: it is not namespaced, it would change the host |
 //! | `uidMappings`, `gidMappings` | new user namespace | refused |
 //!
-//! A joined mount namespace is not "made by lcrun": it belongs to whoever made it, and a
-//! `pivot_root` there would move the root of every process in it. Without a mount namespace
-//! of its own a container sees the caller's mounts, and lcrun mounts nothing.
+//! In a mount namespace joined by path the spec's mounts are made (the config says it is the
+//! container's), but the root is entered with chroot: a `pivot_root` there would move the root
+//! of every process in that namespace ([`RootEntry`]). Without a mount namespace of its own a
+//! container sees the caller's mounts, and lcrun mounts nothing.
 //!
 //! The cgroup is always the container's own (`linux.cgroupsPath` cannot hold `..` nor name a
 //! cgroup that already exists: the cgroup layer refuses both); without a cgroup namespace it
@@ -108,10 +109,28 @@ impl Namespaces {
         self.get(t) != Ns::Caller
     }
 
-    /// Whether lcrun made the container a mount namespace (then it mounts and pivots there).
-    pub fn new_mount(&self) -> bool {
-        self.get(LinuxNamespaceType::Mount) == Ns::New
+    /// How the container's root is entered, from its mount namespace.
+    pub fn root_entry(&self) -> RootEntry {
+        match self.get(LinuxNamespaceType::Mount) {
+            Ns::New => RootEntry::Pivot,
+            Ns::Joined => RootEntry::MountAndChroot,
+            Ns::Caller => RootEntry::Chroot,
+        }
     }
+}
+
+/// How the init enters the container's root, decided by the runtime (inside the init, a joined
+/// namespace can no longer be told from the caller's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RootEntry {
+    /// A mount namespace made for the container: the spec's mounts, then `pivot_root`.
+    Pivot,
+    /// A mount namespace joined by path: the spec's mounts there (it is the container's by the
+    /// config), then chroot, since `pivot_root` would move the root of every other process in
+    /// that namespace.
+    MountAndChroot,
+    /// The caller's mount namespace: nothing mounted, chroot.
+    Chroot,
 }
 
 fn refuse(origin: &str, field: impl Into<String>, reason: impl Into<String>) -> RuntimeError {
@@ -124,7 +143,7 @@ fn refuse(origin: &str, field: impl Into<String>, reason: impl Into<String>) -> 
 
 /// Refuses what would act on the caller's namespaces (the table in the module doc).
 pub fn check(spec: &Spec, ns: &Namespaces, origin: &str) -> Result<()> {
-    if !ns.new_mount() {
+    if !ns.own(LinuxNamespaceType::Mount) {
         check_no_mounts(spec, origin)?;
     }
     check_namespaced(spec, ns, origin)
@@ -136,10 +155,9 @@ pub fn check_no_mounts(spec: &Spec, origin: &str) -> Result<()> {
     {
         let why = |what: &str| {
             format!(
-                "{what}, but the container has no mount namespace made by lcrun, so it would \
+                "{what}, but the container has no mount namespace of its own, so it would \
                  change the caller's mounts (lcrun enters the root with chroot and mounts \
-                 nothing there); add {{\"type\": \"mount\"}} without a path to linux.namespaces, \
-                 or remove it"
+                 nothing there); add {{\"type\": \"mount\"}} to linux.namespaces, or remove it"
             )
         };
         if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
@@ -318,7 +336,7 @@ mod tests {
     fn the_default_spec_has_its_own_namespaces_and_passes() {
         let s = Spec::default();
         let ns = Namespaces::of(&s);
-        assert!(ns.new_mount());
+        assert_eq!(ns.root_entry(), RootEntry::Pivot);
         assert_eq!(ns.get(LinuxNamespaceType::User), Ns::Caller);
         assert_eq!(field_of(&s, &[]), None);
     }
@@ -361,15 +379,18 @@ mod tests {
             json!({"root": {"path": "rootfs", "readonly": false}}),
         );
         assert_eq!(field_of(&spec(v.clone()), &[]), None);
-        // Joining a mount namespace by path: lcrun did not make it, so the same rules.
-        let joined =
-            json!({"linux": {"namespaces": [{"type": "mount", "path": "/proc/77/ns/mnt"}]}});
+        // Another mount namespace joined by path is the container's: its mounts go there, and
+        // the root is entered by chroot. The caller's own joined by path is the caller's.
+        let joined = json!({"hostname": null, "linux": {"namespaces": [{"type": "mount", "path": "/proc/77/ns/mnt"}]}});
         let s = spec(joined);
+        let ns = Namespaces::of(&s);
+        assert_eq!(ns.get(LinuxNamespaceType::Mount), Ns::Joined);
+        assert_eq!(ns.root_entry(), RootEntry::MountAndChroot);
+        assert_eq!(field_of(&s, &[]), None);
         assert_eq!(
-            Namespaces::of(&s).get(LinuxNamespaceType::Mount),
-            Ns::Joined
+            field_of(&s, &["/proc/77/ns/mnt"]).as_deref(),
+            Some("mounts")
         );
-        assert_eq!(field_of(&s, &[]).as_deref(), Some("mounts"));
     }
 
     #[test]

@@ -209,6 +209,12 @@ fn every_lifecycle_transition_and_state_json() {
             .unwrap();
     assert_eq!(stored["pid"], pid);
 
+    // A created container is not stopped: delete refuses it without --force (runtime-tools'
+    // delete) and it stays startable.
+    let refused = env.lcrun(&["delete", &id]);
+    assert!(!refused.status.success());
+    assert_eq!(env.state(&id)["status"], "created");
+
     // A second create of the same id is refused.
     let again = env.lcrun(&["create", "--bundle", env.bundle_str(), &id]);
     assert!(!again.status.success());
@@ -225,10 +231,11 @@ fn every_lifecycle_transition_and_state_json() {
     let list = env.ok(&["list"]);
     assert!(list.contains(&id) && list.contains("running"), "{list}");
 
-    // delete refuses a running container without --force.
+    // delete refuses a running container without --force, and leaves it running.
     let refused = env.lcrun(&["delete", &id]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
+    assert_eq!(env.state(&id)["status"], "running");
 
     env.ok(&["kill", &id, "KILL"]);
     assert!(
@@ -1590,5 +1597,61 @@ fn regression_11_security_fields_lcrun_cannot_enforce_are_warned_about() {
             "{field}: {err}"
         );
     }
+    assert_gone(&env, &id, 0);
+}
+
+#[test]
+fn regression_11_a_joined_mount_namespace_gets_the_mounts_but_keeps_its_root() {
+    let test = "regression_11_a_joined_mount_namespace_gets_the_mounts_but_keeps_its_root";
+    let Some(env) = setup(test) else { return };
+    if Command::new("unshare").arg("--help").output().is_err() {
+        return skip(
+            test,
+            "no unshare(1) (util-linux) to make a mount namespace to join",
+        );
+    }
+    // Another process's mount namespace, private to it.
+    let mut holder = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sleep", "30"])
+        .spawn()
+        .unwrap();
+    let hp = holder.id();
+    let holder_ns = |p: u32| std::fs::read_link(format!("/proc/{p}/ns/mnt"));
+    assert!(eventually(Duration::from_secs(5), || {
+        holder_ns(hp).ok() != std::fs::read_link("/proc/self/ns/mnt").ok()
+    }));
+    // unshare has exec'd sleep in its new namespace: its root as the kernel sees it.
+    let root_id = |p: u32| {
+        let m = std::fs::metadata(format!("/proc/{p}/root/")).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        (m.dev(), m.ino())
+    };
+    let before = root_id(hp);
+    std::fs::write(env.bundle.join("rootfs/marker"), "joined\n").unwrap();
+    let id = id("joinmnt");
+    env.config(
+        &["sh", "-c", "cat /marker; readlink /proc/self/ns/mnt"],
+        |c| {
+            for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+                if n["type"] == "mount" {
+                    n["path"] = json!(format!("/proc/{hp}/ns/mnt"));
+                }
+            }
+        },
+    );
+    let out = env.lcrun(&["run", "--bundle", env.bundle_str(), &id]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let after = root_id(hp);
+    let ns = holder_ns(hp).unwrap();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(out.status.success(), "{text}{err}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines, ["joined", ns.to_str().unwrap()], "{err}");
+    assert_eq!(
+        before, after,
+        "the joined namespace's other process lost its root"
+    );
     assert_gone(&env, &id, 0);
 }
