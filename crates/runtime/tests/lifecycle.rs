@@ -1480,7 +1480,7 @@ fn regression_11_configs_that_would_change_the_callers_namespaces_are_refused() 
     let layout = limitcheck_cgroup::Layout::detect().unwrap();
     let busy = layout
         .cgroup()
-        .name(&format!("{id}-busy"))
+        .name(format!("{id}-busy"))
         .controllers(&[limitcheck_cgroup::Controller::Pids])
         .create()
         .unwrap();
