@@ -59,8 +59,9 @@ pub fn default_spec() -> Spec {
 }
 
 /// The fields of `spec` that are set but that lcrun does not enforce (it has no seccomp,
-/// AppArmor, SELinux, Intel RDT, ... support): the container runs without them, so callers
-/// must say so. runc and crun apply them.
+/// AppArmor, SELinux, Intel RDT, ... support, and writes only the cgroup limits limitcheck
+/// measures): the container runs without them, so callers must say so. runc and crun apply
+/// most of them.
 pub fn not_enforced(spec: &Spec) -> Vec<&'static str> {
     let mut out = Vec::new();
     if let Some(l) = spec.linux() {
@@ -71,6 +72,60 @@ pub fn not_enforced(spec: &Spec) -> Vec<&'static str> {
             ("linux.memoryPolicy", l.memory_policy().is_some()),
             ("linux.personality", l.personality().is_some()),
             ("linux.netDevices", l.net_devices().is_some()),
+        ] {
+            if set {
+                out.push(field);
+            }
+        }
+    }
+    if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        let m = r.memory().as_ref();
+        let c = r.cpu().as_ref();
+        let b = r.block_io().as_ref();
+        for (field, set) in [
+            (
+                "linux.resources.memory.swappiness",
+                m.is_some_and(|m| m.swappiness().is_some()),
+            ),
+            (
+                "linux.resources.memory.disableOOMKiller",
+                m.is_some_and(|m| m.disable_oom_killer() == Some(true)),
+            ),
+            (
+                "linux.resources.memory.kernel",
+                m.is_some_and(|m| m.kernel().is_some()),
+            ),
+            (
+                "linux.resources.memory.kernelTCP",
+                m.is_some_and(|m| m.kernel_tcp().is_some()),
+            ),
+            (
+                "linux.resources.cpu.realtimeRuntime",
+                c.is_some_and(|c| c.realtime_runtime().is_some()),
+            ),
+            (
+                "linux.resources.cpu.realtimePeriod",
+                c.is_some_and(|c| c.realtime_period().is_some()),
+            ),
+            (
+                "linux.resources.cpu.idle",
+                c.is_some_and(|c| c.idle().is_some()),
+            ),
+            (
+                "linux.resources.blockIO.leafWeight",
+                b.is_some_and(|b| b.leaf_weight().is_some()),
+            ),
+            (
+                "linux.resources.blockIO.weightDevice",
+                b.is_some_and(|b| b.weight_device().as_ref().is_some_and(|w| !w.is_empty())),
+            ),
+            (
+                "linux.resources.hugepageLimits",
+                r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
+            ),
+            ("linux.resources.network", r.network().is_some()),
+            ("linux.resources.rdma", r.rdma().is_some()),
+            ("linux.resources.unified", r.unified().is_some()),
         ] {
             if set {
                 out.push(field);

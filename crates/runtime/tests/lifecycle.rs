@@ -1587,11 +1587,16 @@ fn regression_11_security_fields_lcrun_cannot_enforce_are_warned_about() {
     env.config(&["true"], |c| {
         c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ERRNO"});
         c["process"]["apparmorProfile"] = json!("docker-default");
+        c["linux"]["resources"]["memory"] = json!({"swappiness": 10});
     });
     let out = env.lcrun(&["run", "--bundle", env.bundle_str(), &id]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    for field in ["linux.seccomp", "process.apparmorProfile"] {
+    for field in [
+        "linux.seccomp",
+        "process.apparmorProfile",
+        "linux.resources.memory.swappiness",
+    ] {
         assert!(
             err.contains(&format!("{field} is set but lcrun does not enforce it")),
             "{field}: {err}"
