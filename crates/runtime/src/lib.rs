@@ -4,9 +4,19 @@
 //! cgroup), its own root filesystem reached with `pivot_root`, its own cgroup with the spec's
 //! `linux.resources` applied before the user process runs, and runc's default hardening
 //! (capabilities, masked and read-only paths, a read-only cgroup mount). The lifecycle is the
-//! OCI one with the real create/start split, and state lives in `state.json` under the runtime
-//! root (default `/run/limitcheck/<id>/`). The `lcrun` binary puts runc's command line on top,
-//! so that tools written for runc can drive it.
+//! OCI one with the real create/start split: whatever can fail before the user process runs
+//! (capabilities, user, mounts) fails `create`, and a process that still cannot run (execve,
+//! a startContainer hook) fails `start`. State lives in `state.json` under the runtime root
+//! (default `/run/limitcheck/<id>/`), written first, so a killed `create` is still listed and
+//! removed by `delete --force`. The `lcrun` binary puts runc's command line on top, so that
+//! tools written for runc can drive it.
+//!
+//! A config never makes lcrun act on the caller's namespaces ([`isolation`]): without a mount
+//! namespace of its own the root is entered with chroot and nothing is mounted (a `pivot_root`
+//! there would swap the caller's root), and a hostname, sysctl or id map that would land in
+//! the caller's namespace is refused with the field and the fix. Fields lcrun does not
+//! enforce (seccomp, AppArmor, SELinux, some resources) are warned about on `create`
+//! ([`spec::not_enforced`]).
 //!
 //! ```no_run
 //! use limitcheck_runtime::{spec, CreateOptions, Runtime};
