@@ -1660,3 +1660,44 @@ fn regression_11_a_joined_mount_namespace_gets_the_mounts_but_keeps_its_root() {
     );
     assert_gone(&env, &id, 0);
 }
+
+#[test]
+fn regression_11_without_a_cgroup_namespace_only_the_containers_cgroup_is_visible() {
+    let test = "regression_11_without_a_cgroup_namespace_only_the_containers_cgroup_is_visible";
+    let Some(env) = setup(test) else { return };
+    if limitcheck_cgroup::Layout::detect().map_or(true, |l| {
+        !l.available().contains(&limitcheck_cgroup::Controller::Pids)
+    }) {
+        return skip(test, "no pids controller");
+    }
+    let id = id("nocgns");
+    let dir = if limitcheck_cgroup::Layout::detect().unwrap().mode == limitcheck_cgroup::Mode::V2 {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/pids"
+    };
+    // The caller's cgroup tree must not be what the container sees or writes: its cgroup
+    // directory is bound read-only in the caller's place.
+    let script = format!(
+        "cat {dir}/pids.max; ls {dir} | grep -c '^limitcheck$'; \
+         if echo 5 > {dir}/pids.max 2>/dev/null; then echo WRITTEN; else echo refused; fi; \
+         if mkdir {dir}/evil 2>/dev/null; then echo MADE; else echo refused; fi"
+    );
+    env.config(&["sh", "-c", &script], |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "cgroup");
+        c["linux"]["resources"]["pids"] = json!({"limit": 77});
+    });
+    let out = env.lcrun(&["run", "--bundle", env.bundle_str(), &id]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines, ["77", "0", "refused", "refused"], "{text}");
+    assert_gone(&env, &id, 0);
+}
