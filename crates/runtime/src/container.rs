@@ -95,6 +95,20 @@ impl Runtime {
         Ok(out)
     }
 
+    /// Removes what a `create` killed before it wrote `state.json` left of container `id`: its
+    /// directory (at most an exec fifo; no process or cgroup exists yet at that point). Returns
+    /// whether there was one. A directory with a `state.json` is a container: use
+    /// [`Container::delete`].
+    pub fn remove_unfinished(&self, id: &str) -> Result<bool> {
+        check_id(id)?;
+        let dir = self.root.join(id);
+        if !dir.is_dir() || dir.join(crate::state::STATE_FILE).exists() {
+            return Ok(false);
+        }
+        std::fs::remove_dir_all(&dir).map_err(RuntimeError::io("remove", &dir))?;
+        Ok(true)
+    }
+
     /// Loads an existing container.
     pub fn load(&self, id: &str) -> Result<Container> {
         check_id(id)?;

@@ -1466,6 +1466,19 @@ fn regression_11_a_killed_create_is_seen_and_removed_by_delete_force() {
         .any(|d| d.exists()));
     env.ok(&["delete", "--force", &id]);
     assert_gone(&env, &id, pid);
+
+    // Killed even earlier, before state.json: only the directory (and a fifo) can be there.
+    let dir = env.root.join(&id);
+    std::fs::create_dir_all(&dir).unwrap();
+    nix::unistd::mkfifo(
+        &dir.join("exec.fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o622),
+    )
+    .unwrap();
+    let out = env.lcrun(&["create", "--bundle", env.bundle_str(), &id]);
+    assert!(!out.status.success(), "create over a leftover directory");
+    env.ok(&["delete", "--force", &id]);
+    assert!(!dir.exists());
 }
 
 #[test]

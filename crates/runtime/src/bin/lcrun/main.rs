@@ -118,8 +118,11 @@ fn run(cli: &Cli, log: &Logger) -> anyhow::Result<ExitCode> {
         }
         Command::Delete(a) => match rt.load(&a.id) {
             Ok(c) => c.delete(a.force)?,
-            // runc: deleting a missing container with --force is not an error.
-            Err(limitcheck_runtime::RuntimeError::NotFound { .. }) if a.force => {}
+            // runc: deleting a missing container with --force is not an error; what a create
+            // killed before its state.json left goes too.
+            Err(limitcheck_runtime::RuntimeError::NotFound { .. }) if a.force => {
+                rt.remove_unfinished(&a.id)?;
+            }
             Err(e) => return Err(e.into()),
         },
         Command::Run(a) => {
