@@ -105,3 +105,15 @@ impl RuntimeError {
         move |errno| RuntimeError::Sys { op, errno }
     }
 }
+
+impl RuntimeError {
+    /// The message a container init reports to the runtime, which wraps it in
+    /// [`RuntimeError::Init`] again: without the "container init failed" prefix, so it is not
+    /// said twice.
+    pub fn init_message(&self) -> String {
+        match self {
+            RuntimeError::Init(m) => m.clone(),
+            e => e.to_string(),
+        }
+    }
+}

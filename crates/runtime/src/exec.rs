@@ -60,7 +60,7 @@ pub fn namespaces_of(pid: i32) -> Vec<(LinuxNamespaceType, PathBuf)> {
 /// The exec init's main: never returns to the runtime's code.
 pub fn exec_main(sock: OwnedFd, cfg: ExecConfig) -> i32 {
     let fail = |sock: &OwnedFd, e: RuntimeError| {
-        let message = e.to_string();
+        let message = e.init_message();
         let _ = console::send_msg(sock.as_raw_fd(), &InitMsg::Error { message }, None);
         1
     };

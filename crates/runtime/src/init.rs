@@ -139,7 +139,7 @@ fn main(sock: OwnedFd) -> i32 {
     let ready = match setup(&cfg, &sock) {
         Ok(r) => r,
         Err(e) => {
-            let message = e.to_string();
+            let message = e.init_message();
             send(&sock, &InitMsg::Error { message }, None);
             return 1;
         }
@@ -475,7 +475,7 @@ fn start_user_process(spec: &Spec, ready: Prepared) -> RuntimeError {
     drop(ready.fifo);
     drop(ready.fd_dir);
     let e = exec_user_process(spec, &ready.exe, &ready.start_hooks_state);
-    let _ = nix::unistd::write(&w, e.to_string().as_bytes());
+    let _ = nix::unistd::write(&w, e.init_message().as_bytes());
     e
 }
 

@@ -1324,6 +1324,7 @@ fn regression_11_a_capability_the_host_lacks_fails_create() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "create passed: {err}");
     assert!(err.contains("capabilit"), "{err}");
+    assert_eq!(err.matches("container init failed").count(), 1, "{err}");
     assert_gone(&env, &id, 0);
     // Without the capability in the config, the same host runs it.
     env.config(&["true"], |_| {});
