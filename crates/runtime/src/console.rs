@@ -92,6 +92,40 @@ pub fn open_pty() -> Result<(OwnedFd, OwnedFd, String)> {
 
 use std::os::fd::IntoRawFd;
 
+/// Gives this process (a new session's leader) a terminal made in its devpts: the master goes
+/// to the runtime over `sock` (an [`InitMsg::Console`](crate::init::InitMsg::Console)
+/// message), sized to `size` if given; stdin, stdout and stderr become the slave, which becomes
+/// the controlling terminal.
+pub fn attach_terminal(sock: RawFd, size: Option<&oci_spec::runtime::Box>) -> Result<()> {
+    let (master, slave, name) = open_pty()?;
+    if let Some(size) = size {
+        let ws = libc::winsize {
+            ws_row: size.height() as u16,
+            ws_col: size.width() as u16,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ with a pointer to a local winsize.
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+    send_msg(
+        sock,
+        &crate::init::InitMsg::Console { name },
+        Some(master.as_raw_fd()),
+    )?;
+    for i in 0..3 {
+        nix::unistd::dup2(slave.as_raw_fd(), i)
+            .map_err(RuntimeError::sys("connect stdio to the terminal"))?;
+    }
+    // SAFETY: TIOCSCTTY on our stdin, which is the pty slave; we lead a new session.
+    if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
+        return Err(RuntimeError::sys("make the terminal the controlling one")(
+            nix::errno::Errno::last(),
+        ));
+    }
+    Ok(())
+}
+
 /// Sends a pty master to a `--console-socket`, as runc does (the pty's name as the data).
 pub fn send_to_console_socket(path: &Path, master: &OwnedFd, name: &str) -> Result<()> {
     let sock = std::os::unix::net::UnixStream::connect(path)

@@ -142,22 +142,7 @@ fn run_child(sock: &OwnedFd, p: &Process) -> RuntimeError {
     let go = || -> Result<(CString, Vec<CString>, Vec<CString>)> {
         nix::unistd::setsid().map_err(RuntimeError::sys("setsid"))?;
         if p.terminal() == Some(true) {
-            let (master, slave, name) = console::open_pty()?;
-            console::send_msg(
-                sock.as_raw_fd(),
-                &InitMsg::Console { name },
-                Some(master.as_raw_fd()),
-            )?;
-            for i in 0..3 {
-                nix::unistd::dup2(slave.as_raw_fd(), i)
-                    .map_err(RuntimeError::sys("dup2 the terminal"))?;
-            }
-            // SAFETY: TIOCSCTTY on stdin, the pty slave, as the leader of a new session.
-            if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
-                return Err(RuntimeError::sys("set the controlling terminal")(
-                    nix::errno::Errno::last(),
-                ));
-            }
+            console::attach_terminal(sock.as_raw_fd(), p.console_size().as_ref())?;
         }
         for r in p.rlimits().iter().flatten() {
             set_rlimit(r.typ(), r.soft(), r.hard())?;

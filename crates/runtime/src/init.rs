@@ -288,32 +288,7 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
     let exe = find_executable(&args[0], env, process.cwd())?;
     // A terminal is made inside the container's own devpts; the runtime gets the master.
     if process.terminal() == Some(true) {
-        let (master, slave, name) = console::open_pty()?;
-        if let Some(size) = process.console_size() {
-            let ws = libc::winsize {
-                ws_row: size.height() as u16,
-                ws_col: size.width() as u16,
-                ws_xpixel: 0,
-                ws_ypixel: 0,
-            };
-            // SAFETY: TIOCSWINSZ with a pointer to a local winsize.
-            unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-        }
-        console::send_msg(
-            sock.as_raw_fd(),
-            &InitMsg::Console { name },
-            Some(master.as_raw_fd()),
-        )?;
-        for i in 0..3 {
-            nix::unistd::dup2(slave.as_raw_fd(), i)
-                .map_err(RuntimeError::sys("connect stdio to the terminal"))?;
-        }
-        // SAFETY: TIOCSCTTY on our stdin, which is the pty slave; we lead a new session.
-        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
-            return Err(RuntimeError::sys("make the terminal the controlling one")(
-                nix::errno::Errno::last(),
-            ));
-        }
+        console::attach_terminal(sock.as_raw_fd(), process.console_size().as_ref())?;
     }
     // Identity and privileges last, before `Ready`: whatever fails here (a capability the
     // host's bounding set lacks, an unknown user) fails `create`, as with runc.

@@ -1102,6 +1102,15 @@ fn exec_runs_in_the_containers_namespaces_and_cgroup() {
 // Issue 11: lcrun must never touch the caller's root or namespaces, and must fail where runc and
 // crun fail.
 
+/// Whether util-linux's unshare(1) is here (to make a mount namespace `for_what`); skips if not.
+fn has_unshare(test: &str, for_what: &str) -> bool {
+    let ok = Command::new("unshare").arg("--help").output().is_ok();
+    if !ok {
+        skip(test, &format!("no unshare(1) (util-linux) {for_what}"));
+    }
+    ok
+}
+
 /// A config with no mount namespace: nothing to mount, the root entered by chroot.
 fn without_mount_namespace(c: &mut Value) {
     c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "ipc"}]);
@@ -1117,11 +1126,8 @@ fn without_mount_namespace(c: &mut Value) {
 fn regression_11_no_mount_namespace_chroots_and_leaves_the_callers_root() {
     let test = "regression_11_no_mount_namespace_chroots_and_leaves_the_callers_root";
     let Some(env) = setup(test) else { return };
-    if Command::new("unshare").arg("--help").output().is_err() {
-        return skip(
-            test,
-            "no unshare(1) (util-linux) to make a private mount namespace",
-        );
+    if !has_unshare(test, "to make a private mount namespace") {
+        return;
     }
     let id = id("nomnt");
     std::fs::write(env.bundle.join("rootfs/marker"), "inside the bundle\n").unwrap();
@@ -1191,11 +1197,8 @@ fn regression_11_no_mount_namespace_chroots_and_leaves_the_callers_root() {
 fn regression_11_exec_into_a_chrooted_container_lands_in_its_root() {
     let test = "regression_11_exec_into_a_chrooted_container_lands_in_its_root";
     let Some(env) = setup(test) else { return };
-    if Command::new("unshare").arg("--help").output().is_err() {
-        return skip(
-            test,
-            "no unshare(1) (util-linux) to make a private mount namespace",
-        );
+    if !has_unshare(test, "to make a private mount namespace") {
+        return;
     }
     let id = id("nomntexec");
     std::fs::write(env.bundle.join("rootfs/marker"), "exec inside\n").unwrap();
@@ -1623,11 +1626,8 @@ fn regression_11_security_fields_lcrun_cannot_enforce_are_warned_about() {
 fn regression_11_a_joined_mount_namespace_gets_the_mounts_but_keeps_its_root() {
     let test = "regression_11_a_joined_mount_namespace_gets_the_mounts_but_keeps_its_root";
     let Some(env) = setup(test) else { return };
-    if Command::new("unshare").arg("--help").output().is_err() {
-        return skip(
-            test,
-            "no unshare(1) (util-linux) to make a mount namespace to join",
-        );
+    if !has_unshare(test, "to make a mount namespace to join") {
+        return;
     }
     // Another process's mount namespace, private to it.
     let mut holder = Command::new("unshare")
