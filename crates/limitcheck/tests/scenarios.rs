@@ -214,6 +214,182 @@ max = "64M"
 }
 
 #[test]
+fn a_dead_workload_is_an_error_not_a_failed_limit() {
+    let test = "a_dead_workload_is_an_error_not_a_failed_limit";
+    if !root(test) {
+        return;
+    }
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let expect = r#"
+[[expect]]
+metric = "cpu.usage"
+window = ["1s", "3s"]
+approx = 1.0
+tolerance = "5%"
+"#;
+    // A workload that stops with a usage error, a command that exits 0 at once, a missing
+    // program, a command killed by a signal: each is an error (exit 2) naming how it ended and
+    // the end of its log, never a measurement of 0 judged as a failed limit.
+    let cases = [
+        (
+            "usage",
+            "workload = { kind = \"cpu\", workers = 1, load = 300 }",
+            "exited with status 2",
+        ),
+        ("true", "command = [\"true\"]", "exited with status 0"),
+        (
+            "missing",
+            "command = [\"no-such-program-here\"]",
+            "no-such-program-here",
+        ),
+        (
+            "status",
+            "command = [\"sh\", \"-c\", \"echo going; sleep 0.5; exit 3\"]",
+            "exited with status 3",
+        ),
+    ];
+    for (name, run_line, want) in cases {
+        let f = scenario_file(
+            dir.path(),
+            &format!("{name}.toml"),
+            &format!(
+                "duration = \"3s\"\n[[container]]\nname = \"hog\"\n{run_line}\ncpus = 1\n{expect}"
+            ),
+        );
+        let out_dir = dir.path().join(format!("out-{name}"));
+        let out = run(&[
+            "run",
+            "--report-dir",
+            out_dir.to_str().unwrap(),
+            f.to_str().unwrap(),
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {text}{err}");
+        if name == "missing" {
+            // The runtime cannot start it: create fails, naming the program.
+            assert!(
+                text.contains(want) || err.contains(want),
+                "{name}: {text}{err}"
+            );
+            continue;
+        }
+        let s = summary(&out_dir);
+        let sc = &s["scenarios"][0];
+        assert_eq!(sc["verdict"], "error", "{name}: {sc}");
+        let reason = sc["reason"].as_str().unwrap();
+        assert!(reason.contains(want), "{name}: {reason}");
+        assert!(
+            reason.contains("a dead workload is not judged"),
+            "{name}: {reason}"
+        );
+        assert!(reason.contains("the end of its log"), "{name}: {reason}");
+        assert!(
+            sc["expectations"].as_array().unwrap().is_empty(),
+            "{name}: judged anyway: {sc}"
+        );
+        if name == "status" {
+            assert!(reason.contains("going"), "the log's last line: {reason}");
+        }
+    }
+    // An init killed from outside mid-run.
+    let f = scenario_file(
+        dir.path(),
+        "killed.toml",
+        &format!("duration = \"8s\"\n[[container]]\nname = \"hog\"\ncommand = [\"sleep\", \"30\"]\n{expect}"),
+    );
+    let out_dir = dir.path().join("out-killed");
+    let child = Command::new(BIN)
+        .args([
+            "run",
+            "--report-dir",
+            out_dir.to_str().unwrap(),
+            f.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = {
+        let start = Instant::now();
+        loop {
+            let found = std::fs::read_dir("/run/limitcheck").ok().and_then(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().contains("-killed-hog"))
+                    .find_map(|e| {
+                        let st: Value = serde_json::from_slice(
+                            &std::fs::read(e.path().join("state.json")).ok()?,
+                        )
+                        .ok()?;
+                        (st["status"] == "running")
+                            .then(|| st["pid"].as_i64())
+                            .flatten()
+                    })
+            });
+            if let Some(p) = found {
+                break p;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the container never ran"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    limitcheck_cgroup::nix::sys::signal::kill(
+        limitcheck_cgroup::nix::unistd::Pid::from_raw(pid as i32),
+        limitcheck_cgroup::nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the run went on to its end"
+    );
+    let reason = summary(&out_dir)["scenarios"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains("was killed by signal 9 (SIGKILL)"),
+        "{reason}"
+    );
+    // `exit = 0` says the command may end: then its expectations are judged (here they fail:
+    // nothing ran for the window, a real measurement).
+    let f = scenario_file(
+        dir.path(),
+        "allowed.toml",
+        &format!("duration = \"3s\"\n[[container]]\nname = \"hog\"\ncommand = [\"true\"]\nexit = 0\n{expect}"),
+    );
+    let out_dir = dir.path().join("out-allowed");
+    let out = run(&[
+        "run",
+        "--report-dir",
+        out_dir.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        summary(&out_dir)["scenarios"][0]["expectations"][0]["verdict"],
+        "fail"
+    );
+    assert_clean();
+}
+
+#[test]
 fn broken_files_name_file_line_key_and_fix() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [

@@ -663,6 +663,32 @@ impl Container {
         Ok(self.cgroup()?.pids()?)
     }
 
+    /// Whether the init has ended, without waiting: how, when this process created it (it is
+    /// reaped then), or with code and signal `None` when another process did.
+    pub fn try_wait(&self) -> Result<Option<ExitInfo>> {
+        let (code, signal) = if self.child {
+            match waitpid(Pid::from_raw(self.state.pid), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => return Ok(None),
+                Ok(s) => match crate::exec::status_of(s) {
+                    Some(r) => r,
+                    None => return Ok(None),
+                },
+                // Reaped already (by an earlier call): it has ended.
+                Err(Errno::ECHILD) => (None, None),
+                Err(e) => return Err(RuntimeError::sys(format!("wait for {}", self.state.pid))(e)),
+            }
+        } else if self.alive() {
+            return Ok(None);
+        } else {
+            (None, None)
+        };
+        Ok(Some(ExitInfo {
+            code,
+            signal,
+            oom_killed: false,
+        }))
+    }
+
     /// Waits for the init to exit. The process that created the container reaps it and gets
     /// its exit code or signal; any other process can only watch it go (code and signal `None`).
     /// `forward` signals received meanwhile are passed to the init (block them first with

@@ -101,6 +101,7 @@ struct ContainerFile {
     command: Option<Vec<String>>,
     requests: Option<K8sDef>,
     limits: Option<K8sDef>,
+    exit: Option<i64>,
     #[serde(flatten)]
     resources: LimitsDef,
 }
@@ -183,6 +184,10 @@ pub struct ContainerSpec {
     pub run: Run,
     /// Its limits from the start.
     pub limits: Vec<Limit>,
+    /// The exit status its process may end with before the scenario's end (`exit = 0`);
+    /// without it, a process that ends early (other than by a `kill` step) makes the scenario
+    /// an error: a dead workload is never judged as a measurement.
+    pub exit: Option<i32>,
 }
 
 /// How a step changes a limit.
@@ -767,7 +772,22 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
         };
         let mut limits = cx.limits(&key, &c.resources)?;
         limits.extend(cx.k8s(&key, &c.requests, &c.limits)?);
-        containers.push(ContainerSpec { name, run, limits });
+        let exit = match c.exit {
+            None => None,
+            Some(e @ 0..=255) => Some(e as i32),
+            Some(e) => {
+                return Err(cx.err(
+                    format!("{key}.exit"),
+                    format!("{e} is not an exit status: give 0 to 255"),
+                ))
+            }
+        };
+        containers.push(ContainerSpec {
+            name,
+            run,
+            limits,
+            exit,
+        });
     }
     let find = |key: &str, name: &Option<String>| -> Result<usize, ScenarioError> {
         match name {

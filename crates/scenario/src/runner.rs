@@ -164,7 +164,9 @@ fn outcome<E: std::fmt::Display>(
     }
 }
 
-fn sleep_until(t: Instant, stop: &AtomicBool, tick: &mut dyn FnMut()) -> bool {
+/// Sleeps until `t`, calling `tick` four times a second; false if stopped early (`stop` set,
+/// or `tick` said so).
+fn sleep_until(t: Instant, stop: &AtomicBool, tick: &mut dyn FnMut() -> bool) -> bool {
     let mut next_tick = Instant::now();
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -172,7 +174,9 @@ fn sleep_until(t: Instant, stop: &AtomicBool, tick: &mut dyn FnMut()) -> bool {
         }
         let now = Instant::now();
         if now >= next_tick {
-            tick();
+            if !tick() {
+                return false;
+            }
             next_tick = now + Duration::from_millis(250);
         }
         if now >= t {
@@ -514,20 +518,28 @@ fn run_inner<'l>(
         let latest = Arc::clone(&latest);
         std::thread::spawn(move || sample::run(targets, t0, interval, stop, latest))
     };
-    let mut tick = || {
+    // Liveness: each container's init is watched; one that ends before the scenario does
+    // (unless a kill step ended it, or the scenario allows its exit status) stops the run.
+    let mut watch = Liveness::new(s.containers.len());
+    let mut tick = |running: &[Running], watch: &mut Liveness| {
         if let Some(f) = live.as_mut() {
             if let Ok(l) = latest.lock() {
                 f(&live_line(s, t0.elapsed().as_secs_f64(), &l));
             }
         }
+        watch.check(s, running, t0.elapsed().as_secs_f64());
+        watch.dead.is_none()
     };
     let mut interrupted = false;
     for st in &s.steps {
-        if !sleep_until(t0 + st.at, &o.stop, &mut tick) {
+        if !sleep_until(t0 + st.at, &o.stop, &mut || tick(running, &mut watch)) {
             interrupted = true;
             break;
         }
         r.steps.push(do_step(s, st, layout, running, t0));
+        if st.change == Change::Kill {
+            watch.killed[st.container] = true;
+        }
         let c = &running[st.container].container;
         r.limits.push(read_limits(
             &s.containers[st.container].name,
@@ -535,9 +547,10 @@ fn run_inner<'l>(
             t0.elapsed().as_secs_f64(),
         ));
     }
-    if !interrupted && !sleep_until(t0 + s.duration, &o.stop, &mut tick) {
+    if !interrupted && !sleep_until(t0 + s.duration, &o.stop, &mut || tick(running, &mut watch)) {
         interrupted = true;
     }
+    watch.check(s, running, t0.elapsed().as_secs_f64());
     stop_sampler.store(true, Ordering::Relaxed);
     let rows = sampler
         .join()
@@ -550,12 +563,101 @@ fn run_inner<'l>(
         ];
     }
     r.sample_rows = rows;
+    if let Some(why) = watch.dead.take() {
+        let c = &s.containers[why.container];
+        let log = o.run_dir.join(format!("{slug}-{}.log", c.name));
+        return Err(Stopped::Error(format!(
+            "container {}: its process {} (seen at {:.2} s, before the scenario's end at \
+             {:.1} s): a dead workload is not judged{}; the end of its log ({}): {}",
+            c.name,
+            why.how,
+            why.t,
+            s.duration.as_secs_f64(),
+            c.exit
+                .map_or(String::new(), |e| format!(" (exit = {e} is allowed)")),
+            log.display(),
+            last_lines(&log, 3)
+        )));
+    }
     if interrupted {
         return Err(Stopped::Error(
             "interrupted (SIGINT or SIGTERM): containers stopped and removed".into(),
         ));
     }
     Ok(())
+}
+
+/// A container that ended when it should not have.
+struct Death {
+    container: usize,
+    t: f64,
+    /// "exited with status 2", "was killed by signal 9 (SIGKILL)".
+    how: String,
+}
+
+/// Watches the containers' inits (see [`run_inner`]).
+struct Liveness {
+    /// Containers a kill step has ended: their end is expected.
+    killed: Vec<bool>,
+    /// Containers seen ended (checked no more).
+    ended: Vec<bool>,
+    /// The first end that was not expected.
+    dead: Option<Death>,
+}
+
+impl Liveness {
+    fn new(n: usize) -> Self {
+        Liveness {
+            killed: vec![false; n],
+            ended: vec![false; n],
+            dead: None,
+        }
+    }
+
+    fn check(&mut self, s: &Scenario, running: &[Running], t: f64) {
+        for (i, run) in running.iter().enumerate() {
+            if self.ended[i] {
+                continue;
+            }
+            let exit = match run.container.try_wait() {
+                Ok(Some(e)) => e,
+                _ => continue,
+            };
+            self.ended[i] = true;
+            let allowed = match (s.containers[i].exit, exit.code) {
+                (Some(want), Some(code)) => want == code,
+                _ => false,
+            };
+            if self.killed[i] || allowed || self.dead.is_some() {
+                continue;
+            }
+            let how = match (exit.code, exit.signal) {
+                (Some(c), _) => format!("exited with status {c}"),
+                (None, Some(sig)) => format!(
+                    "was killed by signal {sig} ({})",
+                    nix::sys::signal::Signal::try_from(sig)
+                        .map(|x| x.as_str())
+                        .unwrap_or("?")
+                ),
+                (None, None) => "ended".into(),
+            };
+            self.dead = Some(Death {
+                container: i,
+                t,
+                how,
+            });
+        }
+    }
+}
+
+/// The last `n` non-empty lines of a file, joined with ` | ` (or a note that it is empty).
+fn last_lines(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return "(empty)".into();
+    }
+    lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
 fn do_step(
