@@ -1020,5 +1020,16 @@ mod tests {
         assert_eq!(s.expects.len(), 2);
         assert_eq!(s.containers[0].name, "main");
         assert_eq!(s.interval, Duration::from_millis(100));
+        assert_eq!(s.containers[0].exit, None);
+    }
+
+    #[test]
+    fn an_allowed_exit_status_is_0_to_255() {
+        let base = "duration = \"2s\"\n[[container]]\ncommand = [\"true\"]\n";
+        let s = parse(&format!("{base}exit = 0\n"), Path::new("e.toml")).unwrap();
+        assert_eq!(s.containers[0].exit, Some(0));
+        let e = parse(&format!("{base}exit = 300\n"), Path::new("e.toml")).unwrap_err();
+        assert_eq!(e.key, "container[0].exit", "{e}");
+        assert_eq!(e.line, Some(4), "{e}");
     }
 }
