@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use limitcheck_cgroup::units::{parse_duration, parse_size};
 use limitcheck_cgroup::{CpuList, Limit, Max};
+use limitcheck_workload::{Stressor, WorkloadError};
 use serde::{Deserialize, Serialize};
 
 /// A problem in a scenario file.
@@ -165,6 +166,10 @@ pub enum Only {
     /// Pure cgroup v2.
     V2,
 }
+
+/// The smallest memory limit a scenario may give: docker's minimum (6 MiB), below which the
+/// container's init and the workload's parent are OOM-killed before the workload runs.
+pub const MEMORY_FLOOR: u64 = 6 << 20;
 
 /// What a container runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -411,6 +416,22 @@ impl Ctx<'_> {
         }
     }
 
+    /// A memory limit: a size no smaller than [`MEMORY_FLOOR`], or -1.
+    fn memory(&self, key: &str, v: &NumOrStr) -> Result<Max, ScenarioError> {
+        let m = self.bytes(key, v)?;
+        match m {
+            Max::Value(b) if b < MEMORY_FLOOR => Err(self.err(
+                key,
+                format!(
+                    "{b} bytes is below the {} MiB a container needs to start (docker's \
+                     minimum too); give e.g. \"64M\"",
+                    MEMORY_FLOOR >> 20
+                ),
+            )),
+            m => Ok(m),
+        }
+    }
+
     fn only(&self, key: &str, s: &Option<String>) -> Result<Option<Only>, ScenarioError> {
         match s.as_deref() {
             None => Ok(None),
@@ -493,13 +514,27 @@ impl Ctx<'_> {
             })?;
             out.push(Limit::CpusetCpus(list));
         }
-        if let Some(m) = &d.memory {
-            out.push(Limit::MemoryMax(self.bytes(&format!("{key}.memory"), m)?));
+        let memory = match &d.memory {
+            Some(m) => Some(self.memory(&format!("{key}.memory"), m)?),
+            None => None,
+        };
+        if let Some(m) = memory {
+            out.push(Limit::MemoryMax(m));
         }
         if let Some(m) = &d.memory_swap {
-            out.push(Limit::MemorySwapMax(
-                self.bytes(&format!("{key}.memory_swap"), m)?,
-            ));
+            let swap = self.bytes(&format!("{key}.memory_swap"), m)?;
+            if let (Some(Max::Value(mem)), Max::Value(total)) = (memory, swap) {
+                if total < mem {
+                    return Err(self.err(
+                        format!("{key}.memory_swap"),
+                        format!(
+                            "{total} bytes is below memory ({mem}): memory_swap is memory plus \
+                             swap, as docker's --memory-swap; give at least the memory limit"
+                        ),
+                    ));
+                }
+            }
+            out.push(Limit::MemorySwapMax(swap));
         }
         if let Some(p) = d.pids {
             out.push(Limit::PidsMax(if p <= 0 {
@@ -527,7 +562,11 @@ impl Ctx<'_> {
                 None => s.parse::<f64>().ok().map(|c| c * 1000.0),
             };
             match v {
-                Some(v) if v > 0.0 => Ok(v.round() as u64),
+                // 1m is Kubernetes' smallest; 1024 CPUs docker's and this crate's largest.
+                Some(v) if (1.0..=1_024_000.0).contains(&v) => Ok(v.round() as u64),
+                Some(v) if v.is_finite() && v > 0.0 => {
+                    Err(self.err(k, format!("{s:?} is {v} milliCPU, outside 1m..=1024 CPUs")))
+                }
                 _ => Err(self.err(
                     k,
                     format!("{s:?} is not a CPU quantity like \"500m\" or \"1\""),
@@ -547,9 +586,11 @@ impl Ctx<'_> {
             });
         }
         if let Some(mem) = lim.as_ref().and_then(|l| l.memory.as_deref()) {
-            let b = parse_size(mem)
-                .map_err(|e| self.err(format!("{key}.limits.memory"), e.to_string()))?;
-            out.push(Limit::MemoryMax(Max::Value(b)));
+            let m = self.memory(
+                &format!("{key}.limits.memory"),
+                &NumOrStr::Str(mem.to_string()),
+            )?;
+            out.push(Limit::MemoryMax(m));
         }
         if let Some(mem) = req.as_ref().and_then(|r| r.memory.as_deref()) {
             parse_size(mem)
@@ -558,14 +599,7 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    fn workload(&self, key: &str, w: &WorkloadDef) -> Result<Vec<String>, ScenarioError> {
-        let mut args = vec![w.kind.clone()];
-        let mut push = |flag: &str, v: Option<String>| {
-            if let Some(v) = v {
-                args.push(format!("--{flag}"));
-                args.push(v);
-            }
-        };
+    fn workload(&self, key: &str, w: &WorkloadDef) -> Result<Stressor, ScenarioError> {
         let allowed: &[&str] = match w.kind.as_str() {
             "cpu" => &["workers", "load"],
             "vm" => &["workers", "bytes", "keep", "hang"],
@@ -597,42 +631,83 @@ impl Ctx<'_> {
                 ));
             }
         }
-        push("workers", w.workers.map(|v| v.to_string()));
-        push("load", w.load.map(|v| v.to_string()));
-        if let Some(b) = &w.bytes {
-            let b = self.bytes(&format!("{key}.bytes"), b)?;
-            push("bytes", b.value().map(|v| v.to_string()));
-        }
-        for (flag, v) in [("hang", &w.hang), ("run", &w.run), ("sleep", &w.sleep)] {
-            if let Some(d) = v {
-                self.duration(&format!("{key}.{flag}"), d)?;
-                push(flag, Some(d.clone()));
+        let n = |v: Option<u32>| v.unwrap_or(1) as usize;
+        let dur = |k: &str, v: &Option<String>| -> Result<Duration, ScenarioError> {
+            match v {
+                Some(d) => self.duration(&format!("{key}.{k}"), d),
+                None => Err(self.err(
+                    format!("{key}.{k}"),
+                    format!(
+                        "a {} workload needs {k}, e.g. run = \"5ms\", sleep = \"95ms\"",
+                        w.kind
+                    ),
+                )),
             }
-        }
-        push("processes", w.processes.map(|v| v.to_string()));
-        push("threads", w.threads.map(|v| v.to_string()));
-        if w.keep == Some(true) {
-            args.push("--keep".into());
-        }
-        if w.kind == "vm" && w.bytes.is_none() {
-            return Err(self.err(
-                format!("{key}.bytes"),
-                "a vm workload needs bytes per worker, e.g. bytes = \"256M\"",
-            ));
-        }
-        if w.kind == "fork" && w.processes.is_none() {
-            return Err(self.err(
-                format!("{key}.processes"),
-                "a fork workload needs processes = N",
-            ));
-        }
-        if w.kind == "burst" && (w.run.is_none() || w.sleep.is_none()) {
-            return Err(self.err(
-                format!("{key}.run"),
-                "a burst workload needs run and sleep, e.g. run = \"5ms\", sleep = \"95ms\"",
-            ));
-        }
-        Ok(args)
+        };
+        let stressor = match w.kind.as_str() {
+            "cpu" => Stressor::Cpu {
+                workers: n(w.workers),
+                load: match w.load {
+                    None => None,
+                    Some(l) => Some(u8::try_from(l).map_err(|_| {
+                        self.err(
+                            format!("{key}.load"),
+                            format!("{l} is outside 1..=100 percent"),
+                        )
+                    })?),
+                },
+            },
+            "vm" => Stressor::Vm {
+                workers: n(w.workers),
+                bytes: match &w.bytes {
+                    None => {
+                        return Err(self.err(
+                            format!("{key}.bytes"),
+                            "a vm workload needs bytes per worker, e.g. bytes = \"256M\"",
+                        ))
+                    }
+                    Some(b) => match self.bytes(&format!("{key}.bytes"), b)? {
+                        Max::Value(v) => v,
+                        Max::Unlimited => {
+                            return Err(self.err(
+                                format!("{key}.bytes"),
+                                "give a size per worker, e.g. \"256M\" (not -1)",
+                            ))
+                        }
+                    },
+                },
+                keep: w.keep.unwrap_or(false),
+                hang: match &w.hang {
+                    Some(h) => self.duration(&format!("{key}.hang"), h)?,
+                    None => Duration::ZERO,
+                },
+            },
+            "fork" => Stressor::Fork {
+                processes: match w.processes {
+                    Some(p) => p as usize,
+                    None => {
+                        return Err(self.err(
+                            format!("{key}.processes"),
+                            "a fork workload needs processes = N",
+                        ))
+                    }
+                },
+            },
+            _ => Stressor::Burst {
+                threads: n(w.threads),
+                run: dur("run", &w.run)?,
+                sleep: dur("sleep", &w.sleep)?,
+            },
+        };
+        // The stressor's own checks: what `limitcheck stress` would refuse in the container,
+        // refused here with the key.
+        stressor.validate().map_err(|e| match e {
+            WorkloadError::Arg { option, reason } => {
+                self.err(format!("{key}.{}", option.trim_start_matches("--")), reason)
+            }
+            e => self.err(key, e.to_string()),
+        })?;
+        Ok(stressor)
     }
 }
 
@@ -759,8 +834,14 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
         {
             return Err(cx.err(format!("{key}.name"), "use letters, digits, - and _"));
         }
+        let mut stressor = None;
         let run = match (&c.workload, &c.command) {
-            (Some(w), None) => Run::Workload(cx.workload(&format!("{key}.workload"), w)?),
+            (Some(w), None) => {
+                let st = cx.workload(&format!("{key}.workload"), w)?;
+                let args = st.args();
+                stressor = Some(st);
+                Run::Workload(args)
+            }
             (None, Some(cmd)) if !cmd.is_empty() => Run::Command(cmd.clone()),
             (Some(_), Some(_)) => return Err(cx.err(&key, "give workload or command, not both")),
             _ => {
@@ -772,6 +853,27 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
         };
         let mut limits = cx.limits(&key, &c.resources)?;
         limits.extend(cx.k8s(&key, &c.requests, &c.limits)?);
+        // The workload's processes must fit under the container's own pids limit: its parent
+        // (the container's init) and each worker.
+        // (The fork stressor is made to hit pids.max.)
+        let workers = match &stressor {
+            Some(Stressor::Cpu { workers, .. } | Stressor::Vm { workers, .. }) => *workers as u64,
+            _ => 0,
+        };
+        if let Some(Limit::PidsMax(Max::Value(p))) =
+            limits.iter().find(|l| matches!(l, Limit::PidsMax(_)))
+        {
+            if workers > 0 && workers + 1 > *p {
+                return Err(cx.err(
+                    format!("{key}.pids"),
+                    format!(
+                        "pids = {p} leaves no room for the workload: {workers} workers and \
+                         their parent need {}",
+                        workers + 1
+                    ),
+                ));
+            }
+        }
         let exit = match c.exit {
             None => None,
             Some(e @ 0..=255) => Some(e as i32),
@@ -1021,6 +1123,63 @@ mod tests {
         assert_eq!(s.containers[0].name, "main");
         assert_eq!(s.interval, Duration::from_millis(100));
         assert_eq!(s.containers[0].exit, None);
+    }
+
+    /// The key an error names for a one-container scenario with `container` lines.
+    fn refused_key(container: &str) -> String {
+        let text = format!("duration = \"2s\"\n[[container]]\n{container}\n");
+        match parse(&text, Path::new("v.toml")) {
+            Ok(_) => "(accepted)".into(),
+            Err(e) => {
+                assert!(e.line.is_some(), "{e}");
+                e.key
+            }
+        }
+    }
+
+    #[test]
+    fn values_are_checked_as_the_kernel_and_the_stressor_would() {
+        let cpu = |rest: &str| refused_key(&format!("workload = {{ kind = \"cpu\"{rest} }}"));
+        assert_eq!(cpu(", workers = 0"), "container[0].workload.workers");
+        assert_eq!(cpu(", workers = 100000"), "container[0].workload.workers");
+        assert_eq!(cpu(", load = 300"), "container[0].workload.load");
+        assert_eq!(cpu(", load = 0"), "container[0].workload.load");
+        assert_eq!(cpu(", workers = 2, load = 50"), "(accepted)");
+        let vm = "workload = { kind = \"vm\", bytes = \"1\" }";
+        assert_eq!(refused_key(vm), "container[0].workload.bytes");
+        let hog = "workload = { kind = \"cpu\", workers = 3 }\n";
+        for (limits, key) in [
+            ("limits = { cpu = \"1e30\" }", "container[0].limits.cpu"),
+            ("limits = { cpu = \"0.0001m\" }", "container[0].limits.cpu"),
+            ("requests = { cpu = \"1e30\" }", "container[0].requests.cpu"),
+            ("limits = { memory = \"1k\" }", "container[0].limits.memory"),
+            ("memory = \"1k\"", "container[0].memory"),
+            ("memory = \"5M\"", "container[0].memory"),
+            (
+                "memory = \"256M\"\nmemory_swap = \"128M\"",
+                "container[0].memory_swap",
+            ),
+            ("cpus = 1e30", "container[0].cpus"),
+            ("cpus = 0", "container[0].cpus"),
+            ("cpu_period = 100", "container[0].cpu_period"),
+            ("pids = 3", "container[0].pids"),
+        ] {
+            assert_eq!(refused_key(&format!("{hog}{limits}")), key, "{limits}");
+        }
+        for ok in [
+            "memory = \"6M\"",
+            "memory = -1",
+            "memory = \"256M\"\nmemory_swap = \"256M\"",
+            "pids = 4",
+            "limits = { cpu = \"1024\" }",
+        ] {
+            assert_eq!(refused_key(&format!("{hog}{ok}")), "(accepted)", "{ok}");
+        }
+        // The fork stressor exists to hit pids.max.
+        assert_eq!(
+            refused_key("workload = { kind = \"fork\", processes = 100 }\npids = 20"),
+            "(accepted)"
+        );
     }
 
     #[test]

@@ -205,6 +205,59 @@ impl Stressor {
         Ok(())
     }
 
+    /// The arguments of `limitcheck stress` that run this stressor (`cpu --workers 2 --load
+    /// 50`): what a container's command line is made of, so that a scenario's workload and the
+    /// stressor it runs are checked by one [`Stressor::validate`].
+    pub fn args(&self) -> Vec<String> {
+        let us = |d: &Duration| format!("{}us", d.as_micros());
+        let mut a: Vec<String> = Vec::new();
+        let mut flag = |k: &str, v: String| {
+            a.push(format!("--{k}"));
+            a.push(v);
+        };
+        let kind = match self {
+            Stressor::Cpu { workers, load } => {
+                flag("workers", workers.to_string());
+                if let Some(l) = load {
+                    flag("load", l.to_string());
+                }
+                "cpu"
+            }
+            Stressor::Vm {
+                workers,
+                bytes,
+                keep,
+                hang,
+            } => {
+                flag("workers", workers.to_string());
+                flag("bytes", bytes.to_string());
+                if !hang.is_zero() {
+                    flag("hang", us(hang));
+                }
+                if *keep {
+                    a.push("--keep".into());
+                }
+                "vm"
+            }
+            Stressor::Fork { processes } => {
+                flag("processes", processes.to_string());
+                "fork"
+            }
+            Stressor::Burst {
+                threads,
+                run,
+                sleep,
+            } => {
+                flag("threads", threads.to_string());
+                flag("run", us(run));
+                flag("sleep", us(sleep));
+                "burst"
+            }
+        };
+        a.insert(0, kind.to_string());
+        a
+    }
+
     fn unit(&self) -> &'static str {
         match self {
             Stressor::Cpu { .. } | Stressor::Burst { .. } => {
