@@ -232,9 +232,11 @@ tolerance = "5%"
     // program, a command killed by a signal: each is an error (exit 2) naming how it ended and
     // the end of its log, never a measurement of 0 judged as a failed limit.
     let cases = [
+        // (`workload = { kind = "cpu", load = 300 }` does not get this far: validate refuses
+        // it, below.)
         (
             "usage",
-            "workload = { kind = \"cpu\", workers = 1, load = 300 }",
+            "command = [\"limitcheck\", \"stress\", \"cpu\", \"--load\", \"300\"]",
             "exited with status 2",
         ),
         ("true", "command = [\"true\"]", "exited with status 0"),
@@ -293,6 +295,18 @@ tolerance = "5%"
             assert!(reason.contains("going"), "the log's last line: {reason}");
         }
     }
+    let f = scenario_file(
+        dir.path(),
+        "refused.toml",
+        &format!("duration = \"3s\"\n[[container]]\nworkload = {{ kind = \"cpu\", load = 300 }}\n{expect}"),
+    );
+    let out = run(&["run", f.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("refused.toml:3: container[0].workload.load: 300 is outside"),
+        "{err}"
+    );
     // An init killed from outside mid-run.
     let f = scenario_file(
         dir.path(),
