@@ -2,7 +2,8 @@
 //!
 //! [`HostBundle::create`] writes a bundle whose `rootfs/` holds only empty mount points, a
 //! minimal `/etc` and the symlinks of a merged-/usr host; the spec it returns bind-mounts the
-//! host's `/usr`, `/bin`, `/sbin`, `/lib*` read-only, a fresh tmpfs on `/tmp`, and chosen host
+//! host's `/usr`, `/bin`, `/sbin`, `/lib*` read-only, a fresh tmpfs on `/tmp` ([`TMP_SIZE`],
+//! the process's working directory, so tools that write where they run work), and chosen host
 //! binaries (the limitcheck binary, so the built-in workloads run inside). All those mounts are
 //! made inside the container's mount namespace, so nothing is mounted on the host and nothing
 //! is left when the container is gone; the bundle directory itself is removed by
@@ -20,6 +21,10 @@ pub const SHARED_DIRS: [&str; 7] = ["usr", "bin", "sbin", "lib", "lib32", "lib64
 
 /// Where a bound binary appears in the container: `/opt/limitcheck/bin/<name>`, on `PATH`.
 pub const BIN_DIR: &str = "/opt/limitcheck/bin";
+
+/// The size of each container's `/tmp` (a tmpfs, also its working directory). Its pages are
+/// charged to the container's memory cgroup as they are written.
+pub const TMP_SIZE: &str = "64m";
 
 /// A bundle whose rootfs is made from the host.
 #[derive(Debug)]
@@ -139,6 +144,7 @@ pub fn write_bundle(dir: &Path, args: Vec<String>, binaries: &[PathBuf]) -> Resu
                 "nosuid".to_string(),
                 "nodev".to_string(),
                 "mode=1777".to_string(),
+                format!("size={TMP_SIZE}"),
             ])
             .build()
             .map_err(|e| RuntimeError::Init(format!("mount /tmp: {e}")))?,
@@ -166,6 +172,9 @@ pub fn write_bundle(dir: &Path, args: Vec<String>, binaries: &[PathBuf]) -> Resu
     if let Some(p) = spec.process_mut() {
         p.set_terminal(Some(false));
         p.set_args(Some(args));
+        // The working directory is the writable /tmp, so host tools that write where they run
+        // (stress-ng's temp-path) work as under docker.
+        p.set_cwd(PathBuf::from("/tmp"));
         p.set_env(Some(vec![
             format!("PATH={BIN_DIR}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
             "HOME=/root".into(),

@@ -929,7 +929,8 @@ fn host_made_rootfs_runs_host_tools_and_a_bound_binary_without_an_image() {
     let id = id("hostfs");
     let script = "cat /etc/hostname; test -x /usr/bin/env && echo usr-ok; lcrun --version; \
                   if touch /usr/lcrun-test 2>/dev/null; then echo usr-rw; else echo usr-ro; fi; \
-                  echo x > /tmp/t && echo tmp-rw; readlink /proc/self/ns/mnt";
+                  echo x > /tmp/t && echo tmp-rw; readlink /proc/self/ns/mnt; \
+                  echo x > ./cwd-file && pwd";
     let lcrun = |args: &[&str]| {
         Command::new(LCRUN)
             .arg("--root")
@@ -969,6 +970,8 @@ fn host_made_rootfs_runs_host_tools_and_a_bound_binary_without_an_image() {
     assert!(lines[2].starts_with("lcrun "), "{text}");
     assert_eq!(lines[3], "usr-ro");
     assert_eq!(lines[4], "tmp-rw");
+    // The working directory is the writable /tmp (stress-ng writes where it runs).
+    assert_eq!(lines.get(6), Some(&"/tmp"), "{text}");
     assert_ne!(
         lines[5],
         std::fs::read_link("/proc/self/ns/mnt")

@@ -124,6 +124,43 @@ pub struct KernelRun {
     pub wall_s: f64,
 }
 
+/// The host paths of the programs the scenarios' `command`s run (found on the containers'
+/// `PATH`, in the host-made rootfs's order), each once.
+pub fn scenario_programs(scenarios: &[PathBuf]) -> Vec<PathBuf> {
+    const PATH: [&str; 6] = [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ];
+    let mut out: Vec<PathBuf> = Vec::new();
+    for s in scenarios
+        .iter()
+        .filter_map(|f| limitcheck_scenario::model::load(f).ok())
+    {
+        for c in &s.containers {
+            let limitcheck_scenario::model::Run::Command(cmd) = &c.run else {
+                continue;
+            };
+            let found = if cmd[0].contains('/') {
+                Some(PathBuf::from(&cmd[0]))
+            } else {
+                PATH.iter()
+                    .map(|d| Path::new(d).join(&cmd[0]))
+                    .find(|p| p.is_file())
+            };
+            if let Some(p) = found {
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Picks the timeout from the scenarios' durations.
 fn default_timeout(files: &[PathBuf]) -> Duration {
     let total: f64 = files
@@ -193,6 +230,18 @@ pub fn build_initramfs(o: &VmOptions, path: &Path) -> Result<(), String> {
     let _ = std::fs::remove_file(&stripped);
     ir.add_symlink("init", GUEST_EXE.trim_start_matches('/'))
         .map_err(e)?;
+    // The programs the scenarios' `command`s name, with their libraries, so that they run in
+    // the guest's host-made rootfs as on the host (stress-ng for seed-2-4-stress-ng). One the
+    // host lacks is left out: the scenario then fails in the guest as it would on the host.
+    for prog in scenario_programs(&o.scenarios) {
+        // (A script or an odd binary ldd cannot read goes in alone: it then runs, or fails, in
+        // the guest as it would on a host without its libraries.)
+        for lib in initramfs::shared_libraries(&prog).unwrap_or_default() {
+            ir.add_host_path(&lib).map_err(e)?;
+        }
+        // With every symlink on the way (/usr/bin/sh -> dash), as the host has it.
+        ir.add_host_path(&prog).map_err(e)?;
+    }
     let mut guest_files = Vec::new();
     for (i, f) in o.scenarios.iter().enumerate() {
         let g = guest_scenario_path(i, f);
@@ -469,4 +518,40 @@ fn tempfile_dir(run_dir: &Path) -> Result<PathBuf, String> {
 /// The exit status of runs on several kernels: the worst.
 pub fn exit_code(runs: &[KernelRun]) -> u8 {
     runs.iter().map(|r| r.exit_code).max().unwrap_or(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_programs_are_found_on_the_containers_path_once() {
+        let t = tempfile::tempdir().unwrap();
+        let write = |name: &str, cmd: &str| {
+            let p = t.path().join(name);
+            let text = format!("duration = \"2s\"\n[[container]]\ncommand = {cmd}\n");
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let files = [
+            write("a.toml", "[\"sh\", \"-c\", \"true\"]"),
+            write("b.toml", "[\"sh\"]"),
+            write("c.toml", "[\"no-such-program-anywhere\"]"),
+        ];
+        let found = scenario_programs(&files);
+        // The first match on the containers' PATH, as the container would run it.
+        let sh = [
+            "/usr/local/sbin",
+            "/usr/local/bin",
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+            "/bin",
+        ]
+        .iter()
+        .map(|d| Path::new(d).join("sh"))
+        .find(|p| p.is_file())
+        .unwrap();
+        assert_eq!(found, vec![sh]);
+    }
 }
