@@ -404,6 +404,64 @@ tolerance = "5%"
 }
 
 #[test]
+fn an_oom_killed_init_is_an_error_unless_the_scenario_allows_it() {
+    let test = "an_oom_killed_init_is_an_error_unless_the_scenario_allows_it";
+    if !root(test) {
+        return;
+    }
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    // The container's init (sh) itself grows past its memory limit: the OOM killer takes it.
+    let base = r#"duration = "4s"
+[[container]]
+name = "eater"
+command = ["sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); sleep 30"]
+memory = "32M"
+memory_swap = "32M"
+"#;
+    let tail = r#"
+[[expect]]
+metric = "memory.oom_kills"
+window = ["0s", "4s"]
+min = 1
+"#;
+    let f = scenario_file(dir.path(), "oom.toml", &format!("{base}{tail}"));
+    let out_dir = dir.path().join("out-oom");
+    let out = run(&[
+        "run",
+        "--report-dir",
+        out_dir.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    let (text, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}{err}");
+    assert!(text.contains("was killed by the OOM killer"), "{text}{err}");
+    let reason = summary(&out_dir)["scenarios"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("was killed by the OOM killer"), "{reason}");
+    let f = scenario_file(
+        dir.path(),
+        "oom-ok.toml",
+        &format!("{base}exit = \"oom-kill\"\n{tail}"),
+    );
+    let out_dir = dir.path().join("out-oom-ok");
+    let out = run(&[
+        "run",
+        "--report-dir",
+        out_dir.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_clean();
+}
+
+#[test]
 fn broken_files_name_file_line_key_and_fix() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [

@@ -102,7 +102,7 @@ struct ContainerFile {
     command: Option<Vec<String>>,
     requests: Option<K8sDef>,
     limits: Option<K8sDef>,
-    exit: Option<i64>,
+    exit: Option<NumOrStr>,
     #[serde(flatten)]
     resources: LimitsDef,
 }
@@ -189,10 +189,20 @@ pub struct ContainerSpec {
     pub run: Run,
     /// Its limits from the start.
     pub limits: Vec<Limit>,
-    /// The exit status its process may end with before the scenario's end (`exit = 0`);
+    /// How its process may end before the scenario's end (`exit = 0`, `exit = "oom-kill"`);
     /// without it, a process that ends early (other than by a `kill` step) makes the scenario
     /// an error: a dead workload is never judged as a measurement.
-    pub exit: Option<i32>,
+    pub exit: Option<Exit>,
+}
+
+/// An end a container's process is allowed before the scenario's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// It exits with this status.
+    Status(i32),
+    /// The OOM killer ends it (SIGKILL with OOM kills counted in its cgroup): what a limit
+    /// lowered below what the workload holds may do on cgroup v2.
+    OomKill,
 }
 
 /// How a step changes a limit.
@@ -874,13 +884,22 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
                 ));
             }
         }
-        let exit = match c.exit {
+        let exit = match &c.exit {
             None => None,
-            Some(e @ 0..=255) => Some(e as i32),
+            Some(NumOrStr::Num(e)) if (0.0..=255.0).contains(e) && e.fract() == 0.0 => {
+                Some(Exit::Status(*e as i32))
+            }
+            Some(NumOrStr::Str(s)) if s == "oom-kill" => Some(Exit::OomKill),
             Some(e) => {
                 return Err(cx.err(
                     format!("{key}.exit"),
-                    format!("{e} is not an exit status: give 0 to 255"),
+                    format!(
+                        "{} is not an exit status 0 to 255, nor \"oom-kill\"",
+                        match e {
+                            NumOrStr::Num(n) => n.to_string(),
+                            NumOrStr::Str(s) => format!("{s:?}"),
+                        }
+                    ),
                 ))
             }
         };
@@ -1186,9 +1205,13 @@ mod tests {
     fn an_allowed_exit_status_is_0_to_255() {
         let base = "duration = \"2s\"\n[[container]]\ncommand = [\"true\"]\n";
         let s = parse(&format!("{base}exit = 0\n"), Path::new("e.toml")).unwrap();
-        assert_eq!(s.containers[0].exit, Some(0));
-        let e = parse(&format!("{base}exit = 300\n"), Path::new("e.toml")).unwrap_err();
-        assert_eq!(e.key, "container[0].exit", "{e}");
-        assert_eq!(e.line, Some(4), "{e}");
+        assert_eq!(s.containers[0].exit, Some(Exit::Status(0)));
+        let s = parse(&format!("{base}exit = \"oom-kill\"\n"), Path::new("e.toml")).unwrap();
+        assert_eq!(s.containers[0].exit, Some(Exit::OomKill));
+        for bad in ["300", "-1", "1.5", "\"signal\""] {
+            let e = parse(&format!("{base}exit = {bad}\n"), Path::new("e.toml")).unwrap_err();
+            assert_eq!(e.key, "container[0].exit", "{e}");
+            assert_eq!(e.line, Some(4), "{e}");
+        }
     }
 }

@@ -13,7 +13,7 @@ use limitcheck_runtime::hostfs::HostBundle;
 use limitcheck_runtime::{Container, CreateOptions, Runtime};
 use serde::Serialize;
 
-use crate::model::{Change, Only, Run, Scenario, Step, Via};
+use crate::model::{Change, Exit, Only, Run, Scenario, Step, Via};
 use crate::sample::{self, Sample, Target};
 use crate::verdict::{self, ExpectResult, Verdict};
 
@@ -573,8 +573,11 @@ fn run_inner<'l>(
             why.how,
             why.t,
             s.duration.as_secs_f64(),
-            c.exit
-                .map_or(String::new(), |e| format!(" (exit = {e} is allowed)")),
+            match c.exit {
+                None => String::new(),
+                Some(Exit::Status(e)) => format!(" (exit = {e} is allowed)"),
+                Some(Exit::OomKill) => " (an OOM kill is allowed)".into(),
+            },
             log.display(),
             last_lines(&log, 3)
         )));
@@ -624,8 +627,18 @@ impl Liveness {
                 _ => continue,
             };
             self.ended[i] = true;
+            // A SIGKILL with OOM kills counted in its cgroup is the OOM killer's.
+            let oom_kills = run
+                .container
+                .stats()
+                .ok()
+                .and_then(|st| st.memory)
+                .and_then(|m| m.oom_kill)
+                .unwrap_or(0);
+            let by_oom = exit.signal == Some(libc::SIGKILL) && oom_kills > 0;
             let allowed = match (s.containers[i].exit, exit.code) {
-                (Some(want), Some(code)) => want == code,
+                (Some(Exit::Status(want)), Some(code)) => want == code,
+                (Some(Exit::OomKill), _) => by_oom,
                 _ => false,
             };
             if self.killed[i] || allowed || self.dead.is_some() {
@@ -633,6 +646,9 @@ impl Liveness {
             }
             let how = match (exit.code, exit.signal) {
                 (Some(c), _) => format!("exited with status {c}"),
+                (None, Some(_)) if by_oom => format!(
+                    "was killed by the OOM killer (SIGKILL; {oom_kills} OOM kills in its cgroup)"
+                ),
                 (None, Some(sig)) => format!(
                     "was killed by signal {sig} ({})",
                     nix::sys::signal::Signal::try_from(sig)
