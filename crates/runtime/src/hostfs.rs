@@ -22,6 +22,11 @@ pub const SHARED_DIRS: [&str; 7] = ["usr", "bin", "sbin", "lib", "lib32", "lib64
 /// Where a bound binary appears in the container: `/opt/limitcheck/bin/<name>`, on `PATH`.
 pub const BIN_DIR: &str = "/opt/limitcheck/bin";
 
+/// The directories a container's programs are looked up in (after [`BIN_DIR`] on the host-made
+/// rootfs), as runc's and docker's default `PATH`; also where lcrun looks when a spec gives no
+/// `PATH`.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// The size of each container's `/tmp` (a tmpfs, also its working directory). Its pages are
 /// charged to the container's memory cgroup as they are written.
 pub const TMP_SIZE: &str = "64m";
@@ -176,7 +181,7 @@ pub fn write_bundle(dir: &Path, args: Vec<String>, binaries: &[PathBuf]) -> Resu
         // (stress-ng's temp-path) work as under docker.
         p.set_cwd(PathBuf::from("/tmp"));
         p.set_env(Some(vec![
-            format!("PATH={BIN_DIR}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+            format!("PATH={BIN_DIR}:{DEFAULT_PATH}"),
             "HOME=/root".into(),
             "TERM=xterm".into(),
         ]));

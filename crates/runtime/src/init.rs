@@ -387,7 +387,7 @@ pub(crate) fn find_executable(arg0: &str, env: &[String], cwd: &Path) -> Result<
     let path = env
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        .unwrap_or(crate::hostfs::DEFAULT_PATH);
     path.split(':')
         .map(|d| Path::new(d).join(arg0))
         .find(|p| is_exe(p))

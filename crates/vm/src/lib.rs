@@ -127,14 +127,6 @@ pub struct KernelRun {
 /// The host paths of the programs the scenarios' `command`s run (found on the containers'
 /// `PATH`, in the host-made rootfs's order), each once.
 pub fn scenario_programs(scenarios: &[PathBuf]) -> Vec<PathBuf> {
-    const PATH: [&str; 6] = [
-        "/usr/local/sbin",
-        "/usr/local/bin",
-        "/usr/sbin",
-        "/usr/bin",
-        "/sbin",
-        "/bin",
-    ];
     let mut out: Vec<PathBuf> = Vec::new();
     for s in scenarios
         .iter()
@@ -147,7 +139,8 @@ pub fn scenario_programs(scenarios: &[PathBuf]) -> Vec<PathBuf> {
             let found = if cmd[0].contains('/') {
                 Some(PathBuf::from(&cmd[0]))
             } else {
-                PATH.iter()
+                limitcheck_runtime::hostfs::DEFAULT_PATH
+                    .split(':')
                     .map(|d| Path::new(d).join(&cmd[0]))
                     .find(|p| p.is_file())
             };
@@ -540,18 +533,11 @@ mod tests {
         ];
         let found = scenario_programs(&files);
         // The first match on the containers' PATH, as the container would run it.
-        let sh = [
-            "/usr/local/sbin",
-            "/usr/local/bin",
-            "/usr/sbin",
-            "/usr/bin",
-            "/sbin",
-            "/bin",
-        ]
-        .iter()
-        .map(|d| Path::new(d).join("sh"))
-        .find(|p| p.is_file())
-        .unwrap();
+        let sh = limitcheck_runtime::hostfs::DEFAULT_PATH
+            .split(':')
+            .map(|d| Path::new(d).join("sh"))
+            .find(|p| p.is_file())
+            .unwrap();
         assert_eq!(found, vec![sh]);
     }
 }
