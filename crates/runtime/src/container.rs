@@ -260,7 +260,7 @@ fn create_in(
                 file: spec.origin.clone(),
                 field: "linux.cgroupsPath".into(),
                 reason: format!(
-                    "the cgroup {} already exists; lcrun makes a cgroup of its own for each                      container and never adopts one: give a path that does not exist yet",
+                    "the cgroup {} already exists; lcrun makes a cgroup of its own for each container and never adopts one: give a path that does not exist yet",
                     parent.join(&name).display()
                 ),
             },

@@ -239,9 +239,7 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
     if cfg.root_entry == RootEntry::Pivot {
         rootfs::pivot(&sys, &cfg.rootfs)?;
     } else if mounts {
-        sys.chdir(&cfg.rootfs)?;
-        sys.chroot(Path::new("."))?;
-        sys.chdir(Path::new("/"))?;
+        rootfs::chroot_into(&sys, &cfg.rootfs)?;
     } else {
         // The container's root has no /proc mounted: write them through the caller's, and keep
         // a handle on this process's fd directory to reopen the exec fifo through after the

@@ -583,6 +583,12 @@ pub fn finish(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
 /// [`crate::isolation`]); this refuses again, so no caller of the library can get around it.
 pub fn enter_by_chroot(sys: &dyn Syscall, spec: &Spec, rootfs: &Path) -> Result<()> {
     crate::isolation::check_no_mounts(spec, "config.json")?;
+    chroot_into(sys, rootfs)
+}
+
+/// Makes `rootfs` this process's root with chroot(2) (no `pivot_root`: other processes of the
+/// mount namespace keep theirs), and its working directory `/`.
+pub fn chroot_into(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
     sys.chdir(rootfs)?;
     sys.chroot(Path::new("."))?;
     sys.chdir(Path::new("/"))
