@@ -12,7 +12,9 @@ pub const EXIT_ERROR: u8 = 2;
 /// Text shown under `--help`.
 pub const EXIT_HELP: &str = "\
 Exit status: 0 all passed (doctor: this host can run scenarios), 1 a verdict failed \
-(doctor: it cannot), 2 an error (bad input, missing permission, kernel refusal).";
+(doctor: it cannot), 2 an error (bad input, missing permission, kernel refusal, a workload \
+that died), 6 (run) nothing failed but a scenario stayed inconclusive: it measured short while \
+the host's own load took the CPUs it lacked, through every retry.";
 
 /// limitcheck proves, by measurement, that Linux resource limits do what they claim.
 ///
@@ -86,8 +88,9 @@ pub enum Command {
 pub const VM_EXIT_HELP: &str = "\
 Exit status: 0 all passed, 1 a verdict failed, 2 could not run (bad input, qemu or the guest \
 failed), 3 the guest kernel panicked, 4 the guest hung (stopped at --timeout), 5 the guest \
-kernel printed a WARN, BUG or Oops, or tainted. With several kernels, the worst. The console \
-log is kept in the run directory.";
+kernel printed a WARN, BUG or Oops, or tainted, 6 nothing failed but a scenario stayed \
+inconclusive (ranked just above 0). With several kernels, the worst. The console log is kept \
+in the run directory.";
 
 /// Flags of `limitcheck vm`.
 #[derive(Debug, Args)]
@@ -158,6 +161,13 @@ pub struct RunArgs {
     /// The runtime's state root.
     #[arg(long, default_value = "/run/limitcheck")]
     pub root: std::path::PathBuf,
+    /// Run an inconclusive scenario (one the host's own load starved) again up to N times; a
+    /// failed one never reruns. Every attempt is kept in summary.json and shown in the report.
+    #[arg(long, value_name = "N", default_value_t = limitcheck_scenario::runner::DEFAULT_RETRIES)]
+    pub retries: u32,
+    /// Seconds to wait before each retry.
+    #[arg(long, value_name = "SECONDS", default_value_t = limitcheck_scenario::runner::DEFAULT_RETRY_PAUSE.as_secs_f64())]
+    pub retry_pause: f64,
 }
 
 /// Flags of `limitcheck report`.

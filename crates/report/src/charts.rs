@@ -239,6 +239,8 @@ where
             GREEN.mix(0.3)
         } else if e.verdict == "fail" {
             RED.mix(0.3)
+        } else if e.verdict == "inconclusive" {
+            RGBColor(0x6a, 0x3d, 0x9a).mix(0.25)
         } else {
             BLACK.mix(0.06)
         };

@@ -2,6 +2,10 @@
 //! expectation side by side, and a regression flagged when
 //!
 //! - a verdict goes from pass to fail (or error);
+//!
+//! An expectation inconclusive in either run (measured short while the host's own load took
+//! the CPUs) is shown but not compared: its measurement says how busy the host was, not what
+//! the kernel did.
 //! - a measurement moves against its expectation by more than the threshold: farther from
 //!   `approx`, or toward the wrong side of `min`/`max`, by more than `threshold` × the expected
 //!   value (or bound) — default 0.02, two percent, tighter than the 5% bands the scenarios use
@@ -45,6 +49,13 @@ pub struct Comparison {
     pub unmatched: Vec<String>,
 }
 
+impl Row {
+    /// Whether either run was inconclusive here (so it was not compared).
+    pub fn inconclusive(&self) -> bool {
+        self.base_verdict == "inconclusive" || self.run_verdict == "inconclusive"
+    }
+}
+
 impl Comparison {
     /// How many regressions.
     pub fn regressions(&self) -> usize {
@@ -67,6 +78,9 @@ fn worse_by(e: &Expectation, base: f64, run: f64) -> f64 {
 }
 
 fn judge(b: &Expectation, r: &Expectation, threshold: f64, interval: f64) -> Option<String> {
+    if b.verdict == "inconclusive" || r.verdict == "inconclusive" {
+        return None;
+    }
     if b.verdict == "pass" && (r.verdict == "fail" || r.verdict == "error") {
         return Some(format!("verdict went from pass to {}", r.verdict));
     }
@@ -137,7 +151,14 @@ pub fn text_table(c: &Comparison) -> String {
             r.shown.1,
             r.shown.2,
             r.regression.as_deref().map_or_else(
-                || format!("ok ({} → {})", r.base_verdict, r.run_verdict),
+                || if r.inconclusive() {
+                    format!(
+                        "not compared: inconclusive ({} → {})",
+                        r.base_verdict, r.run_verdict
+                    )
+                } else {
+                    format!("ok ({} → {})", r.base_verdict, r.run_verdict)
+                },
                 |w| format!("REGRESSION: {w}")
             )
         ));
@@ -159,6 +180,10 @@ pub fn html_table(c: &Comparison) -> String {
     for r in &c.rows {
         let (class, text) = match &r.regression {
             Some(w) => ("fail", format!("regression: {w}")),
+            None if r.inconclusive() => (
+                "inconclusive",
+                "not compared: inconclusive (a busy host)".to_string(),
+            ),
             None => ("pass", "ok".to_string()),
         };
         b.push_str(&format!(

@@ -10,14 +10,18 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}\
 th{background:#f4f4f4}.pass{color:#17692b}.fail{color:#b00020;font-weight:bold}.skip{color:#777}.error{color:#b35c00;font-weight:bold}\
 .banner{padding:.6em 1em;border-radius:4px;font-size:1.3em;margin-bottom:1em}.banner.pass{background:#e3f5e7}\
-.banner.fail{background:#fde7ea}.banner.error{background:#fff1e0}.banner.skip{background:#eee}small{color:#666}";
+.banner.fail{background:#fde7ea}.banner.error{background:#fff1e0}.banner.skip{background:#eee}small{color:#666}\
+.inconclusive{color:#6a3d9a;font-weight:bold}.banner.inconclusive{background:#efe6f7}";
 
-/// The run's overall verdict: fail if any failed, error if any could not run, pass otherwise.
+/// The run's overall verdict: fail if any failed, error if any could not run, inconclusive if
+/// any was, pass otherwise (skip when all were skipped).
 pub fn overall(s: &Summary) -> &'static str {
     if s.scenarios.iter().any(|x| x.verdict == "fail") {
         "fail"
     } else if s.scenarios.iter().any(|x| x.verdict == "error") {
         "error"
+    } else if s.scenarios.iter().any(|x| x.verdict == "inconclusive") {
+        "inconclusive"
     } else if !s.scenarios.is_empty() && s.scenarios.iter().all(|x| x.verdict == "skip") {
         "skip"
     } else {
@@ -58,10 +62,14 @@ pub fn render(s: &Summary, comparison: Option<&Comparison>, charts: &[Rendered])
     b.push_str("<table><tr><th>scenario</th><th>verdict</th><th>reason</th></tr>\n");
     for sc in &s.scenarios {
         b.push_str(&format!(
-            "<tr><td><a href=\"#{0}\">{0}</a></td><td class=\"{1}\">{1}</td><td>{2}</td></tr>\n",
+            "<tr><td><a href=\"#{0}\">{0}</a></td><td class=\"{1}\">{1}{3}</td><td>{2}</td></tr>\n",
             escape(&sc.name),
             sc.verdict,
-            escape(&sc.reason)
+            escape(&sc.reason),
+            sc.attempts_text().map_or(String::new(), |t| format!(
+                "<br><small>attempts: {}</small>",
+                escape(&t)
+            ))
         ));
     }
     b.push_str("</table>\n");
@@ -78,6 +86,17 @@ pub fn render(s: &Summary, comparison: Option<&Comparison>, charts: &[Rendered])
             sc.jitter_ms[0],
             sc.jitter_ms[1]
         ));
+        if sc.attempts.len() > 1 {
+            b.push_str("<p>Attempts (an inconclusive verdict runs again; the last is shown below):</p><ol>\n");
+            for a in &sc.attempts {
+                b.push_str(&format!(
+                    "<li><span class=\"{0}\">{0}</span> <small>{1}</small></li>\n",
+                    escape(&a.verdict),
+                    escape(&a.reason)
+                ));
+            }
+            b.push_str("</ol>\n");
+        }
         for ch in charts.iter().filter(|c| c.scenario == sc.name) {
             b.push_str(&format!(
                 "<figure>{}<figcaption><small>{} — {} (<a href=\"{}\">PNG</a>)</small></figcaption></figure>\n",

@@ -1,6 +1,10 @@
 //! junit.xml: one testsuite per scenario, one testcase per expectation and per judged step.
 //! Failures carry expected against measured; skips are `<skipped>`; a scenario that could not
-//! run is one `<error>` testcase.
+//! run is one `<error>` testcase. An inconclusive expectation (measured short on a host whose
+//! own load took the CPUs) is `<skipped message="inconclusive: ...">`: CI systems (GitLab,
+//! Jenkins, GitHub's test reporters) show a skip as neither passed nor failed, which is what it
+//! is; the message says why, with the figures, and the run's exit status (6) keeps it from
+//! passing unnoticed.
 
 use crate::model::Summary;
 
@@ -65,7 +69,11 @@ pub fn render(s: &Summary) -> String {
             });
         }
         let count = |v: &str| cases.iter().filter(|c| c.verdict == v).count();
-        let (f, sk, er) = (count("fail"), count("skip"), count("error"));
+        let (f, sk, er) = (
+            count("fail"),
+            count("skip") + count("inconclusive"),
+            count("error"),
+        );
         tests += cases.len();
         failures += f;
         skipped += sk;
@@ -89,6 +97,9 @@ pub fn render(s: &Summary) -> String {
                 )),
                 "skip" => suites.push_str(&format!(
                     "{open}>\n      <skipped message=\"{m}\"/>\n    </testcase>\n"
+                )),
+                "inconclusive" => suites.push_str(&format!(
+                    "{open}>\n      <skipped message=\"inconclusive: {m}\"/>\n    </testcase>\n"
                 )),
                 "error" => suites.push_str(&format!(
                     "{open}>\n      <error message=\"{m}\">{m}</error>\n    </testcase>\n"

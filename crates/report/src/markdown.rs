@@ -7,6 +7,7 @@ fn icon(v: &str) -> &'static str {
         "pass" => "✅ pass",
         "fail" => "❌ fail",
         "skip" => "⏭ skip",
+        "inconclusive" => "❔ inconclusive",
         _ => "⚠ error",
     }
 }
@@ -15,10 +16,11 @@ fn icon(v: &str) -> &'static str {
 pub fn render(s: &Summary) -> String {
     let count = |v: &str| s.scenarios.iter().filter(|x| x.verdict == v).count();
     let mut out = format!(
-        "# limitcheck run {}\n\n{} passed, {} failed, {} skipped, {} errors — kernel {}, cgroup {}, {} CPUs\n\n",
+        "# limitcheck run {}\n\n{} passed, {} failed, {} inconclusive, {} skipped, {} errors — kernel {}, cgroup {}, {} CPUs\n\n",
         s.run_id,
         count("pass"),
         count("fail"),
+        count("inconclusive"),
         count("skip"),
         count("error"),
         s.host.kernel,
@@ -27,8 +29,11 @@ pub fn render(s: &Summary) -> String {
     );
     out.push_str("| scenario | verdict | reason |\n|---|---|---|\n");
     for sc in &s.scenarios {
+        let tries = sc
+            .attempts_text()
+            .map_or(String::new(), |t| format!(" (attempts: {t})"));
         out.push_str(&format!(
-            "| {} | {} | {} |\n",
+            "| {} | {}{tries} | {} |\n",
             sc.name,
             icon(&sc.verdict),
             sc.reason.replace('|', "\\|")

@@ -61,7 +61,7 @@ pub struct Scenario {
     /// What it shows.
     #[serde(default)]
     pub description: String,
-    /// pass, fail, skip, error.
+    /// pass, fail, inconclusive, skip, error.
     pub verdict: String,
     /// Why.
     #[serde(default)]
@@ -88,6 +88,33 @@ pub struct Scenario {
     /// Limits read back at the start and after each step.
     #[serde(default)]
     pub limits: Vec<LimitPoint>,
+    /// Every attempt (more than one when an inconclusive verdict was retried); the last is
+    /// this result.
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+}
+
+/// One attempt at a scenario.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Attempt {
+    /// Its verdict.
+    pub verdict: String,
+    /// Why.
+    #[serde(default)]
+    pub reason: String,
+}
+
+impl Scenario {
+    /// `inconclusive, inconclusive, pass`: the attempts' verdicts, when there was a retry.
+    pub fn attempts_text(&self) -> Option<String> {
+        (self.attempts.len() > 1).then(|| {
+            self.attempts
+                .iter()
+                .map(|a| a.verdict.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
 }
 
 /// A container's limits at a moment.

@@ -7,6 +7,7 @@
 
 #![deny(missing_docs)]
 
+pub mod host;
 pub mod kernel;
 pub mod model;
 pub mod runner;

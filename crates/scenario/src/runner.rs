@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use limitcheck_cgroup::{Layout, Version};
+use limitcheck_cgroup::Layout;
 use limitcheck_runtime::hostfs::HostBundle;
 use limitcheck_runtime::{Container, CreateOptions, Runtime};
 use serde::Serialize;
 
+use crate::host::HostSample;
 use crate::model::{Change, Exit, Only, Run, Scenario, Step, Via};
 use crate::sample::{self, Sample, Target};
 use crate::verdict::{self, ExpectResult, Verdict};
@@ -33,6 +34,37 @@ pub struct RunOptions {
     /// Write `limitcheck: begin <scenario>` / `end` into the kernel log around each scenario
     /// (the VM lane, whose console log then shows what ran when).
     pub kmsg_markers: bool,
+    /// How many times an inconclusive scenario runs again (see [`crate::suite::run_all`]).
+    pub retries: u32,
+    /// The pause before each retry (for the load that starved it to pass).
+    pub retry_pause: Duration,
+}
+
+/// Retries by default: an inconclusive scenario runs up to three times in all.
+pub const DEFAULT_RETRIES: u32 = 2;
+/// The pause before a retry by default.
+pub const DEFAULT_RETRY_PAUSE: Duration = Duration::from_secs(5);
+
+/// One attempt at a scenario, as summary.json keeps it (the last is the scenario's result).
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// Why.
+    pub reason: String,
+    /// Its judged expectations.
+    pub expectations: Vec<ExpectResult>,
+}
+
+impl Attempt {
+    /// The attempt a result records.
+    pub fn of(r: &ScenarioResult) -> Attempt {
+        Attempt {
+            verdict: r.verdict,
+            reason: r.reason.clone(),
+            expectations: r.expectations.clone(),
+        }
+    }
 }
 
 /// A step as recorded.
@@ -121,17 +153,18 @@ pub struct ScenarioResult {
     /// The CPU and memory limits of each container as read back from the kernel at the start
     /// and after every step (what the charts draw as limit lines).
     pub limits: Vec<LimitPoint>,
+    /// Every attempt, in order (more than one when an inconclusive verdict was retried).
+    pub attempts: Vec<Attempt>,
     /// The samples (written to samples.csv, not to summary.json).
     #[serde(skip)]
     pub sample_rows: Vec<Sample>,
+    /// The host's samples (written to host.csv).
+    #[serde(skip)]
+    pub host_rows: Vec<HostSample>,
 }
 
 fn applies(only: Option<Only>, layout: &Layout) -> bool {
-    match only {
-        None => true,
-        Some(Only::V1) => layout.version() == Version::V1,
-        Some(Only::V2) => layout.version() == Version::V2,
-    }
+    verdict::applies(only, layout.version())
 }
 
 fn describe(c: &Change) -> String {
@@ -253,7 +286,9 @@ pub fn run<'l>(
         expectations: Vec::new(),
         steps: Vec::new(),
         limits: Vec::new(),
+        attempts: Vec::new(),
         sample_rows: Vec::new(),
+        host_rows: Vec::new(),
     };
     if !applies(s.only, layout) {
         r.verdict = Verdict::Skip;
@@ -305,118 +340,19 @@ pub fn run<'l>(
         }
         Ok(()) => {}
     }
-    // Judge.
-    let mut fails = Vec::new();
-    for st in &r.steps {
-        if st.verdict == Verdict::Fail {
-            fails.push(format!(
-                "step at {}s ({}): expected {}, got {}",
-                st.at,
-                st.what,
-                st.expected,
-                st.outcome.clone().unwrap_or_default()
-            ));
-        }
-    }
-    for e in &s.expects {
-        let (a, b) = (e.window.0.as_secs_f64(), e.window.1.as_secs_f64());
-        let rows: Vec<&Sample> = r
-            .sample_rows
-            .iter()
-            .filter(|x| x.container == e.container)
-            .collect();
-        let mut res = ExpectResult {
-            metric: e.metric.name(),
-            container: s.containers[e.container].name.clone(),
-            window: [a, b],
-            expected: e.approx.map(|x| x.0),
-            tolerance: e.approx.map(|x| x.1),
-            min: e.min,
-            max: e.max,
-            measured: None,
-            settled_after_s: None,
-            verdict: Verdict::Pass,
-            reason: String::new(),
-        };
-        if !applies(e.only, layout) {
-            res.verdict = Verdict::Skip;
-            res.reason = format!("only on cgroup {:?}", e.only.unwrap());
-        } else {
-            // With settles_within, the window opens at the step: the value is judged once the
-            // allowed settling time has passed, and the settling itself is judged apart.
-            let from = a + e.settles_within.map_or(0.0, |d| d.as_secs_f64());
-            match verdict::measure(e.metric, &rows, from.min(b), b) {
-                Err(why) => {
-                    res.verdict = if why.contains("does not report")
-                        || why.contains("only on")
-                        || why.contains("exists only")
-                    {
-                        Verdict::Skip
-                    } else {
-                        Verdict::Error
-                    };
-                    res.reason = why;
-                }
-                Ok(m) => {
-                    res.measured = Some(m);
-                    let (ok, why) = verdict::within(e, m);
-                    res.verdict = if ok { Verdict::Pass } else { Verdict::Fail };
-                    res.reason = why;
-                    if let Some(limit) = e.settles_within {
-                        let w = (s.interval.as_secs_f64() * 5.0).max(0.5);
-                        match verdict::settle_time(e, &rows, a, b, w) {
-                            Some(t) => {
-                                res.settled_after_s = Some(t);
-                                if t > limit.as_secs_f64() {
-                                    res.verdict = Verdict::Fail;
-                                    res.reason = format!(
-                                        "settled after {t:.3}s, more than {:.3}s",
-                                        limit.as_secs_f64()
-                                    );
-                                } else {
-                                    res.reason = format!("{}; settled after {t:.3}s", res.reason);
-                                }
-                            }
-                            None => {
-                                res.verdict = Verdict::Fail;
-                                res.reason = "never settled within the window".into();
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        match res.verdict {
-            Verdict::Fail => fails.push(format!(
-                "{} of {} over {a}-{b}s: {}",
-                res.metric, res.container, res.reason
-            )),
-            Verdict::Error => fails.push(format!(
-                "{} could not be measured: {}",
-                res.metric, res.reason
-            )),
-            _ => {}
-        }
-        r.expectations.push(res);
-    }
-    let errors = r.expectations.iter().any(|x| x.verdict == Verdict::Error);
-    let failed = r.expectations.iter().any(|x| x.verdict == Verdict::Fail)
-        || r.steps.iter().any(|x| x.verdict == Verdict::Fail);
-    r.verdict = if failed {
-        Verdict::Fail
-    } else if errors {
-        Verdict::Error
-    } else if !r.expectations.is_empty()
-        && r.expectations.iter().all(|x| x.verdict == Verdict::Skip)
-    {
-        Verdict::Skip
-    } else {
-        Verdict::Pass
-    };
-    r.reason = fails.join("; ");
-    if r.verdict == Verdict::Skip {
-        r.reason = "every expectation was skipped on this host".into();
-    }
+    let judged = verdict::judge(
+        s,
+        layout.version(),
+        &verdict::Recording {
+            samples: &r.sample_rows,
+            host: &r.host_rows,
+            limits: &r.limits,
+            steps: &r.steps,
+        },
+    );
+    r.expectations = judged.expectations;
+    r.verdict = judged.verdict;
+    r.reason = judged.reason;
     r
 }
 
@@ -552,9 +488,10 @@ fn run_inner<'l>(
     }
     watch.check(s, running, t0.elapsed().as_secs_f64());
     stop_sampler.store(true, Ordering::Relaxed);
-    let rows = sampler
+    let (rows, host_rows) = sampler
         .join()
         .map_err(|_| "the sampler panicked".to_string())?;
+    r.host_rows = host_rows;
     r.samples = rows.len();
     if !rows.is_empty() {
         r.jitter_ms = [
@@ -829,7 +766,14 @@ pub fn write_outputs(dir: &Path, summary: &Summary) -> std::io::Result<()> {
             csv.push('\n');
         }
     }
-    std::fs::write(dir.join("samples.csv"), csv)
+    std::fs::write(dir.join("samples.csv"), csv)?;
+    crate::host::write_csv(
+        &dir.join("host.csv"),
+        summary
+            .scenarios
+            .iter()
+            .flat_map(|s| s.host_rows.iter().map(move |h| (s.name.as_str(), h))),
+    )
 }
 
 /// Removes what killed runs left: containers named `lcr-*` under the runtime root, their

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use limitcheck_cgroup::Cgroup;
+
+use crate::host::HostSample;
 use serde::Serialize;
 
 /// One reading of one container.
@@ -45,6 +47,10 @@ pub struct Sample {
     pub respawns: Option<u64>,
     /// The workload's refused forks so far.
     pub failed_forks: Option<u64>,
+    /// The cgroup's CPU pressure, `some` total, µs (v2, or the v2 companion on hybrid hosts).
+    pub cpu_pressure_us: Option<u64>,
+    /// The cgroup's memory pressure, `some` total, µs.
+    pub memory_pressure_us: Option<u64>,
 }
 
 /// What the sampler watches for one container.
@@ -81,6 +87,10 @@ pub fn read(target: &Target, container: usize, t: f64, jitter_ms: f64) -> Sample
             s.failcnt = m.failcnt.or(m.events_max);
         }
         s.pids = st.pids.map(|p| p.current);
+        if let Some(p) = st.pressure {
+            s.cpu_pressure_us = p.cpu.map(|x| x.some.total_us);
+            s.memory_pressure_us = p.memory.map(|x| x.some.total_us);
+        }
     }
     let counters = target
         .counters
@@ -95,15 +105,15 @@ pub fn read(target: &Target, container: usize, t: f64, jitter_ms: f64) -> Sample
     s
 }
 
-/// Samples every target every `interval` from `t0` until `stop` is set; returns the samples,
-/// and keeps the last two of each container in `latest`.
+/// Samples every target, and the host, every `interval` from `t0` until `stop` is set; returns
+/// the samples, and keeps the last two of each container in `latest`.
 pub fn run(
     targets: Vec<Target>,
     t0: Instant,
     interval: Duration,
     stop: Arc<AtomicBool>,
     latest: Latest,
-) -> Vec<Sample> {
+) -> (Vec<Sample>, Vec<HostSample>) {
     // Files stay open between samples: a quarter of the cost of opening them each time.
     limitcheck_cgroup::fs::with_open_files(|| sample_loop(&targets, t0, interval, &stop, &latest))
 }
@@ -117,8 +127,9 @@ fn sample_loop(
     interval: Duration,
     stop: &AtomicBool,
     latest: &Latest,
-) -> Vec<Sample> {
+) -> (Vec<Sample>, Vec<HostSample>) {
     let mut out = Vec::new();
+    let mut host = Vec::new();
     let mut k: u32 = 0;
     while !stop.load(Ordering::Relaxed) {
         let due = t0 + interval * k;
@@ -132,6 +143,8 @@ fn sample_loop(
         let at = Instant::now();
         let jitter = at.saturating_duration_since(due).as_secs_f64() * 1e3;
         let t = at.duration_since(t0).as_secs_f64();
+        // The host first, then the containers, under the same time stamp.
+        host.push(crate::host::read(t));
         for (i, target) in targets.iter().enumerate() {
             let s = read(target, i, t, jitter);
             if let Ok(mut l) = latest.lock() {
@@ -149,5 +162,5 @@ fn sample_loop(
             k += 1;
         }
     }
-    out
+    (out, host)
 }

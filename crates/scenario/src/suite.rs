@@ -58,15 +58,33 @@ pub fn validate(files: &[PathBuf]) -> Vec<ScenarioError> {
     files.iter().filter_map(|f| model::load(f).err()).collect()
 }
 
+/// `run`'s exit status when nothing failed and nothing errored but a scenario stayed
+/// inconclusive after its retries: neither 0 (not shown to pass) nor 1 (no limit failed).
+pub const EXIT_INCONCLUSIVE: u8 = 6;
+
 /// The exit status of a run: 0 all passed or skipped, 1 a verdict failed, 2 a scenario could not
-/// run.
+/// run, 6 ([`EXIT_INCONCLUSIVE`]) a scenario was inconclusive (and none failed or errored).
 pub fn exit_code(results: &[ScenarioResult]) -> u8 {
-    if results.iter().any(|r| r.verdict == Verdict::Fail) {
+    let any = |v: Verdict| results.iter().any(|r| r.verdict == v);
+    if any(Verdict::Fail) {
         1
-    } else if results.iter().any(|r| r.verdict == Verdict::Error) {
+    } else if any(Verdict::Error) {
         2
+    } else if any(Verdict::Inconclusive) {
+        EXIT_INCONCLUSIVE
     } else {
         0
+    }
+}
+
+/// The word a verdict is printed as in the progress lines.
+pub fn word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+        Verdict::Skip => "SKIP",
+        Verdict::Error => "ERR ",
+        Verdict::Inconclusive => "INCONCLUSIVE",
     }
 }
 
@@ -106,21 +124,42 @@ pub fn run_all<'l>(
             s.file.display(),
             s.description
         ));
-        let watch = kernel::KernelWatch::start();
-        if o.kmsg_markers {
-            kernel::mark(&format!("limitcheck: begin {}\n", s.name));
-        }
-        let mut r = runner::run(s, &layout, o, live.as_deref_mut());
-        if o.kmsg_markers {
-            kernel::mark(&format!("limitcheck: end {}\n", s.name));
-        }
-        judge_kernel(&mut r, watch.finish());
-        let word = match r.verdict {
-            Verdict::Pass => "PASS",
-            Verdict::Fail => "FAIL",
-            Verdict::Skip => "SKIP",
-            Verdict::Error => "ERR ",
+        // An inconclusive scenario (starved by the host) runs again after a pause, up to
+        // `retries` times; a failed one never does. Every attempt is kept.
+        let mut earlier: Vec<runner::Attempt> = Vec::new();
+        let mut r = loop {
+            let watch = kernel::KernelWatch::start();
+            if o.kmsg_markers {
+                kernel::mark(&format!("limitcheck: begin {}\n", s.name));
+            }
+            let mut r = runner::run(s, &layout, o, live.as_deref_mut());
+            if o.kmsg_markers {
+                kernel::mark(&format!("limitcheck: end {}\n", s.name));
+            }
+            judge_kernel(&mut r, watch.finish());
+            let stopped = o.stop.load(std::sync::atomic::Ordering::Relaxed);
+            if r.verdict != Verdict::Inconclusive || earlier.len() as u32 >= o.retries || stopped {
+                break r;
+            }
+            progress(&format!(
+                "INCONCLUSIVE {} (attempt {} of {}): {}; again in {:.0}s",
+                r.name,
+                earlier.len() + 1,
+                o.retries + 1,
+                r.reason,
+                o.retry_pause.as_secs_f64()
+            ));
+            earlier.push(runner::Attempt::of(&r));
+            let until = std::time::Instant::now() + o.retry_pause;
+            while std::time::Instant::now() < until
+                && !o.stop.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
         };
+        earlier.push(runner::Attempt::of(&r));
+        r.attempts = earlier;
+        let word = word(r.verdict);
         progress(&format!(
             "{word} {}{}",
             r.name,
@@ -174,6 +213,7 @@ fn judge_kernel(r: &mut ScenarioResult, problems: Vec<String>) {
         settled_after_s: None,
         verdict: Verdict::Fail,
         reason: reason.clone(),
+        context: None,
     });
     if r.verdict != Verdict::Error {
         r.verdict = Verdict::Fail;

@@ -1,9 +1,43 @@
 //! Judging expectations on recorded samples: pure functions, so that recorded samples can be
 //! replayed into them (the report path's deterministic mode).
+//!
+//! # Fail or inconclusive
+//!
+//! A ceiling (`max`, the upper side of `approx`) is judged on the measurement alone: contention
+//! cannot raise usage. A shortfall below `min` or the lower side of `approx` is a **fail** only
+//! when the host's counters show the limit, not the host, held the container back; when they
+//! show the container was starved by load that is not limitcheck's, it is **inconclusive**,
+//! with the figures. For CPU usage, with `d` the shortfall in CPUs, on the container's CPUs
+//! (its cpuset, else all) over the window ([`crate::host::load`]):
+//!
+//! 1. the container got its CPU quota (measured >= 95% of quota/period) — the limit held it:
+//!    **fail**;
+//! 2. it was throttled in >= 80% of its periods yet used under 80% of its quota — a throttle in
+//!    a period means the quota ran out in it, so only the kernel losing runtime (the CFS
+//!    slice-expiry pattern) gives both: **fail**;
+//! 3. its tasks waited for a CPU (its cgroup's PSI `some`) half the window or more while idle
+//!    CPU time >= `d` — CPUs were free and it did not get them: **fail** (without PSI, on
+//!    idle time alone). A container that sleeps by design (a duty cycle) leaves its CPUs idle
+//!    while it sleeps, which is why waiting is asked for;
+//! 4. its tasks hardly waited (PSI `some` under 5%) — nothing starved them: **fail**;
+//! 5. idle + foreign load >= `d` — what was missing went to other processes: **inconclusive**;
+//! 6. otherwise limitcheck's own containers took it (the scenario's contention is its subject):
+//!    **fail**.
+//!
+//! The cgroup's CPU pressure counts throttled time too (measured here: 100% for a hog held at
+//! its quota), so it shows that the container wanted CPU, not who held it back; the rules
+//! above say who.
+//!
+//! Other metrics below their bound (throttling, memory, workload progress) are inconclusive
+//! when the container's CPUs were saturated by foreign load (foreign >= 10% of them and idle
+//! under 10%, with the container's CPU pressure at 5% or more where known), and memory ones
+//! also under host memory pressure (PSI `some` >= 10%) or when the host's MemAvailable fell
+//! below the shortfall.
 
 use serde::Serialize;
 
-use crate::model::{Expect, Metric, Tolerance};
+use crate::host::{HostSample, Load};
+use crate::model::{Expect, Metric, Scenario, Tolerance};
 use crate::sample::Sample;
 
 /// A verdict.
@@ -12,12 +46,35 @@ use crate::sample::Sample;
 pub enum Verdict {
     /// Measured as expected.
     Pass,
-    /// Measured otherwise.
+    /// Measured otherwise: the limit was not enforced as expected.
     Fail,
+    /// Measured short, with the host's counters showing load that is not limitcheck's took
+    /// what was missing: neither a pass nor a failed limit. Run it again on a quieter host.
+    Inconclusive,
     /// Not applicable here (the reason says why); never counts as a pass.
     Skip,
     /// Could not be judged or run.
     Error,
+}
+
+/// What the host and the container's cgroup did over an expectation's window: the evidence a
+/// shortfall is judged on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Context {
+    /// The host on the container's CPUs.
+    #[serde(flatten)]
+    pub host: Load,
+    /// The container's CPU usage over the window, CPUs.
+    pub usage_cpus: Option<f64>,
+    /// Its CPU quota in the window (the least in effect), CPUs.
+    pub quota_cpus: Option<f64>,
+    /// The share of its CFS periods that were throttled.
+    pub throttled: Option<f64>,
+    /// Its cgroup's CPU pressure (PSI `some`): the share of the window its tasks waited for a
+    /// CPU.
+    pub container_cpu_pressure: Option<f64>,
+    /// Its cgroup's memory pressure.
+    pub container_memory_pressure: Option<f64>,
 }
 
 /// The judged expectation, as summary.json lists it.
@@ -45,6 +102,8 @@ pub struct ExpectResult {
     pub verdict: Verdict,
     /// Why, in words.
     pub reason: String,
+    /// What the host did meanwhile (None where no host samples were taken).
+    pub context: Option<Context>,
 }
 
 fn at_or_before(samples: &[&Sample], t: f64) -> Option<usize> {
@@ -197,6 +256,356 @@ pub fn settle_time(e: &Expect, samples: &[&Sample], a: f64, b: f64, w: f64) -> O
         .find(|s| measure(e.metric, samples, s.t - w, s.t).is_ok_and(|m| within(e, m).0))
         .map(|s| s.t - w - a)
         .map(|t| t.max(0.0))
+}
+
+/// Whether something marked `only` applies on a host writing limits through `version`.
+pub fn applies(only: Option<crate::model::Only>, version: limitcheck_cgroup::Version) -> bool {
+    use crate::model::Only;
+    use limitcheck_cgroup::Version;
+    match only {
+        None => true,
+        Some(Only::V1) => version == Version::V1,
+        Some(Only::V2) => version == Version::V2,
+    }
+}
+
+/// Everything a run recorded that the verdicts are judged on.
+#[derive(Debug, Clone, Copy)]
+pub struct Recording<'a> {
+    /// The containers' samples.
+    pub samples: &'a [Sample],
+    /// The host's samples (empty: none were taken; shortfalls are then judged as failures).
+    pub host: &'a [HostSample],
+    /// The limits read back at the start and after each step.
+    pub limits: &'a [crate::runner::LimitPoint],
+    /// The steps as done.
+    pub steps: &'a [crate::runner::StepResult],
+}
+
+/// The verdicts of one scenario.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// Every expectation, judged.
+    pub expectations: Vec<ExpectResult>,
+    /// The scenario's verdict: fail over error over inconclusive over pass; skip when every
+    /// expectation was skipped.
+    pub verdict: Verdict,
+    /// Why, for anything but a pass.
+    pub reason: String,
+}
+
+/// How a measurement misses its bounds.
+enum Miss {
+    /// Above a ceiling: judged on the measurement alone.
+    Above,
+    /// Below the lower bound by this much.
+    Below(f64),
+}
+
+fn miss(e: &Expect, m: f64) -> Option<Miss> {
+    let mut low: Option<f64> = e.min;
+    let mut high: Option<f64> = e.max;
+    if let Some((v, tol)) = e.approx {
+        let band = match tol {
+            Tolerance::Relative(r) => r * v.abs(),
+            Tolerance::Absolute(a) => a,
+        };
+        low = Some(low.map_or(v - band, |l| l.max(v - band)));
+        high = Some(high.map_or(v + band, |h| h.min(v + band)));
+    }
+    match (low, high) {
+        (_, Some(h)) if m > h => Some(Miss::Above),
+        (Some(l), _) if m < l => Some(Miss::Below(l - m)),
+        _ => None,
+    }
+}
+
+fn cpuset_of(s: &Scenario, c: usize) -> Vec<u32> {
+    s.containers[c]
+        .limits
+        .iter()
+        .find_map(|l| match l {
+            limitcheck_cgroup::Limit::CpusetCpus(list) => Some(list.ids().to_vec()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The least CPU quota in effect for `container` during `[a, b]`, in CPUs.
+fn quota_in(limits: &[crate::runner::LimitPoint], container: &str, a: f64, b: f64) -> Option<f64> {
+    let mine: Vec<&crate::runner::LimitPoint> =
+        limits.iter().filter(|l| l.container == container).collect();
+    let before = mine.iter().rev().find(|l| l.t <= a + 1e-9);
+    before
+        .into_iter()
+        .chain(mine.iter().filter(|l| l.t > a + 1e-9 && l.t <= b))
+        .filter_map(|l| l.cpus)
+        .reduce(f64::min)
+}
+
+fn context(
+    s: &Scenario,
+    e: &Expect,
+    rec: &Recording,
+    rows: &[&Sample],
+    a: f64,
+    b: f64,
+) -> Option<Context> {
+    let cpusets: Vec<Vec<u32>> = (0..s.containers.len()).map(|c| cpuset_of(s, c)).collect();
+    let on = match e.metric {
+        Metric::CpuUsageOn(n) => vec![n],
+        _ => cpusets[e.container].clone(),
+    };
+    let host = crate::host::load(rec.host, rec.samples, &cpusets, &on, a, b)?;
+    let quota_cpus = quota_in(rec.limits, &s.containers[e.container].name, a, b);
+    let pressure = |f: &dyn Fn(&Sample) -> Option<u64>| -> Option<f64> {
+        let first = rows.iter().find(|x| x.t >= a - 1e-9 && f(x).is_some())?;
+        let last = rows
+            .iter()
+            .rev()
+            .find(|x| x.t <= b + 1e-9 && f(x).is_some())?;
+        (last.t > first.t).then(|| {
+            (f(last)?.saturating_sub(f(first)?) as f64 / 1e6 / (last.t - first.t))
+                .min(1.0)
+                .into()
+        })?
+    };
+    Some(Context {
+        host,
+        usage_cpus: measure(Metric::CpuUsage, rows, a, b).ok(),
+        quota_cpus,
+        throttled: quota_cpus.and_then(|_| measure(Metric::CpuThrottled, rows, a, b).ok()),
+        container_cpu_pressure: pressure(&|x| x.cpu_pressure_us),
+        container_memory_pressure: pressure(&|x| x.memory_pressure_us),
+    })
+}
+
+/// A shortfall of `d` judged against the context (see the module's documentation).
+fn shortfall(e: &Expect, m: f64, d: f64, cx: Option<&Context>) -> (Verdict, String) {
+    let Some(cx) = cx else {
+        return (
+            Verdict::Fail,
+            "no host samples to tell a busy host from a failed limit".into(),
+        );
+    };
+    let h = &cx.host;
+    let n = h.cpus.len() as f64;
+    let waited = cx.container_cpu_pressure;
+    let figures = format!(
+        "foreign load {:.2} CPU and {:.2} idle on CPUs {}{}{}",
+        h.foreign_cpus,
+        h.idle_cpus,
+        h.cpus
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        waited.map_or(String::new(), |p| format!(
+            ", the container waited for a CPU {:.0}% of the time",
+            p * 100.0
+        )),
+        cx.throttled.map_or(String::new(), |t| format!(
+            ", throttled in {:.0}% of periods",
+            t * 100.0
+        )),
+    );
+    let cpu_starved =
+        h.foreign_cpus >= 0.1 * n && h.idle_cpus < 0.1 * n && waited.is_none_or(|p| p >= 0.05);
+    match e.metric {
+        Metric::CpuUsage | Metric::CpuUsageOn(_) => {
+            if let (Metric::CpuUsage, Some(q)) = (e.metric, cx.quota_cpus) {
+                if m >= 0.95 * q {
+                    return (Verdict::Fail, format!("it got its quota of {q:.3} CPU: the limit, not the host, held it there ({figures})"));
+                }
+            }
+            if let (Metric::CpuUsage, Some(q), Some(t)) = (e.metric, cx.quota_cpus, cx.throttled) {
+                if t >= 0.8 && m < 0.8 * q {
+                    return (Verdict::Fail, format!("throttled in {:.0}% of its periods while using {m:.3} of its {q:.3}-CPU quota: runtime was lost (the CFS slice-expiry pattern) ({figures})", t * 100.0));
+                }
+            }
+            if h.idle_cpus >= d && waited.is_none_or(|p| p >= 0.5) {
+                return (Verdict::Fail, format!("{:.2} CPU was idle, more than the {d:.3} it lacked, while its tasks waited: the CPUs were free ({figures})", h.idle_cpus));
+            }
+            if waited.is_some_and(|p| p < 0.05) {
+                return (
+                    Verdict::Fail,
+                    format!("its tasks hardly waited for a CPU: nothing starved it ({figures})"),
+                );
+            }
+            if h.idle_cpus + h.foreign_cpus >= d {
+                return (Verdict::Inconclusive, format!("starved by the host: it lacked {d:.3} CPU and other processes took {:.2} ({figures})", h.foreign_cpus));
+            }
+            (
+                Verdict::Fail,
+                format!("limitcheck's own containers took what it lacked ({figures})"),
+            )
+        }
+        m if m.is_bytes() => {
+            if h.memory_pressure.is_some_and(|p| p >= 0.1)
+                || h.mem_available_min.is_some_and(|a| (a as f64) < d)
+            {
+                return (Verdict::Inconclusive, format!(
+                    "the host was short of memory: memory pressure {}, MemAvailable down to {} MiB ({figures})",
+                    h.memory_pressure.map_or("n/a".into(), |p| format!("{:.0}%", p * 100.0)),
+                    h.mem_available_min.map_or("n/a".into(), |a| format!("{}", a >> 20)),
+                ));
+            }
+            if cpu_starved {
+                return (
+                    Verdict::Inconclusive,
+                    format!("its CPUs were saturated by other processes ({figures})"),
+                );
+            }
+            (
+                Verdict::Fail,
+                format!("neither CPUs nor memory were short on the host ({figures})"),
+            )
+        }
+        _ => {
+            if cpu_starved {
+                return (
+                    Verdict::Inconclusive,
+                    format!("its CPUs were saturated by other processes ({figures})"),
+                );
+            }
+            (
+                Verdict::Fail,
+                format!("its CPUs were not saturated by other processes ({figures})"),
+            )
+        }
+    }
+}
+
+/// Judges every expectation of `s` on what a run recorded, on a host writing limits through
+/// `version`: a pure function, so a recorded run can be judged again.
+pub fn judge(s: &Scenario, version: limitcheck_cgroup::Version, rec: &Recording) -> Judged {
+    let mut fails = Vec::new();
+    let mut doubts = Vec::new();
+    for st in rec.steps {
+        if st.verdict == Verdict::Fail {
+            fails.push(format!(
+                "step at {}s ({}): expected {}, got {}",
+                st.at,
+                st.what,
+                st.expected,
+                st.outcome.clone().unwrap_or_default()
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    for e in &s.expects {
+        let (a, b) = (e.window.0.as_secs_f64(), e.window.1.as_secs_f64());
+        let rows: Vec<&Sample> = rec
+            .samples
+            .iter()
+            .filter(|x| x.container == e.container)
+            .collect();
+        let mut res = ExpectResult {
+            metric: e.metric.name(),
+            container: s.containers[e.container].name.clone(),
+            window: [a, b],
+            expected: e.approx.map(|x| x.0),
+            tolerance: e.approx.map(|x| x.1),
+            min: e.min,
+            max: e.max,
+            measured: None,
+            settled_after_s: None,
+            verdict: Verdict::Pass,
+            reason: String::new(),
+            context: None,
+        };
+        if !applies(e.only, version) {
+            res.verdict = Verdict::Skip;
+            res.reason = format!("only on cgroup {:?}", e.only.unwrap());
+            out.push(res);
+            continue;
+        }
+        // With settles_within, the window opens at the step: the value is judged once the
+        // allowed settling time has passed, and the settling itself is judged apart.
+        let from = (a + e.settles_within.map_or(0.0, |d| d.as_secs_f64())).min(b);
+        res.context = context(s, e, rec, &rows, from, b);
+        match measure(e.metric, &rows, from, b) {
+            Err(why) => {
+                res.verdict = if why.contains("does not report") || why.contains("exists only") {
+                    Verdict::Skip
+                } else {
+                    Verdict::Error
+                };
+                res.reason = why;
+            }
+            Ok(m) => {
+                res.measured = Some(m);
+                let (_, why) = within(e, m);
+                res.reason = why;
+                match miss(e, m) {
+                    None => {}
+                    Some(Miss::Above) => res.verdict = Verdict::Fail,
+                    Some(Miss::Below(d)) => {
+                        let (v, because) = shortfall(e, m, d, res.context.as_ref());
+                        res.verdict = v;
+                        res.reason = format!("{}: {because}", res.reason);
+                    }
+                }
+                if let (Some(limit), Verdict::Pass) = (e.settles_within, res.verdict) {
+                    let w = (s.interval.as_secs_f64() * 5.0).max(0.5);
+                    match settle_time(e, &rows, a, b, w) {
+                        Some(t) if t > limit.as_secs_f64() => {
+                            res.settled_after_s = Some(t);
+                            res.verdict = Verdict::Fail;
+                            res.reason = format!(
+                                "settled after {t:.3}s, more than {:.3}s",
+                                limit.as_secs_f64()
+                            );
+                        }
+                        Some(t) => {
+                            res.settled_after_s = Some(t);
+                            res.reason = format!("{}; settled after {t:.3}s", res.reason);
+                        }
+                        None => {
+                            res.verdict = Verdict::Fail;
+                            res.reason = "never settled within the window".into();
+                        }
+                    }
+                }
+            }
+        }
+        let what = format!(
+            "{} of {} over {a}-{b}s: {}",
+            res.metric, res.container, res.reason
+        );
+        match res.verdict {
+            Verdict::Fail => fails.push(what),
+            Verdict::Error => fails.push(format!(
+                "{} could not be measured: {}",
+                res.metric, res.reason
+            )),
+            Verdict::Inconclusive => doubts.push(what),
+            _ => {}
+        }
+        out.push(res);
+    }
+    let any = |v: Verdict| out.iter().any(|x| x.verdict == v);
+    let verdict = if any(Verdict::Fail) || rec.steps.iter().any(|x| x.verdict == Verdict::Fail) {
+        Verdict::Fail
+    } else if any(Verdict::Error) {
+        Verdict::Error
+    } else if any(Verdict::Inconclusive) {
+        Verdict::Inconclusive
+    } else if !out.is_empty() && out.iter().all(|x| x.verdict == Verdict::Skip) {
+        Verdict::Skip
+    } else {
+        Verdict::Pass
+    };
+    let reason = match verdict {
+        Verdict::Skip => "every expectation was skipped on this host".into(),
+        Verdict::Inconclusive => doubts.join("; "),
+        _ => fails.join("; "),
+    };
+    Judged {
+        expectations: out,
+        verdict,
+        reason,
+    }
 }
 
 #[cfg(test)]

@@ -285,6 +285,8 @@ fn run_scenarios(cfg: &GuestConfig, results: &mut std::fs::File) -> Result<u8, S
         run_id: cfg.run_id.clone(),
         stop: Arc::new(AtomicBool::new(false)),
         kmsg_markers: true,
+        retries: limitcheck_scenario::runner::DEFAULT_RETRIES,
+        retry_pause: limitcheck_scenario::runner::DEFAULT_RETRY_PAUSE,
     };
     // After each scenario its results go out at once (a later copy replaces an earlier one on
     // the host), drained from the UART: a kernel that panics or hangs in a later scenario

@@ -11,7 +11,8 @@
 //! report. Several kernels give a [`matrix`].
 //!
 //! Exit statuses extend `limitcheck run`'s: 0 passed, 1 a verdict failed, 2 could not run,
-//! [`EXIT_PANIC`], [`EXIT_HUNG`], [`EXIT_KERNEL_PROBLEM`].
+//! 6 inconclusive, [`EXIT_PANIC`], [`EXIT_HUNG`], [`EXIT_KERNEL_PROBLEM`]; the worst wins, in
+//! the order of [`severity`].
 
 #![deny(missing_docs)]
 
@@ -42,6 +43,24 @@ pub const EXIT_PANIC: u8 = 3;
 pub const EXIT_HUNG: u8 = 4;
 /// The guest kernel printed a WARN, BUG or Oops, or tainted.
 pub const EXIT_KERNEL_PROBLEM: u8 = 5;
+
+/// How bad an exit status is: 0, then 6 (inconclusive: nothing failed), then 1, 2, 3, 4, 5.
+pub fn severity(code: u8) -> u8 {
+    match code {
+        0 => 0,
+        limitcheck_scenario::suite::EXIT_INCONCLUSIVE => 1,
+        c => c.saturating_add(1),
+    }
+}
+
+/// The worse of two exit statuses.
+pub fn worst(a: u8, b: u8) -> u8 {
+    if severity(b) > severity(a) {
+        b
+    } else {
+        a
+    }
+}
 
 /// How to choose the accelerator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,13 +368,13 @@ pub fn boot_and_collect(
         Outcome::QemuFailed(why) => (why.clone(), 2),
     };
     if let Some(e) = &received.error {
-        code = code.max(2);
+        code = worst(code, 2);
         progress(&format!("guest error: {e}"));
     }
     if let Outcome::Exited(c) = outcome {
         if received.exit != Some(c) || !received.damaged.is_empty() {
             // The guest finished but its results did not all arrive: the run is not judged.
-            code = code.max(2);
+            code = worst(code, 2);
             outcome_text = format!(
                 "{outcome_text}, but its results arrived incomplete ({}; the stream is kept in results.stream)",
                 if received.damaged.is_empty() {
@@ -381,7 +400,7 @@ pub fn boot_and_collect(
                 })
             })
         });
-    if (!findings.problems.is_empty() || health_failed) && code < EXIT_PANIC {
+    if (!findings.problems.is_empty() || health_failed) && severity(code) < severity(EXIT_PANIC) {
         code = EXIT_KERNEL_PROBLEM;
     }
     let run = KernelRun {
@@ -510,7 +529,7 @@ fn tempfile_dir(run_dir: &Path) -> Result<PathBuf, String> {
 
 /// The exit status of runs on several kernels: the worst.
 pub fn exit_code(runs: &[KernelRun]) -> u8 {
-    runs.iter().map(|r| r.exit_code).max().unwrap_or(2)
+    runs.iter().map(|r| r.exit_code).reduce(worst).unwrap_or(2)
 }
 
 #[cfg(test)]

@@ -57,6 +57,10 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
         run_id,
         stop: install_stop_handler(),
         kmsg_markers: false,
+        retries: a.retries,
+        retry_pause: std::time::Duration::try_from_secs_f64(a.retry_pause).map_err(|_| {
+            anyhow::anyhow!("--retry-pause {}: give seconds, 0 or more", a.retry_pause)
+        })?,
     };
     // On a terminal a live line (progress and each container's CPU and memory) is redrawn in
     // place on stderr; in CI logs only the plain lines appear.

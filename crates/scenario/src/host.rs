@@ -1,0 +1,325 @@
+//! What the rest of the host did while a scenario ran: every CPU's busy and idle time
+//! (`/proc/stat`), limitcheck's own CPU time, host-wide pressure stall information
+//! (`/proc/pressure/{cpu,memory}`) and available memory (`/proc/meminfo`), sampled with the
+//! containers. From these and the containers' own samples, [`load`] works out, for any window
+//! and set of CPUs, how much CPU time went to processes that are not limitcheck's: the
+//! *foreign load* a verdict must know about before it calls a shortfall a failed limit.
+
+use procfs::{Current, CurrentSI};
+use serde::{Deserialize, Serialize};
+
+use crate::sample::Sample;
+
+/// One reading of the host.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostSample {
+    /// Seconds since the containers started.
+    pub t: f64,
+    /// Each online CPU's busy time (user, nice, system, irq, softirq, steal), ns.
+    pub busy_ns: Vec<u64>,
+    /// Each online CPU's idle time (idle and iowait), ns.
+    pub idle_ns: Vec<u64>,
+    /// limitcheck's own CPU time (all its threads: the sampler, the runner), ns.
+    pub self_ns: u64,
+    /// Host-wide CPU pressure, `some` total, µs (`None`: the kernel has no PSI).
+    pub cpu_pressure_us: Option<u64>,
+    /// Host-wide memory pressure, `some` total, µs.
+    pub memory_pressure_us: Option<u64>,
+    /// MemAvailable, bytes.
+    pub mem_available: Option<u64>,
+}
+
+/// Reads the host now.
+pub fn read(t: f64) -> HostSample {
+    let mut h = HostSample {
+        t,
+        ..Default::default()
+    };
+    if let Ok(ks) = procfs::KernelStats::current() {
+        let tps = procfs::ticks_per_second();
+        let ns = |ticks: u64| ticks.saturating_mul(1_000_000_000) / tps.max(1);
+        for c in &ks.cpu_time {
+            let busy = c.user
+                + c.nice
+                + c.system
+                + c.irq.unwrap_or(0)
+                + c.softirq.unwrap_or(0)
+                + c.steal.unwrap_or(0);
+            h.busy_ns.push(ns(busy));
+            h.idle_ns.push(ns(c.idle + c.iowait.unwrap_or(0)));
+        }
+    }
+    let ru = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF);
+    if let Ok(ru) = ru {
+        let us = |tv: nix::sys::time::TimeVal| tv.tv_sec() as u64 * 1_000_000 + tv.tv_usec() as u64;
+        h.self_ns = (us(ru.user_time()) + us(ru.system_time())) * 1000;
+    }
+    h.cpu_pressure_us = procfs::CpuPressure::current().ok().map(|p| p.some.total);
+    h.memory_pressure_us = procfs::MemoryPressure::current().ok().map(|p| p.some.total);
+    h.mem_available = procfs::Meminfo::current()
+        .ok()
+        .and_then(|m| m.mem_available);
+    h
+}
+
+/// The host over one window, on one set of CPUs, in CPUs (CPU-seconds per second).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Load {
+    /// The CPUs considered (the container's cpuset, or every online CPU).
+    pub cpus: Vec<u32>,
+    /// Busy time on them of everything that is not limitcheck (its containers and itself).
+    pub foreign_cpus: f64,
+    /// Idle time on them.
+    pub idle_cpus: f64,
+    /// Host-wide CPU pressure: the share of the window in which some task waited for a CPU.
+    pub cpu_pressure: Option<f64>,
+    /// Host-wide memory pressure: the share in which some task waited for memory.
+    pub memory_pressure: Option<f64>,
+    /// The least MemAvailable seen, bytes.
+    pub mem_available_min: Option<u64>,
+}
+
+fn at_or_before(host: &[HostSample], t: f64) -> Option<usize> {
+    host.iter().rposition(|s| s.t <= t + 1e-9)
+}
+
+/// The host over `[a, b]` on `cpus` (empty: all), given every container's samples (all of
+/// limitcheck's CPU time is subtracted, whichever container it went to). `cpusets` gives each
+/// container's CPUs (empty: all), to share out its time when no per-CPU figure was sampled.
+/// `None` when fewer than two host samples fall around the window.
+pub fn load(
+    host: &[HostSample],
+    samples: &[Sample],
+    cpusets: &[Vec<u32>],
+    cpus: &[u32],
+    a: f64,
+    b: f64,
+) -> Option<Load> {
+    let i = at_or_before(host, a).or_else(|| host.iter().position(|s| s.t >= a))?;
+    let j = at_or_before(host, b)?;
+    let (h0, h1) = (&host[i], &host[j]);
+    let dt = h1.t - h0.t;
+    if j <= i || dt <= 0.0 || h0.busy_ns.len() != h1.busy_ns.len() || h1.busy_ns.is_empty() {
+        return None;
+    }
+    let n = h1.busy_ns.len();
+    let set: Vec<u32> = if cpus.is_empty() {
+        (0..n as u32).collect()
+    } else {
+        cpus.iter().copied().filter(|&c| (c as usize) < n).collect()
+    };
+    if set.is_empty() {
+        return None;
+    }
+    let d = |v0: &[u64], v1: &[u64]| -> f64 {
+        set.iter()
+            .map(|&c| v1[c as usize].saturating_sub(v0[c as usize]) as f64)
+            .sum::<f64>()
+    };
+    let busy = d(&h0.busy_ns, &h1.busy_ns);
+    let idle = d(&h0.idle_ns, &h1.idle_ns);
+    // limitcheck itself: shared out over the CPUs in proportion.
+    let own_self = h1.self_ns.saturating_sub(h0.self_ns) as f64 * set.len() as f64 / n as f64;
+    // Its containers: per CPU where sampled (v1), else each container's time shared out over
+    // its cpuset.
+    let mut own = 0.0;
+    let containers = samples
+        .iter()
+        .map(|s| s.container)
+        .max()
+        .map_or(0, |m| m + 1);
+    for c in 0..containers {
+        let rows: Vec<&Sample> = samples.iter().filter(|s| s.container == c).collect();
+        let pick = |t: f64| -> Option<&Sample> {
+            rows.iter()
+                .rev()
+                .find(|s| s.t <= t + 1e-9 && s.cpu_ns.is_some())
+                .or_else(|| rows.iter().find(|s| s.cpu_ns.is_some()))
+                .copied()
+        };
+        let (Some(s0), Some(s1)) = (pick(h0.t), pick(h1.t)) else {
+            continue;
+        };
+        match (&s0.per_cpu_ns, &s1.per_cpu_ns) {
+            (Some(p0), Some(p1)) if p0.len() == p1.len() && p1.len() >= n => {
+                own += set
+                    .iter()
+                    .map(|&x| p1[x as usize].saturating_sub(p0[x as usize]) as f64)
+                    .sum::<f64>();
+            }
+            _ => {
+                let total = s1
+                    .cpu_ns
+                    .unwrap_or(0)
+                    .saturating_sub(s0.cpu_ns.unwrap_or(0)) as f64;
+                let its: Vec<u32> = match cpusets.get(c) {
+                    Some(v) if !v.is_empty() => v.clone(),
+                    _ => (0..n as u32).collect(),
+                };
+                let shared = its.iter().filter(|x| set.contains(x)).count();
+                own += total * shared as f64 / its.len().max(1) as f64;
+            }
+        }
+    }
+    let rate = |ns: f64| ns / 1e9 / dt;
+    let share = |f: fn(&HostSample) -> Option<u64>| match (f(h0), f(h1)) {
+        (Some(x), Some(y)) => Some((y.saturating_sub(x) as f64 / 1e6 / dt).min(1.0)),
+        _ => None,
+    };
+    Some(Load {
+        cpus: set,
+        foreign_cpus: rate((busy - own - own_self).max(0.0)),
+        idle_cpus: rate(idle),
+        cpu_pressure: share(|h| h.cpu_pressure_us),
+        memory_pressure: share(|h| h.memory_pressure_us),
+        mem_available_min: host[i..=j].iter().filter_map(|h| h.mem_available).min(),
+    })
+}
+
+/// Writes host.csv: `scenario,t_s,self_ns,cpu_pressure_us,memory_pressure_us,
+/// mem_available_bytes`, then `cpuN_busy_ns,cpuN_idle_ns` for each CPU.
+pub fn write_csv<'a>(
+    path: &std::path::Path,
+    rows: impl Iterator<Item = (&'a str, &'a HostSample)> + Clone,
+) -> std::io::Result<()> {
+    let ncpu = rows
+        .clone()
+        .map(|(_, h)| h.busy_ns.len())
+        .max()
+        .unwrap_or(0);
+    let mut w = csv::Writer::from_path(path)?;
+    let mut head: Vec<String> = [
+        "scenario",
+        "t_s",
+        "self_ns",
+        "cpu_pressure_us",
+        "memory_pressure_us",
+        "mem_available_bytes",
+    ]
+    .map(String::from)
+    .to_vec();
+    for i in 0..ncpu {
+        head.push(format!("cpu{i}_busy_ns"));
+        head.push(format!("cpu{i}_idle_ns"));
+    }
+    w.write_record(&head)?;
+    let f = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for (name, h) in rows {
+        let mut rec = vec![
+            name.to_string(),
+            format!("{:.4}", h.t),
+            h.self_ns.to_string(),
+            f(h.cpu_pressure_us),
+            f(h.memory_pressure_us),
+            f(h.mem_available),
+        ];
+        for i in 0..ncpu {
+            rec.push(f(h.busy_ns.get(i).copied()));
+            rec.push(f(h.idle_ns.get(i).copied()));
+        }
+        w.write_record(&rec)?;
+    }
+    w.flush()
+}
+
+/// Reads host.csv back: each scenario's host samples, in the file's order.
+pub fn read_csv(path: &std::path::Path) -> Result<Vec<(String, HostSample)>, String> {
+    let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let head = r
+        .headers()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .clone();
+    let col = |name: &str| head.iter().position(|h| h == name);
+    let ncpu = (0..)
+        .take_while(|i| col(&format!("cpu{i}_busy_ns")).is_some())
+        .count();
+    let mut out = Vec::new();
+    for (n, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
+        let at = |name: &str| col(name).and_then(|i| rec.get(i)).unwrap_or("");
+        let num = |name: &str| -> Result<Option<u64>, String> {
+            let v = at(name);
+            if v.is_empty() {
+                return Ok(None);
+            }
+            v.parse().map(Some).map_err(|_| {
+                format!(
+                    "{}: line {}: {name} = {v:?} is not a number",
+                    path.display(),
+                    n + 2
+                )
+            })
+        };
+        let t: f64 = at("t_s")
+            .parse()
+            .map_err(|_| format!("{}: line {}: bad t_s", path.display(), n + 2))?;
+        let mut h = HostSample {
+            t,
+            self_ns: num("self_ns")?.unwrap_or(0),
+            cpu_pressure_us: num("cpu_pressure_us")?,
+            memory_pressure_us: num("memory_pressure_us")?,
+            mem_available: num("mem_available_bytes")?,
+            ..Default::default()
+        };
+        for i in 0..ncpu {
+            h.busy_ns
+                .push(num(&format!("cpu{i}_busy_ns"))?.unwrap_or(0));
+            h.idle_ns
+                .push(num(&format!("cpu{i}_idle_ns"))?.unwrap_or(0));
+        }
+        out.push((at("scenario").to_string(), h));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two CPUs for 2 s: CPU 0 fully busy (a container's 0.5 CPU and 0.5 of something else),
+    /// CPU 1 idle.
+    #[test]
+    fn foreign_load_is_busy_time_less_limitcheck_s() {
+        let host: Vec<HostSample> = (0..=20)
+            .map(|i| {
+                let t = i as f64 * 0.1;
+                let ns = (t * 1e9) as u64;
+                HostSample {
+                    t,
+                    busy_ns: vec![ns, 0],
+                    idle_ns: vec![0, ns],
+                    self_ns: 0,
+                    cpu_pressure_us: Some((t * 0.3e6) as u64),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let samples: Vec<Sample> = (0..=20)
+            .map(|i| {
+                let t = i as f64 * 0.1;
+                Sample {
+                    t,
+                    cpu_ns: Some((t * 0.5e9) as u64),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let l = load(&host, &samples, &[vec![0]], &[], 0.5, 1.5).unwrap();
+        assert!((l.foreign_cpus - 0.5).abs() < 1e-6, "{l:?}");
+        assert!((l.idle_cpus - 1.0).abs() < 1e-6, "{l:?}");
+        assert!((l.cpu_pressure.unwrap() - 0.3).abs() < 1e-6, "{l:?}");
+        let on1 = load(&host, &samples, &[vec![0]], &[1], 0.5, 1.5).unwrap();
+        assert!(on1.foreign_cpus.abs() < 1e-6 && (on1.idle_cpus - 1.0).abs() < 1e-6);
+        assert!(load(&host, &samples, &[], &[], 3.0, 4.0).is_none());
+    }
+
+    #[test]
+    fn this_host_reads() {
+        let h = read(0.0);
+        assert!(
+            !h.busy_ns.is_empty() && h.busy_ns.len() == h.idle_ns.len(),
+            "{h:?}"
+        );
+        assert!(h.mem_available.is_some());
+    }
+}
