@@ -7,7 +7,9 @@
 # 3. runs the VM lanes (scripts/vm-lane.sh: every scenario in a VM booted from Debian's
 #    kernel, on real cgroup v2 and on pure v1), unless arguments were given or
 #    LIMITCHECK_VM_LANE=0;
-# 4. fails if anything named limitcheck is left behind: a cgroup, a state dir, a mount, or a
+# 4. counts the tests that SKIPPED and says why; as root (CI: every feature the tests need is
+#    installed) a skip not listed in scripts/expected-skips.txt fails the run;
+# 5. fails if anything named limitcheck is left behind: a cgroup, a state dir, a mount, or a
 #    qemu still running.
 #
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p limitcheck-cgroup`).
@@ -33,7 +35,27 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-cargo test --workspace --locked "$@"
+# Tests that cannot run here print `SKIPPED <test>: <why>` past the harness's capture.
+log=$(mktemp /tmp/limitcheck-test.XXXXXX)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+skipped=$(grep -aoE 'SKIPPED [A-Za-z0-9_:]+: .*' "$log" | sort -u || true)
+if [ -n "$skipped" ]; then
+  echo "scripts/test.sh: $(printf '%s\n' "$skipped" | wc -l) test(s) skipped:"
+  printf '  %s\n' "$skipped"
+  if [ "$(id -u)" = 0 ] && [ "${LIMITCHECK_ALLOW_SKIPS:-0}" = 0 ]; then
+    allowed=$(sed -e 's/#.*//' scripts/expected-skips.txt | awk 'NF {print $1}')
+    bad=$(printf '%s\n' "$skipped" | awk '{sub(":", "", $2); print $2}' \
+          | grep -vxF -f <(printf '%s\n' "$allowed") || true)
+    if [ -n "$bad" ]; then
+      echo "scripts/test.sh: as root these must run, and skipped (see scripts/expected-skips.txt):" >&2
+      printf '  %s\n' "$bad" >&2
+      exit 1
+    fi
+  fi
+else
+  echo "scripts/test.sh: no test skipped"
+fi
 
 if [ "$#" = 0 ] && [ "${LIMITCHECK_VM_LANE:-1}" != 0 ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -93,19 +93,31 @@ fn shipped_scenarios_pass_on_this_host() {
         scenarios_dir().to_str().unwrap(),
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let s = summary(out_dir.path());
     let scenarios = s["scenarios"].as_array().unwrap();
     assert!(scenarios.len() >= 12, "{}", scenarios.len());
+    // On a shared machine a scenario the host's own load starved through every retry is
+    // inconclusive (exit 6), with its figures; nothing may fail or error.
+    let inconclusive = scenarios
+        .iter()
+        .filter(|x| x["verdict"] == "inconclusive")
+        .count();
+    if inconclusive > 0 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "shipped_scenarios_pass_on_this_host: {inconclusive} inconclusive on a busy host"
+        );
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(if inconclusive > 0 { 6 } else { 0 }),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for sc in scenarios {
         let v = sc["verdict"].as_str().unwrap();
         assert!(
-            v == "pass" || v == "skip",
+            v == "pass" || v == "skip" || v == "inconclusive",
             "{}: {v}: {}",
             sc["name"],
             sc["reason"]
@@ -117,7 +129,10 @@ fn shipped_scenarios_pass_on_this_host() {
             );
         }
     }
-    assert!(scenarios.iter().filter(|s| s["verdict"] == "pass").count() >= 10);
+    assert!(
+        scenarios.iter().filter(|s| s["verdict"] == "pass").count()
+            >= 6 + 4 * usize::from(inconclusive == 0)
+    );
     assert!(s["host"]["cgroup_mode"].is_string() && s["host"]["kernel"].is_string());
     let csv = std::fs::read_to_string(out_dir.path().join("samples.csv")).unwrap();
     assert!(csv.lines().count() > 500, "too few samples");
@@ -135,81 +150,151 @@ fn scenario_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+fn must_fail_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/must-fail")
+}
+
+/// The scenarios under tests/must-fail (0.7 CPU expected under a 0.35 quota; a 0.3-CPU ceiling
+/// on a 0.6 quota; a 64M ceiling on 128M held) fail — exit 1, every one FAIL with a
+/// measurement — on this host idle, with one busy loop and with two: a busy host makes a
+/// shortfall inconclusive, never a failure that the limit itself explains.
 #[test]
-fn scenarios_that_must_fail_fail_with_exit_1() {
-    let test = "scenarios_that_must_fail_fail_with_exit_1";
+fn scenarios_that_must_fail_fail_with_exit_1_on_an_idle_or_busy_host() {
+    let test = "scenarios_that_must_fail_fail_with_exit_1_on_an_idle_or_busy_host";
     if !root(test) {
         return;
     }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let a = scenario_file(
-        dir.path(),
-        "a-wrong-cpu.toml",
-        r#"description = "0.8 CPU expected under a 0.5 quota"
-duration = "3s"
-[[container]]
-workload = { kind = "cpu", workers = 2 }
-cpus = 0.5
-[[expect]]
-metric = "cpu.usage"
-window = ["1s", "3s"]
-approx = 0.8
-tolerance = "5%"
-"#,
-    );
-    let b = scenario_file(
-        dir.path(),
-        "b-wrong-peak.toml",
-        r#"description = "a peak below 64M expected of 128M with no limit"
-duration = "3s"
-[[container]]
-workload = { kind = "vm", workers = 1, bytes = "128M", keep = true }
-[[expect]]
-metric = "memory.usage.max"
-window = ["1s", "3s"]
-max = "64M"
-"#,
-    );
-    let out_dir = dir.path().join("out");
-    let out = run(&[
-        "run",
-        "--report-dir",
-        out_dir.to_str().unwrap(),
-        a.to_str().unwrap(),
-        b.to_str().unwrap(),
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    let s = summary(&out_dir);
-    for sc in s["scenarios"].as_array().unwrap() {
-        assert_eq!(sc["verdict"], "fail", "{sc}");
-        let e = &sc["expectations"][0];
-        assert_eq!(e["verdict"], "fail");
-        assert!(e["measured"].as_f64().is_some());
+    for loops in [0, 1, 2] {
+        let out_dir = dir.path().join(format!("out-{loops}"));
+        let out = {
+            let _busy = limitcheck_testkit::BusyLoops::start(loops);
+            run(&[
+                "run",
+                "--retries",
+                "0",
+                "--report-dir",
+                out_dir.to_str().unwrap(),
+                must_fail_dir().to_str().unwrap(),
+            ])
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{loops} busy loop(s): {text}");
+        let s = summary(&out_dir);
+        let scenarios = s["scenarios"].as_array().unwrap();
+        assert_eq!(scenarios.len(), 3);
+        for sc in scenarios {
+            assert_eq!(sc["verdict"], "fail", "{loops} busy loop(s): {sc}");
+            let e = &sc["expectations"][0];
+            assert_eq!(e["verdict"], "fail", "{loops} busy loop(s): {e}");
+            assert!(e["measured"].as_f64().is_some());
+        }
+        // The quota held whatever the host did, and the judge said so.
+        let e = &scenarios[0]["expectations"][0];
+        let measured = e["measured"].as_f64().unwrap();
+        assert!(
+            (measured - 0.35).abs() < 0.05,
+            "{loops} busy loop(s): the quota still held: {measured}"
+        );
+        assert!(
+            e["reason"].as_str().unwrap().contains("got its quota"),
+            "{e}"
+        );
+        assert!(e["context"]["foreign_cpus"].as_f64().is_some(), "{e}");
+        if loops > 0 {
+            assert!(
+                e["context"]["foreign_cpus"].as_f64().unwrap() > 0.5 * loops as f64,
+                "the busy loops are seen as foreign load: {e}"
+            );
+        }
+        if loops == 0 {
+            assert!(text.contains("FAIL"), "{text}");
+            let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
+            assert_eq!(junit.matches("<failure").count(), 3, "{junit}");
+            // The gate: the failing run against itself has no regression (exit 0).
+            let out = run(&[
+                "compare",
+                out_dir.to_str().unwrap(),
+                out_dir.to_str().unwrap(),
+            ]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
     }
-    let measured = s["scenarios"][0]["expectations"][0]["measured"]
-        .as_f64()
-        .unwrap();
-    assert!(
-        (measured - 0.5).abs() < 0.1,
-        "the quota still held: {measured}"
-    );
-    assert!(text.contains("FAIL"), "{text}");
-    let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
-    assert_eq!(junit.matches("<failure").count(), 2, "{junit}");
-    // The gate: the failing run against itself has no regression (exit 0).
-    let out = run(&[
-        "compare",
-        out_dir.to_str().unwrap(),
-        out_dir.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_clean();
+}
+
+/// The shipped suite on a host with one and then two unrelated busy loops: no verdict fails
+/// and none errors — each scenario passes or is inconclusive, an inconclusive one naming the
+/// foreign load it turned on — and the run's exit status is 0 or 6, never 1.
+#[test]
+fn the_shipped_suite_on_a_busy_host_fails_nothing() {
+    let test = "the_shipped_suite_on_a_busy_host_fails_nothing";
+    if !root(test) {
+        return;
+    }
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    for loops in [1, 2] {
+        let out_dir = dir.path().join(format!("out-{loops}"));
+        let out = {
+            let _busy = limitcheck_testkit::BusyLoops::start(loops);
+            run(&[
+                "run",
+                "--retries",
+                "0",
+                "--report-dir",
+                out_dir.to_str().unwrap(),
+                scenarios_dir().to_str().unwrap(),
+            ])
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let s = summary(&out_dir);
+        let scenarios = s["scenarios"].as_array().unwrap();
+        let count = |v: &str| scenarios.iter().filter(|x| x["verdict"] == v).count();
+        let _ = writeln!(
+            std::io::stderr(),
+            "{test}: {loops} busy loop(s): {} pass, {} inconclusive, {} skip",
+            count("pass"),
+            count("inconclusive"),
+            count("skip")
+        );
+        for sc in scenarios {
+            let v = sc["verdict"].as_str().unwrap();
+            assert!(
+                v == "pass" || v == "skip" || v == "inconclusive",
+                "{loops} busy loop(s): {}: {v}: {}\n{text}",
+                sc["name"],
+                sc["reason"]
+            );
+            for e in sc["expectations"].as_array().unwrap() {
+                if e["verdict"] == "inconclusive" {
+                    assert!(
+                        e["reason"].as_str().unwrap().contains("foreign load"),
+                        "{e}"
+                    );
+                    assert!(e["context"]["foreign_cpus"].as_f64().unwrap() >= 0.1, "{e}");
+                }
+            }
+        }
+        let want = if count("inconclusive") > 0 { 6 } else { 0 };
+        assert_eq!(out.status.code(), Some(want), "{text}");
+        // The ceilings and what a busy host cannot disturb still pass.
+        assert!(count("pass") >= 6, "{text}");
+        if want == 6 {
+            let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
+            assert!(
+                junit.contains("<skipped message=\"inconclusive: "),
+                "{junit}"
+            );
+            assert_eq!(junit.matches("<failure").count(), 0, "{junit}");
+        }
+    }
     assert_clean();
 }
 

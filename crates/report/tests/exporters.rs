@@ -32,7 +32,7 @@ fn snapshot(name: &str, file: &str, got: &str) {
 
 #[test]
 fn junit_and_markdown_match_their_snapshots() {
-    for name in ["pass", "fail"] {
+    for name in ["pass", "fail", "inconclusive"] {
         let s = load(&fixture(name)).unwrap();
         snapshot(name, "junit.xml", &junit::render(&s));
         snapshot(name, "summary.md", &markdown::render(&s));
@@ -41,7 +41,7 @@ fn junit_and_markdown_match_their_snapshots() {
 
 #[test]
 fn junit_parses_and_counts_what_summary_json_says() {
-    for name in ["pass", "fail"] {
+    for name in ["pass", "fail", "inconclusive"] {
         let s = load(&fixture(name)).unwrap();
         let xml = junit::render(&s);
         let doc = roxmltree::Document::parse(&xml).expect("junit.xml is well-formed XML");
@@ -65,7 +65,7 @@ fn junit_parses_and_counts_what_summary_json_says() {
             .map(|sc| {
                 sc.expectations
                     .iter()
-                    .filter(|e| e.verdict == "skip")
+                    .filter(|e| e.verdict == "skip" || e.verdict == "inconclusive")
                     .count()
             })
             .sum();
@@ -255,4 +255,31 @@ fn index_html_and_a_chart_match_their_snapshots() {
         .find(|c| c.container == "plain" && c.kind == "cpu")
         .unwrap();
     snapshot("fail", "plain-cpu.svg", &cpu.svg);
+}
+
+/// An inconclusive run (seed-2-4-cpu-quota with one busy loop, retried once, recorded here):
+/// index.html says INCONCLUSIVE with both attempts, junit.xml skips the starved expectation
+/// with its figures and fails nothing, summary.md counts it, and compare does not call it a
+/// regression against a passing baseline.
+#[test]
+fn an_inconclusive_run_shows_as_such_everywhere() {
+    let s = load(&fixture("inconclusive")).unwrap();
+    assert_eq!(html::overall(&s), "inconclusive");
+    let page = html::render(&s, None, &[]);
+    assert!(page.contains("<b>INCONCLUSIVE</b>"), "{page}");
+    assert!(
+        page.contains("attempts: inconclusive, inconclusive"),
+        "{page}"
+    );
+    let xml = junit::render(&s);
+    assert!(xml.contains("<skipped message=\"inconclusive: "), "{xml}");
+    assert!(xml.contains("foreign load"), "{xml}");
+    assert!(!xml.contains("<failure"), "{xml}");
+    let md = markdown::render(&s);
+    assert!(md.contains("1 inconclusive"), "{md}");
+    assert!(md.contains("❔ inconclusive"), "{md}");
+    let base = load(&fixture("pass")).unwrap();
+    let c = compare::compare(&base, &s, compare::DEFAULT_THRESHOLD);
+    assert_eq!(c.regressions(), 0, "{}", compare::text_table(&c));
+    assert!(compare::text_table(&c).contains("not compared: inconclusive"));
 }

@@ -207,7 +207,7 @@ pub fn write_csv<'a>(
     for (name, h) in rows {
         let mut rec = vec![
             name.to_string(),
-            format!("{:.4}", h.t),
+            format!("{:.6}", h.t),
             h.self_ns.to_string(),
             f(h.cpu_pressure_us),
             f(h.memory_pressure_us),

@@ -206,7 +206,7 @@ pub enum Exit {
 }
 
 /// How a step changes a limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Via {
     /// Write the cgroup file directly.

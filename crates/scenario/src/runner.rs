@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use limitcheck_cgroup::Layout;
 use limitcheck_runtime::hostfs::HostBundle;
 use limitcheck_runtime::{Container, CreateOptions, Runtime};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::host::HostSample;
 use crate::model::{Change, Exit, Only, Run, Scenario, Step, Via};
@@ -68,7 +68,7 @@ impl Attempt {
 }
 
 /// A step as recorded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepResult {
     /// Planned time, s.
     pub at: f64,
@@ -89,7 +89,7 @@ pub struct StepResult {
 }
 
 /// A container's limits at a moment, read back from its cgroup.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LimitPoint {
     /// Seconds from the start.
     pub t: f64,
@@ -731,7 +731,7 @@ pub fn write_outputs(dir: &Path, summary: &Summary) -> std::io::Result<()> {
         .filter_map(|x| x.per_cpu_ns.as_ref().map(Vec::len))
         .max()
         .unwrap_or(0);
-    let mut csv = String::from("scenario,container,t_s,jitter_ms,cpu_ns,nr_periods,nr_throttled,throttled_ns,memory_bytes,working_set_bytes,peak_bytes,oom_kills,failcnt,pids,bogo_ops,respawns,failed_forks");
+    let mut csv = String::from("scenario,container,t_s,jitter_ms,cpu_ns,nr_periods,nr_throttled,throttled_ns,memory_bytes,working_set_bytes,peak_bytes,oom_kills,failcnt,pids,bogo_ops,respawns,failed_forks,cpu_pressure_us,memory_pressure_us");
     for i in 0..ncpu {
         csv.push_str(&format!(",cpu{i}_ns"));
     }
@@ -740,7 +740,7 @@ pub fn write_outputs(dir: &Path, summary: &Summary) -> std::io::Result<()> {
     for s in &summary.scenarios {
         for x in &s.sample_rows {
             csv.push_str(&format!(
-                "{},{},{:.4},{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{:.6},{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 s.name,
                 s.containers.get(x.container).cloned().unwrap_or_default(),
                 x.t,
@@ -757,7 +757,9 @@ pub fn write_outputs(dir: &Path, summary: &Summary) -> std::io::Result<()> {
                 f(x.pids),
                 f(x.bogo_ops),
                 f(x.respawns),
-                f(x.failed_forks)
+                f(x.failed_forks),
+                f(x.cpu_pressure_us),
+                f(x.memory_pressure_us)
             ));
             for i in 0..ncpu {
                 csv.push(',');

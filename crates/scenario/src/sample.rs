@@ -164,3 +164,79 @@ fn sample_loop(
     }
     (out, host)
 }
+
+/// Reads samples.csv back (as [`crate::runner::write_outputs`] writes it): each row's scenario
+/// and sample, with the container's index found in `containers(scenario)`.
+pub fn read_csv(
+    path: &std::path::Path,
+    containers: &dyn Fn(&str) -> Vec<String>,
+) -> Result<Vec<(String, Sample)>, String> {
+    let bad = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let mut r = csv::Reader::from_path(path).map_err(|e| bad(&e))?;
+    let head = r.headers().map_err(|e| bad(&e))?.clone();
+    let col = |name: &str| head.iter().position(|h| h == name);
+    let ncpu = (0..)
+        .take_while(|i| col(&format!("cpu{i}_ns")).is_some())
+        .count();
+    let mut out = Vec::new();
+    for (n, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| bad(&e))?;
+        let at = |name: &str| col(name).and_then(|i| rec.get(i)).unwrap_or("");
+        let num = |name: &str| -> Result<Option<u64>, String> {
+            let v = at(name);
+            if v.is_empty() {
+                return Ok(None);
+            }
+            v.parse()
+                .map(Some)
+                .map_err(|_| bad(&format!("line {}: {name} = {v:?} is not a number", n + 2)))
+        };
+        let real = |name: &str| -> Result<f64, String> {
+            at(name)
+                .parse()
+                .map_err(|_| bad(&format!("line {}: {name} = {:?}", n + 2, at(name))))
+        };
+        let scenario = at("scenario").to_string();
+        let container = containers(&scenario)
+            .iter()
+            .position(|c| c == at("container"))
+            .ok_or_else(|| {
+                bad(&format!(
+                    "line {}: no container {:?}",
+                    n + 2,
+                    at("container")
+                ))
+            })?;
+        let per_cpu: Vec<u64> = (0..ncpu)
+            .map(|i| num(&format!("cpu{i}_ns")))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        out.push((
+            scenario,
+            Sample {
+                t: real("t_s")?,
+                container,
+                jitter_ms: real("jitter_ms")?,
+                cpu_ns: num("cpu_ns")?,
+                per_cpu_ns: (!per_cpu.is_empty()).then_some(per_cpu),
+                nr_periods: num("nr_periods")?,
+                nr_throttled: num("nr_throttled")?,
+                throttled_ns: num("throttled_ns")?,
+                memory: num("memory_bytes")?,
+                working_set: num("working_set_bytes")?,
+                peak: num("peak_bytes")?,
+                oom_kills: num("oom_kills")?,
+                failcnt: num("failcnt")?,
+                pids: num("pids")?,
+                bogo_ops: num("bogo_ops")?,
+                respawns: num("respawns")?,
+                failed_forks: num("failed_forks")?,
+                cpu_pressure_us: num("cpu_pressure_us")?,
+                memory_pressure_us: num("memory_pressure_us")?,
+            },
+        ));
+    }
+    Ok(out)
+}

@@ -34,14 +34,14 @@
 //! also under host memory pressure (PSI `some` >= 10%) or when the host's MemAvailable fell
 //! below the shortfall.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::host::{HostSample, Load};
 use crate::model::{Expect, Metric, Scenario, Tolerance};
 use crate::sample::Sample;
 
 /// A verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Measured as expected.
@@ -687,5 +687,160 @@ mod tests {
         let e = expect(Metric::CpuUsage, 0.5);
         let st = settle_time(&e, &r, 2.0, 4.0, 0.5).unwrap();
         assert!(st < 0.15, "{st}");
+    }
+
+    /// A two-CPU host over 0-4 s: `foreign` CPUs of other load, the container's `rate`, the
+    /// rest idle; the container's cgroup waited `waited` of the time; throttled in
+    /// `throttled` of its periods.
+    fn recorded(
+        rate: f64,
+        foreign: f64,
+        waited: f64,
+        throttled: f64,
+    ) -> (Vec<Sample>, Vec<HostSample>) {
+        let mut samples = Vec::new();
+        let mut host = Vec::new();
+        for i in 0..=40u64 {
+            let t = i as f64 * 0.1;
+            let ns = |cpus: f64| (t * cpus * 1e9) as u64;
+            samples.push(Sample {
+                t,
+                cpu_ns: Some(ns(rate)),
+                nr_periods: Some(i),
+                nr_throttled: Some((i as f64 * throttled) as u64),
+                cpu_pressure_us: Some((t * waited * 1e6) as u64),
+                ..Default::default()
+            });
+            let busy = rate + foreign;
+            host.push(HostSample {
+                t,
+                busy_ns: vec![ns(busy / 2.0); 2],
+                idle_ns: vec![ns((2.0 - busy) / 2.0); 2],
+                ..Default::default()
+            });
+        }
+        (samples, host)
+    }
+
+    fn scenario(limits: &str, expect: &str) -> Scenario {
+        let text = format!(
+            "duration = \"4s\"\n[[container]]\nworkload = {{ kind = \"cpu\", workers = 2 }}\n{limits}\n[[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"1s\", \"4s\"]\n{expect}\n"
+        );
+        crate::model::parse(&text, std::path::Path::new("t.toml")).unwrap()
+    }
+
+    fn judged(
+        s: &Scenario,
+        quota: Option<f64>,
+        rec: (Vec<Sample>, Vec<HostSample>),
+    ) -> ExpectResult {
+        let limits = vec![crate::runner::LimitPoint {
+            t: 0.0,
+            container: s.containers[0].name.clone(),
+            cpus: quota,
+            memory_bytes: None,
+        }];
+        let j = judge(
+            s,
+            limitcheck_cgroup::Version::V1,
+            &Recording {
+                samples: &rec.0,
+                host: &rec.1,
+                limits: &limits,
+                steps: &[],
+            },
+        );
+        assert_eq!(j.expectations.len(), 1);
+        j.expectations[0].clone()
+    }
+
+    #[test]
+    fn a_shortfall_the_foreign_load_explains_is_inconclusive() {
+        // Two hogs, no limit, min 1.7; one foreign CPU: they got 1.0.
+        let s = scenario("", "min = 1.7");
+        let e = judged(&s, None, recorded(1.0, 1.0, 0.8, 0.0));
+        assert_eq!(e.verdict, Verdict::Inconclusive, "{}", e.reason);
+        assert!(e.reason.contains("foreign load 1.00 CPU"), "{}", e.reason);
+        let cx = e.context.unwrap();
+        assert!((cx.host.foreign_cpus - 1.0).abs() < 0.01 && cx.host.idle_cpus < 0.01);
+        // The same shortfall on an idle host is a failure: the CPUs were free.
+        let e = judged(&s, None, recorded(1.0, 0.0, 0.8, 0.0));
+        assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
+        assert!(e.reason.contains("the CPUs were free"), "{}", e.reason);
+    }
+
+    #[test]
+    fn a_shortfall_the_quota_explains_fails_however_busy_the_host() {
+        // 0.7 expected under a 0.35 quota, the host full of foreign load.
+        let s = scenario("cpus = 0.35", "approx = 0.7\ntolerance = \"5%\"");
+        let e = judged(&s, Some(0.35), recorded(0.35, 1.65, 1.0, 1.0));
+        assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
+        assert!(e.reason.contains("got its quota"), "{}", e.reason);
+    }
+
+    #[test]
+    fn a_ceiling_is_judged_on_the_measurement_alone() {
+        let s = scenario("cpus = 0.6", "max = 0.3");
+        let e = judged(&s, Some(0.6), recorded(0.5, 1.5, 1.0, 0.0));
+        assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
+        assert!(e.reason.contains("above the maximum"), "{}", e.reason);
+    }
+
+    #[test]
+    fn throttled_below_quota_is_the_kernel_losing_runtime() {
+        // Throttled in every period yet 0.6 of a 1.5 quota, even with foreign load.
+        let s = scenario("cpus = 1.5", "approx = 1.5\ntolerance = \"5%\"");
+        let e = judged(&s, Some(1.5), recorded(0.6, 1.4, 1.0, 1.0));
+        assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
+        assert!(e.reason.contains("slice-expiry"), "{}", e.reason);
+    }
+
+    #[test]
+    fn a_container_that_did_not_wait_was_not_starved() {
+        // Short by 0.5 with foreign load on the host, but its tasks never waited for a CPU.
+        let s = scenario("", "min = 1.5");
+        let e = judged(&s, None, recorded(1.0, 1.0, 0.01, 0.0));
+        assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
+        assert!(e.reason.contains("hardly waited"), "{}", e.reason);
+    }
+
+    #[test]
+    fn without_host_samples_a_shortfall_fails_and_says_why() {
+        let s = scenario("", "min = 1.7");
+        let (samples, _) = recorded(1.0, 1.0, 0.8, 0.0);
+        let e = judged(&s, None, (samples, Vec::new()));
+        assert_eq!(e.verdict, Verdict::Fail);
+        assert!(e.reason.contains("no host samples"), "{}", e.reason);
+    }
+
+    #[test]
+    fn the_scenario_verdict_ranks_fail_error_inconclusive_pass() {
+        let text = "duration = \"4s\"\n[[container]]\nworkload = { kind = \"cpu\", workers = 2 }\n[[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"1s\", \"4s\"]\nmin = 1.7\n[[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"1s\", \"4s\"]\nmax = 2.0\n";
+        let s = crate::model::parse(text, std::path::Path::new("t.toml")).unwrap();
+        let rec = recorded(1.0, 1.0, 0.8, 0.0);
+        let j = judge(
+            &s,
+            limitcheck_cgroup::Version::V1,
+            &Recording {
+                samples: &rec.0,
+                host: &rec.1,
+                limits: &[],
+                steps: &[],
+            },
+        );
+        assert_eq!(j.verdict, Verdict::Inconclusive);
+        assert!(j.reason.contains("starved by the host"), "{}", j.reason);
+        let rec = recorded(2.5, 0.0, 0.8, 0.0);
+        let j = judge(
+            &s,
+            limitcheck_cgroup::Version::V1,
+            &Recording {
+                samples: &rec.0,
+                host: &rec.1,
+                limits: &[],
+                steps: &[],
+            },
+        );
+        assert_eq!(j.verdict, Verdict::Fail);
     }
 }

@@ -65,3 +65,32 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// Unrelated busy loops on the host (`sh -c 'while :; do :; done'`, as a user's stray job or a
+/// CI neighbour would be), killed and reaped when dropped — also when the test panics.
+pub struct BusyLoops(Vec<std::process::Child>);
+
+impl BusyLoops {
+    /// Starts `n` loops.
+    pub fn start(n: usize) -> BusyLoops {
+        BusyLoops(
+            (0..n)
+                .map(|_| {
+                    std::process::Command::new("sh")
+                        .args(["-c", "while :; do :; done"])
+                        .spawn()
+                        .expect("sh starts")
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for BusyLoops {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Judging replayed: recorded runs (tests/fixtures/<name>: the scenario, and the run's
+//! summary.json, samples.csv and host.csv, recorded on the development host, 2 CPUs, kernel
+//! 6.18, cgroup v1 hybrid) are judged again by `verdict::judge` without root or a kernel, and
+//! every verdict and measurement must come out as recorded.
+//!
+//! - `idle-pass`: seed-2-4-cpu-quota on an idle host: every expectation passes.
+//! - `busy-inconclusive`: the same with one unrelated busy loop: the 1.5-CPU window measures
+//!   about 1.0 with about 1 CPU of foreign load and no idle CPU — inconclusive.
+//! - `busy-must-fail`: tests/must-fail of the limitcheck crate with two busy loops: each fails
+//!   (the quota held the hog; ceilings are judged on the measurement alone).
+//!
+//! Rerecord with `scripts/record-fixtures.sh` after a deliberate change to what is sampled.
+
+use std::path::{Path, PathBuf};
+
+use limitcheck_cgroup::Version;
+use limitcheck_scenario::runner::{LimitPoint, StepResult};
+use limitcheck_scenario::verdict::{self, Recording, Verdict};
+use limitcheck_scenario::{host, model, sample};
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Judges every scenario of a recorded run again; returns (scenario, verdict) and checks each
+/// expectation against the record.
+fn replay(name: &str) -> Vec<(String, Verdict, Vec<Verdict>)> {
+    let dir = fixture(name);
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let scenarios = summary["scenarios"].as_array().unwrap().clone();
+    let containers = |n: &str| -> Vec<String> {
+        scenarios
+            .iter()
+            .find(|s| s["name"] == n)
+            .map(|s| serde_json::from_value(s["containers"].clone()).unwrap())
+            .unwrap_or_default()
+    };
+    let samples = sample::read_csv(&dir.join("samples.csv"), &containers).unwrap();
+    let hosts = host::read_csv(&dir.join("host.csv")).unwrap();
+    let version = match summary["host"]["cgroup_mode"].as_str().unwrap() {
+        "v2" => Version::V2,
+        _ => Version::V1,
+    };
+    let mut out = Vec::new();
+    for sc in &scenarios {
+        let n = sc["name"].as_str().unwrap();
+        let file = dir.join(Path::new(sc["file"].as_str().unwrap()).file_name().unwrap());
+        let s = model::load(&file).unwrap();
+        assert_eq!(s.name, n);
+        let rows: Vec<sample::Sample> = samples
+            .iter()
+            .filter(|(x, _)| x == n)
+            .map(|(_, r)| r.clone())
+            .collect();
+        let host_rows: Vec<host::HostSample> = hosts
+            .iter()
+            .filter(|(x, _)| x == n)
+            .map(|(_, r)| r.clone())
+            .collect();
+        let limits: Vec<LimitPoint> = serde_json::from_value(sc["limits"].clone()).unwrap();
+        let steps: Vec<StepResult> = serde_json::from_value(sc["steps"].clone()).unwrap();
+        assert!(rows.len() > 20 && host_rows.len() > 20, "{name}/{n}");
+        let j = verdict::judge(
+            &s,
+            version,
+            &Recording {
+                samples: &rows,
+                host: &host_rows,
+                limits: &limits,
+                steps: &steps,
+            },
+        );
+        let recorded = sc["expectations"].as_array().unwrap();
+        assert_eq!(j.expectations.len(), recorded.len(), "{name}/{n}");
+        for (e, r) in j.expectations.iter().zip(recorded) {
+            let v: Verdict = serde_json::from_value(r["verdict"].clone()).unwrap();
+            assert_eq!(e.verdict, v, "{name}/{n}: {} — {}", e.metric, e.reason);
+            assert_eq!(e.reason, r["reason"].as_str().unwrap(), "{name}/{n}");
+            match (e.measured, r["measured"].as_f64()) {
+                // samples.csv keeps time stamps to the microsecond (0.1 ms in older records).
+                (Some(a), Some(b)) => assert!(
+                    (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+                    "{name}/{n}: {} measured {a}, recorded {b}",
+                    e.metric
+                ),
+                (None, None) => {}
+                other => panic!("{name}/{n}: measured {other:?}"),
+            }
+        }
+        let v: Verdict = serde_json::from_value(sc["verdict"].clone()).unwrap();
+        assert_eq!(j.verdict, v, "{name}/{n}");
+        out.push((
+            n.to_string(),
+            j.verdict,
+            j.expectations.iter().map(|e| e.verdict).collect(),
+        ));
+    }
+    out
+}
+
+#[test]
+fn an_idle_run_passes_again() {
+    let r = replay("idle-pass");
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].1, Verdict::Pass);
+    assert!(r[0].2.iter().all(|v| *v == Verdict::Pass));
+}
+
+#[test]
+fn a_busy_run_is_inconclusive_again_with_its_figures() {
+    let r = replay("busy-inconclusive");
+    assert_eq!(r[0].1, Verdict::Inconclusive);
+    // 1.0 CPU, then 1.5 (starved), then 0.5 and throttled: only the middle one is in doubt.
+    assert_eq!(
+        r[0].2,
+        vec![
+            Verdict::Pass,
+            Verdict::Inconclusive,
+            Verdict::Pass,
+            Verdict::Pass
+        ]
+    );
+}
+
+#[test]
+fn must_fail_scenarios_fail_again_on_a_busy_host() {
+    let r = replay("busy-must-fail");
+    assert_eq!(r.len(), 3);
+    for (n, v, es) in &r {
+        assert_eq!(*v, Verdict::Fail, "{n}");
+        assert_eq!(es, &vec![Verdict::Fail], "{n}");
+    }
+}
