@@ -84,7 +84,10 @@ impl HostReport {
         };
         let layout = Layout::detect();
         let root = nix::unistd::geteuid().is_root();
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let meminfo = {
+            use procfs::Current;
+            procfs::Meminfo::current().ok()
+        };
         let mut report = HostReport {
             kernel_release: s(|u| u.release()),
             kernel_version: s(|u| u.version()),
@@ -106,7 +109,7 @@ impl HostReport {
                 .and_then(|l| l.unified())
                 .map(|u| u.mount_point.clone()),
             root,
-            swap_total_bytes: parse_swap_total(&meminfo),
+            swap_total_bytes: meminfo.map(|m| m.swap_total),
             features: Vec::new(),
             probe_error: None,
             swept: Vec::new(),
@@ -229,15 +232,6 @@ impl HostReport {
         }
         out
     }
-}
-
-/// Parses `SwapTotal` from `/proc/meminfo` text, in bytes.
-pub fn parse_swap_total(meminfo: &str) -> Option<u64> {
-    meminfo.lines().find_map(|l| {
-        let rest = l.strip_prefix("SwapTotal:")?;
-        let kb: u64 = rest.trim().trim_end_matches("kB").trim().parse().ok()?;
-        Some(kb * 1024)
-    })
 }
 
 /// Looks for the files of per-cgroup features in the probe cgroup's directories; with no probe,
@@ -409,20 +403,5 @@ impl fmt::Display for HostReport {
             )?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn swap_total() {
-        assert_eq!(
-            parse_swap_total("MemTotal: 100 kB\nSwapTotal:       2097148 kB\n"),
-            Some(2097148 * 1024)
-        );
-        assert_eq!(parse_swap_total("SwapTotal: 0 kB\n"), Some(0));
-        assert_eq!(parse_swap_total("MemTotal: 1 kB\n"), None);
     }
 }

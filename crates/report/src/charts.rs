@@ -12,7 +12,7 @@ use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 use rayon::prelude::*;
 
-use crate::model::{Scenario, Summary};
+use crate::model::{Scenario, Summary, Verdict};
 use crate::ReportError;
 
 /// DejaVu Sans, embedded (its license is in assets/DejaVuSans.LICENSE).
@@ -47,41 +47,35 @@ pub struct Row {
     pub per_cpu_ns: Vec<Option<f64>>,
 }
 
-/// Reads samples.csv into rows per (scenario, container).
-pub fn read_samples(path: &Path) -> Result<BTreeMap<(String, String), Vec<Row>>, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ReportError::Read {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name);
-    let (sc, ct, t, cpu, mem, ws) = (
-        col("scenario"),
-        col("container"),
-        col("t_s"),
-        col("cpu_ns"),
-        col("memory_bytes"),
-        col("working_set_bytes"),
-    );
-    let (periods, throttled) = (col("nr_periods"), col("nr_throttled"));
-    let per_cpu: Vec<usize> = (0..).map_while(|i| col(&format!("cpu{i}_ns"))).collect();
+/// Reads samples.csv (through the run record's reader) into rows per (scenario, container).
+pub fn read_samples(
+    path: &Path,
+    s: &Summary,
+) -> Result<BTreeMap<(String, String), Vec<Row>>, ReportError> {
+    let containers = |n: &str| {
+        s.scenarios
+            .iter()
+            .find(|x| x.name == n)
+            .map(|x| x.containers.clone())
+            .unwrap_or_default()
+    };
+    let f = |v: Option<u64>| v.map(|x| x as f64);
     let mut out: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
-    for line in lines {
-        let f: Vec<&str> = line.split(',').collect();
-        let get = |i: Option<usize>| i.and_then(|i| f.get(i)).and_then(|v| v.parse::<f64>().ok());
-        let key = (
-            sc.and_then(|i| f.get(i)).unwrap_or(&"").to_string(),
-            ct.and_then(|i| f.get(i)).unwrap_or(&"").to_string(),
-        );
-        out.entry(key).or_default().push(Row {
-            t: get(t).unwrap_or(0.0),
-            cpu_ns: get(cpu),
-            memory: get(mem),
-            working_set: get(ws),
-            nr_periods: get(periods),
-            nr_throttled: get(throttled),
-            per_cpu_ns: per_cpu.iter().map(|i| get(Some(*i))).collect(),
+    for (scenario, x) in limitcheck_record::read_samples(path, &containers)? {
+        let container = containers(&scenario)[x.container].clone();
+        out.entry((scenario, container)).or_default().push(Row {
+            t: x.t,
+            cpu_ns: f(x.cpu_ns),
+            memory: f(x.memory),
+            working_set: f(x.working_set),
+            nr_periods: f(x.nr_periods),
+            nr_throttled: f(x.nr_throttled),
+            per_cpu_ns: x
+                .per_cpu_ns
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| Some(v as f64))
+                .collect(),
         });
     }
     Ok(out)
@@ -235,11 +229,11 @@ where
         .map_err(|e| e.to_string())?;
     // Expectation windows: the expected band (or the side of a bound that passes), green or red.
     for e in sc.expectations.iter().filter(shaded) {
-        let color = if e.verdict == "pass" {
+        let color = if e.verdict == Verdict::Pass {
             GREEN.mix(0.3)
-        } else if e.verdict == "fail" {
+        } else if e.verdict == Verdict::Fail {
             RED.mix(0.3)
-        } else if e.verdict == "inconclusive" {
+        } else if e.verdict == Verdict::Inconclusive {
             RGBColor(0x6a, 0x3d, 0x9a).mix(0.25)
         } else {
             BLACK.mix(0.06)
@@ -342,7 +336,7 @@ pub fn render_all(run_dir: &Path, s: &Summary) -> Result<Vec<Rendered>, ReportEr
     if !samples_path.exists() {
         return Ok(Vec::new());
     }
-    let samples = read_samples(&samples_path)?;
+    let samples = read_samples(&samples_path, s)?;
     let dir = run_dir.join("charts");
     std::fs::create_dir_all(&dir).map_err(|source| ReportError::Write {
         path: dir.display().to_string(),

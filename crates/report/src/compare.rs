@@ -14,7 +14,7 @@
 //!   interval.
 
 use crate::junit::escape;
-use crate::model::{Expectation, Summary};
+use crate::model::{Expectation, Summary, Verdict};
 
 /// The default threshold (a fraction of the expected value or bound).
 pub const DEFAULT_THRESHOLD: f64 = 0.02;
@@ -31,9 +31,9 @@ pub struct Row {
     /// New measurement.
     pub run: Option<f64>,
     /// Baseline verdict.
-    pub base_verdict: String,
+    pub base_verdict: Verdict,
     /// New verdict.
-    pub run_verdict: String,
+    pub run_verdict: Verdict,
     /// Why it is a regression, if it is one.
     pub regression: Option<String>,
     /// The unit formatting of the expectation.
@@ -52,7 +52,7 @@ pub struct Comparison {
 impl Row {
     /// Whether either run was inconclusive here (so it was not compared).
     pub fn inconclusive(&self) -> bool {
-        self.base_verdict == "inconclusive" || self.run_verdict == "inconclusive"
+        self.base_verdict == Verdict::Inconclusive || self.run_verdict == Verdict::Inconclusive
     }
 }
 
@@ -78,10 +78,10 @@ fn worse_by(e: &Expectation, base: f64, run: f64) -> f64 {
 }
 
 fn judge(b: &Expectation, r: &Expectation, threshold: f64, interval: f64) -> Option<String> {
-    if b.verdict == "inconclusive" || r.verdict == "inconclusive" {
+    if b.verdict == Verdict::Inconclusive || r.verdict == Verdict::Inconclusive {
         return None;
     }
-    if b.verdict == "pass" && (r.verdict == "fail" || r.verdict == "error") {
+    if b.verdict == Verdict::Pass && (r.verdict == Verdict::Fail || r.verdict == Verdict::Error) {
         return Some(format!("verdict went from pass to {}", r.verdict));
     }
     if let (Some(x), Some(y)) = (b.measured, r.measured) {
@@ -126,8 +126,8 @@ pub fn compare(base: &Summary, run: &Summary, threshold: f64) -> Comparison {
                 expectation: re.name(),
                 base: be.measured,
                 run: re.measured,
-                base_verdict: be.verdict.clone(),
-                run_verdict: re.verdict.clone(),
+                base_verdict: be.verdict,
+                run_verdict: re.verdict,
                 regression: judge(be, re, threshold, rs.interval_s),
                 shown: (show(be.measured), show(re.measured), diff),
             });

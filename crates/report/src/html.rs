@@ -4,7 +4,7 @@
 use crate::charts::Rendered;
 use crate::compare::Comparison;
 use crate::junit::escape;
-use crate::model::Summary;
+use crate::model::{Summary, Verdict};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}\
@@ -16,13 +16,17 @@ th{background:#f4f4f4}.pass{color:#17692b}.fail{color:#b00020;font-weight:bold}.
 /// The run's overall verdict: fail if any failed, error if any could not run, inconclusive if
 /// any was, pass otherwise (skip when all were skipped).
 pub fn overall(s: &Summary) -> &'static str {
-    if s.scenarios.iter().any(|x| x.verdict == "fail") {
+    if s.scenarios.iter().any(|x| x.verdict == Verdict::Fail) {
         "fail"
-    } else if s.scenarios.iter().any(|x| x.verdict == "error") {
+    } else if s.scenarios.iter().any(|x| x.verdict == Verdict::Error) {
         "error"
-    } else if s.scenarios.iter().any(|x| x.verdict == "inconclusive") {
+    } else if s
+        .scenarios
+        .iter()
+        .any(|x| x.verdict == Verdict::Inconclusive)
+    {
         "inconclusive"
-    } else if !s.scenarios.is_empty() && s.scenarios.iter().all(|x| x.verdict == "skip") {
+    } else if !s.scenarios.is_empty() && s.scenarios.iter().all(|x| x.verdict == Verdict::Skip) {
         "skip"
     } else {
         "pass"
@@ -79,7 +83,7 @@ pub fn render(s: &Summary, comparison: Option<&Comparison>, charts: &[Rendered])
             escape(&sc.name),
             sc.verdict,
             escape(&sc.description),
-            escape(&sc.file),
+            escape(&sc.file.display().to_string()),
             sc.duration_s,
             sc.interval_s * 1000.0,
             sc.samples,
@@ -91,7 +95,7 @@ pub fn render(s: &Summary, comparison: Option<&Comparison>, charts: &[Rendered])
             for a in &sc.attempts {
                 b.push_str(&format!(
                     "<li><span class=\"{0}\">{0}</span> <small>{1}</small></li>\n",
-                    escape(&a.verdict),
+                    a.verdict,
                     escape(&a.reason)
                 ));
             }
@@ -132,7 +136,7 @@ pub fn render(s: &Summary, comparison: Option<&Comparison>, charts: &[Rendered])
                     st.actual.map(|a| format!("{a:.4} s")).unwrap_or_else(|| "—".into()),
                     escape(&st.container),
                     escape(&st.what),
-                    escape(&st.via),
+                    st.via,
                     escape(&st.expected),
                     escape(st.outcome.as_deref().unwrap_or("skipped")),
                     v = st.verdict

@@ -1,12 +1,15 @@
 //! junit.xml: one testsuite per scenario, one testcase per expectation and per judged step.
 //! Failures carry expected against measured; skips are `<skipped>`; a scenario that could not
-//! run is one `<error>` testcase. An inconclusive expectation (measured short on a host whose
+//! run is one `<error>` testcase. Written with quick-junit; the attempts of a retried scenario
+//! are its testsuite's `attempts` property. An inconclusive expectation (measured short on a host whose
 //! own load took the CPUs) is `<skipped message="inconclusive: ...">`: CI systems (GitLab,
 //! Jenkins, GitHub's test reporters) show a skip as neither passed nor failed, which is what it
 //! is; the message says why, with the figures, and the run's exit status (6) keeps it from
 //! passing unnoticed.
 
-use crate::model::Summary;
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::model::{Summary, Verdict};
 
 /// Escapes text for XML attributes and content.
 pub fn escape(s: &str) -> String {
@@ -19,21 +22,20 @@ pub fn escape(s: &str) -> String {
 
 struct Case {
     name: String,
-    verdict: String,
+    verdict: Verdict,
     message: String,
 }
 
 /// Renders junit.xml.
 pub fn render(s: &Summary) -> String {
-    let mut suites = String::new();
-    let (mut tests, mut failures, mut skipped, mut errors) = (0, 0, 0, 0);
+    let mut report = Report::new(format!("limitcheck {}", s.run_id));
     for sc in &s.scenarios {
         let mut cases: Vec<Case> = sc
             .expectations
             .iter()
             .map(|e| Case {
                 name: e.name(),
-                verdict: e.verdict.clone(),
+                verdict: e.verdict,
                 message: match e.measured {
                     Some(m) => format!(
                         "expected {}, measured {}: {}",
@@ -48,10 +50,10 @@ pub fn render(s: &Summary) -> String {
         cases.extend(
             sc.steps
                 .iter()
-                .filter(|st| st.verdict != "skip")
+                .filter(|st| st.verdict != Verdict::Skip)
                 .map(|st| Case {
                     name: format!("step at {} s on {}: {}", st.at, st.container, st.what),
-                    verdict: st.verdict.clone(),
+                    verdict: st.verdict,
                     message: format!(
                         "expected {}, got {}",
                         st.expected,
@@ -60,57 +62,46 @@ pub fn render(s: &Summary) -> String {
                 }),
         );
         if cases.is_empty()
-            || (sc.verdict == "error" && sc.expectations.iter().all(|e| e.measured.is_none()))
+            || (sc.verdict == Verdict::Error
+                && sc.expectations.iter().all(|e| e.measured.is_none()))
         {
             cases.push(Case {
                 name: "scenario".into(),
-                verdict: sc.verdict.clone(),
+                verdict: sc.verdict,
                 message: sc.reason.clone(),
             });
         }
-        let count = |v: &str| cases.iter().filter(|c| c.verdict == v).count();
-        let (f, sk, er) = (
-            count("fail"),
-            count("skip") + count("inconclusive"),
-            count("error"),
-        );
-        tests += cases.len();
-        failures += f;
-        skipped += sk;
-        errors += er;
-        suites.push_str(&format!(
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\" skipped=\"{sk}\" errors=\"{er}\" time=\"{:.3}\">\n",
-            escape(&sc.name),
-            cases.len(),
-            sc.duration_s
-        ));
-        for c in &cases {
-            let open = format!(
-                "    <testcase classname=\"{}\" name=\"{}\"",
-                escape(&sc.name),
-                escape(&c.name)
-            );
-            let m = escape(&c.message);
-            match c.verdict.as_str() {
-                "fail" => suites.push_str(&format!(
-                    "{open}>\n      <failure message=\"{m}\">{m}</failure>\n    </testcase>\n"
-                )),
-                "skip" => suites.push_str(&format!(
-                    "{open}>\n      <skipped message=\"{m}\"/>\n    </testcase>\n"
-                )),
-                "inconclusive" => suites.push_str(&format!(
-                    "{open}>\n      <skipped message=\"inconclusive: {m}\"/>\n    </testcase>\n"
-                )),
-                "error" => suites.push_str(&format!(
-                    "{open}>\n      <error message=\"{m}\">{m}</error>\n    </testcase>\n"
-                )),
-                _ => suites.push_str(&format!("{open}/>\n")),
-            }
+        let mut suite = TestSuite::new(sc.name.as_str());
+        suite.set_time(std::time::Duration::from_secs_f64(sc.duration_s.max(0.0)));
+        if let Some(t) = sc.attempts_text() {
+            suite.add_property(Property::new("attempts", t));
         }
-        suites.push_str("  </testsuite>\n");
+        for c in cases {
+            let mut status = match c.verdict {
+                Verdict::Pass => TestCaseStatus::success(),
+                Verdict::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
+                Verdict::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
+                Verdict::Skip => TestCaseStatus::skipped(),
+                Verdict::Inconclusive => TestCaseStatus::skipped(),
+            };
+            match c.verdict {
+                Verdict::Pass => {}
+                Verdict::Inconclusive => {
+                    status.set_message(format!("inconclusive: {}", c.message));
+                }
+                Verdict::Fail | Verdict::Error => {
+                    status.set_message(c.message.as_str());
+                    status.set_description(c.message.as_str());
+                }
+                Verdict::Skip => {
+                    status.set_message(c.message.as_str());
+                }
+            }
+            let mut case = TestCase::new(c.name, status);
+            case.set_classname(sc.name.as_str());
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
     }
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"limitcheck {}\" tests=\"{tests}\" failures=\"{failures}\" skipped=\"{skipped}\" errors=\"{errors}\">\n{suites}</testsuites>\n",
-        escape(&s.run_id)
-    )
+    report.to_string().expect("junit.xml serializes")
 }

@@ -33,6 +33,9 @@ pub enum ReportError {
         /// Why.
         reason: String,
     },
+    /// The run's record is unreadable or malformed.
+    #[error(transparent)]
+    Record(#[from] limitcheck_record::RecordError),
     /// An output could not be written.
     #[error("cannot write {path}: {source}")]
     Write {

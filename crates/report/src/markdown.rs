@@ -1,28 +1,28 @@
 //! summary.md: a short Markdown summary for CI step summaries.
 
-use crate::model::Summary;
+use crate::model::{Summary, Verdict};
 
-fn icon(v: &str) -> &'static str {
+fn icon(v: Verdict) -> &'static str {
     match v {
-        "pass" => "✅ pass",
-        "fail" => "❌ fail",
-        "skip" => "⏭ skip",
-        "inconclusive" => "❔ inconclusive",
-        _ => "⚠ error",
+        Verdict::Pass => "✅ pass",
+        Verdict::Fail => "❌ fail",
+        Verdict::Skip => "⏭ skip",
+        Verdict::Inconclusive => "❔ inconclusive",
+        Verdict::Error => "⚠ error",
     }
 }
 
 /// Renders summary.md.
 pub fn render(s: &Summary) -> String {
-    let count = |v: &str| s.scenarios.iter().filter(|x| x.verdict == v).count();
+    let count = |v: Verdict| s.scenarios.iter().filter(|x| x.verdict == v).count();
     let mut out = format!(
         "# limitcheck run {}\n\n{} passed, {} failed, {} inconclusive, {} skipped, {} errors — kernel {}, cgroup {}, {} CPUs\n\n",
         s.run_id,
-        count("pass"),
-        count("fail"),
-        count("inconclusive"),
-        count("skip"),
-        count("error"),
+        count(Verdict::Pass),
+        count(Verdict::Fail),
+        count(Verdict::Inconclusive),
+        count(Verdict::Skip),
+        count(Verdict::Error),
         s.host.kernel,
         s.host.cgroup_mode,
         s.host.cpus
@@ -35,11 +35,11 @@ pub fn render(s: &Summary) -> String {
         out.push_str(&format!(
             "| {} | {}{tries} | {} |\n",
             sc.name,
-            icon(&sc.verdict),
+            icon(sc.verdict),
             sc.reason.replace('|', "\\|")
         ));
     }
-    for sc in s.scenarios.iter().filter(|x| x.verdict != "pass") {
+    for sc in s.scenarios.iter().filter(|x| x.verdict != Verdict::Pass) {
         out.push_str(&format!(
             "\n## {} ({})\n\n| expectation | expected | measured | verdict |\n|---|---|---|---|\n",
             sc.name, sc.verdict
@@ -50,7 +50,7 @@ pub fn render(s: &Summary) -> String {
                 e.name(),
                 e.expected_text(),
                 e.measured.map(|m| e.show(m)).unwrap_or_else(|| "—".into()),
-                icon(&e.verdict)
+                icon(e.verdict)
             ));
         }
     }

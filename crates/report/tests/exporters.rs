@@ -52,9 +52,12 @@ fn junit_parses_and_counts_what_summary_json_says() {
             .map(|sc| {
                 sc.expectations
                     .iter()
-                    .filter(|e| e.verdict == "fail")
+                    .filter(|e| e.verdict == limitcheck_record::Verdict::Fail)
                     .count()
-                    + sc.steps.iter().filter(|st| st.verdict == "fail").count()
+                    + sc.steps
+                        .iter()
+                        .filter(|st| st.verdict == limitcheck_record::Verdict::Fail)
+                        .count()
             })
             .sum();
         assert_eq!(count("failure"), failed_expectations, "{name}");
@@ -65,7 +68,10 @@ fn junit_parses_and_counts_what_summary_json_says() {
             .map(|sc| {
                 sc.expectations
                     .iter()
-                    .filter(|e| e.verdict == "skip" || e.verdict == "inconclusive")
+                    .filter(|e| {
+                        e.verdict == limitcheck_record::Verdict::Skip
+                            || e.verdict == limitcheck_record::Verdict::Inconclusive
+                    })
                     .count()
             })
             .sum();
@@ -143,7 +149,7 @@ fn compare_passes_equal_runs_and_flags_planted_regressions() {
         .iter_mut()
         .find(|s| s.name == "pids-max")
         .unwrap();
-    sc.expectations[0].verdict = "fail".into();
+    sc.expectations[0].verdict = limitcheck_record::Verdict::Fail;
     let c = compare::compare(&base, &worse, compare::DEFAULT_THRESHOLD);
     assert_eq!(c.regressions(), 2, "{}", compare::text_table(&c));
     let table = compare::text_table(&c);

@@ -5,29 +5,10 @@
 //! and set of CPUs, how much CPU time went to processes that are not limitcheck's: the
 //! *foreign load* a verdict must know about before it calls a shortfall a failed limit.
 
+pub use limitcheck_record::{HostSample, Load};
 use procfs::{Current, CurrentSI};
-use serde::{Deserialize, Serialize};
 
 use crate::sample::Sample;
-
-/// One reading of the host.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct HostSample {
-    /// Seconds since the containers started.
-    pub t: f64,
-    /// Each online CPU's busy time (user, nice, system, irq, softirq, steal), ns.
-    pub busy_ns: Vec<u64>,
-    /// Each online CPU's idle time (idle and iowait), ns.
-    pub idle_ns: Vec<u64>,
-    /// limitcheck's own CPU time (all its threads: the sampler, the runner), ns.
-    pub self_ns: u64,
-    /// Host-wide CPU pressure, `some` total, µs (`None`: the kernel has no PSI).
-    pub cpu_pressure_us: Option<u64>,
-    /// Host-wide memory pressure, `some` total, µs.
-    pub memory_pressure_us: Option<u64>,
-    /// MemAvailable, bytes.
-    pub mem_available: Option<u64>,
-}
 
 /// Reads the host now.
 pub fn read(t: f64) -> HostSample {
@@ -60,23 +41,6 @@ pub fn read(t: f64) -> HostSample {
         .ok()
         .and_then(|m| m.mem_available);
     h
-}
-
-/// The host over one window, on one set of CPUs, in CPUs (CPU-seconds per second).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Load {
-    /// The CPUs considered (the container's cpuset, or every online CPU).
-    pub cpus: Vec<u32>,
-    /// Busy time on them of everything that is not limitcheck (its containers and itself).
-    pub foreign_cpus: f64,
-    /// Idle time on them.
-    pub idle_cpus: f64,
-    /// Host-wide CPU pressure: the share of the window in which some task waited for a CPU.
-    pub cpu_pressure: Option<f64>,
-    /// Host-wide memory pressure: the share in which some task waited for memory.
-    pub memory_pressure: Option<f64>,
-    /// The least MemAvailable seen, bytes.
-    pub mem_available_min: Option<u64>,
 }
 
 fn at_or_before(host: &[HostSample], t: f64) -> Option<usize> {
@@ -174,102 +138,6 @@ pub fn load(
         memory_pressure: share(|h| h.memory_pressure_us),
         mem_available_min: host[i..=j].iter().filter_map(|h| h.mem_available).min(),
     })
-}
-
-/// Writes host.csv: `scenario,t_s,self_ns,cpu_pressure_us,memory_pressure_us,
-/// mem_available_bytes`, then `cpuN_busy_ns,cpuN_idle_ns` for each CPU.
-pub fn write_csv<'a>(
-    path: &std::path::Path,
-    rows: impl Iterator<Item = (&'a str, &'a HostSample)> + Clone,
-) -> std::io::Result<()> {
-    let ncpu = rows
-        .clone()
-        .map(|(_, h)| h.busy_ns.len())
-        .max()
-        .unwrap_or(0);
-    let mut w = csv::Writer::from_path(path)?;
-    let mut head: Vec<String> = [
-        "scenario",
-        "t_s",
-        "self_ns",
-        "cpu_pressure_us",
-        "memory_pressure_us",
-        "mem_available_bytes",
-    ]
-    .map(String::from)
-    .to_vec();
-    for i in 0..ncpu {
-        head.push(format!("cpu{i}_busy_ns"));
-        head.push(format!("cpu{i}_idle_ns"));
-    }
-    w.write_record(&head)?;
-    let f = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
-    for (name, h) in rows {
-        let mut rec = vec![
-            name.to_string(),
-            format!("{:.6}", h.t),
-            h.self_ns.to_string(),
-            f(h.cpu_pressure_us),
-            f(h.memory_pressure_us),
-            f(h.mem_available),
-        ];
-        for i in 0..ncpu {
-            rec.push(f(h.busy_ns.get(i).copied()));
-            rec.push(f(h.idle_ns.get(i).copied()));
-        }
-        w.write_record(&rec)?;
-    }
-    w.flush()
-}
-
-/// Reads host.csv back: each scenario's host samples, in the file's order.
-pub fn read_csv(path: &std::path::Path) -> Result<Vec<(String, HostSample)>, String> {
-    let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let head = r
-        .headers()
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .clone();
-    let col = |name: &str| head.iter().position(|h| h == name);
-    let ncpu = (0..)
-        .take_while(|i| col(&format!("cpu{i}_busy_ns")).is_some())
-        .count();
-    let mut out = Vec::new();
-    for (n, rec) in r.records().enumerate() {
-        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
-        let at = |name: &str| col(name).and_then(|i| rec.get(i)).unwrap_or("");
-        let num = |name: &str| -> Result<Option<u64>, String> {
-            let v = at(name);
-            if v.is_empty() {
-                return Ok(None);
-            }
-            v.parse().map(Some).map_err(|_| {
-                format!(
-                    "{}: line {}: {name} = {v:?} is not a number",
-                    path.display(),
-                    n + 2
-                )
-            })
-        };
-        let t: f64 = at("t_s")
-            .parse()
-            .map_err(|_| format!("{}: line {}: bad t_s", path.display(), n + 2))?;
-        let mut h = HostSample {
-            t,
-            self_ns: num("self_ns")?.unwrap_or(0),
-            cpu_pressure_us: num("cpu_pressure_us")?,
-            memory_pressure_us: num("memory_pressure_us")?,
-            mem_available: num("mem_available_bytes")?,
-            ..Default::default()
-        };
-        for i in 0..ncpu {
-            h.busy_ns
-                .push(num(&format!("cpu{i}_busy_ns"))?.unwrap_or(0));
-            h.idle_ns
-                .push(num(&format!("cpu{i}_idle_ns"))?.unwrap_or(0));
-        }
-        out.push((at("scenario").to_string(), h));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

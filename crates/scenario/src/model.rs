@@ -205,15 +205,7 @@ pub enum Exit {
     OomKill,
 }
 
-/// How a step changes a limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Via {
-    /// Write the cgroup file directly.
-    File,
-    /// Ask the runtime (`update`, as `docker update`).
-    Runtime,
-}
+pub use limitcheck_record::{Tolerance, Via};
 
 /// What a step does.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -337,16 +329,6 @@ impl Metric {
                 | Metric::MemoryPeak
         )
     }
-}
-
-/// A tolerance around an expected value.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Tolerance {
-    /// A fraction of the expected value (`"5%"` is 0.05).
-    Relative(f64),
-    /// An absolute amount in the metric's unit.
-    Absolute(f64),
 }
 
 /// An expectation.

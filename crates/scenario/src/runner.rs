@@ -11,12 +11,11 @@ use std::time::{Duration, Instant};
 use limitcheck_cgroup::Layout;
 use limitcheck_runtime::hostfs::HostBundle;
 use limitcheck_runtime::{Container, CreateOptions, Runtime};
-use serde::{Deserialize, Serialize};
 
-use crate::host::HostSample;
 use crate::model::{Change, Exit, Only, Run, Scenario, Step, Via};
 use crate::sample::{self, Sample, Target};
-use crate::verdict::{self, ExpectResult, Verdict};
+use crate::verdict::{self, Verdict};
+pub use limitcheck_record::{Attempt, HostInfo, LimitPoint, ScenarioResult, StepResult, Summary};
 
 /// Where a run puts things and how to stop it.
 #[derive(Debug, Clone)]
@@ -45,62 +44,6 @@ pub const DEFAULT_RETRIES: u32 = 2;
 /// The pause before a retry by default.
 pub const DEFAULT_RETRY_PAUSE: Duration = Duration::from_secs(5);
 
-/// One attempt at a scenario, as summary.json keeps it (the last is the scenario's result).
-#[derive(Debug, Clone, Serialize)]
-pub struct Attempt {
-    /// Its verdict.
-    pub verdict: Verdict,
-    /// Why.
-    pub reason: String,
-    /// Its judged expectations.
-    pub expectations: Vec<ExpectResult>,
-}
-
-impl Attempt {
-    /// The attempt a result records.
-    pub fn of(r: &ScenarioResult) -> Attempt {
-        Attempt {
-            verdict: r.verdict,
-            reason: r.reason.clone(),
-            expectations: r.expectations.clone(),
-        }
-    }
-}
-
-/// A step as recorded.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StepResult {
-    /// Planned time, s.
-    pub at: f64,
-    /// Actual time of the write, s (None when skipped).
-    pub actual: Option<f64>,
-    /// Container name.
-    pub container: String,
-    /// What was done, e.g. `cpu.cfs_quota_us = 50000` or `set cpus 0.5`.
-    pub what: String,
-    /// `file` or `runtime`.
-    pub via: Via,
-    /// Expected outcome.
-    pub expected: String,
-    /// What happened: `ok` or the errno.
-    pub outcome: Option<String>,
-    /// Verdict.
-    pub verdict: Verdict,
-}
-
-/// A container's limits at a moment, read back from its cgroup.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LimitPoint {
-    /// Seconds from the start.
-    pub t: f64,
-    /// Container name.
-    pub container: String,
-    /// CPU quota / period, in CPUs (`None`: no quota).
-    pub cpus: Option<f64>,
-    /// Memory limit, bytes (`None`: none).
-    pub memory_bytes: Option<u64>,
-}
-
 fn read_limits(name: &str, c: &Container, t: f64) -> LimitPoint {
     use limitcheck_cgroup::{Limit, LimitKind, Max};
     let cg = c.cgroup().ok();
@@ -121,46 +64,6 @@ fn read_limits(name: &str, c: &Container, t: f64) -> LimitPoint {
         cpus,
         memory_bytes,
     }
-}
-
-/// A scenario's result: summary.json's entry.
-#[derive(Debug, Clone, Serialize)]
-pub struct ScenarioResult {
-    /// Name.
-    pub name: String,
-    /// File.
-    pub file: PathBuf,
-    /// Description.
-    pub description: String,
-    /// Verdict.
-    pub verdict: Verdict,
-    /// Why (for skip, error and fail).
-    pub reason: String,
-    /// Sampling interval, s.
-    pub interval_s: f64,
-    /// Duration, s.
-    pub duration_s: f64,
-    /// Samples taken.
-    pub samples: usize,
-    /// Mean and worst lateness of samples, ms.
-    pub jitter_ms: [f64; 2],
-    /// The container names, in order.
-    pub containers: Vec<String>,
-    /// Judged expectations.
-    pub expectations: Vec<ExpectResult>,
-    /// Steps.
-    pub steps: Vec<StepResult>,
-    /// The CPU and memory limits of each container as read back from the kernel at the start
-    /// and after every step (what the charts draw as limit lines).
-    pub limits: Vec<LimitPoint>,
-    /// Every attempt, in order (more than one when an inconclusive verdict was retried).
-    pub attempts: Vec<Attempt>,
-    /// The samples (written to samples.csv, not to summary.json).
-    #[serde(skip)]
-    pub sample_rows: Vec<Sample>,
-    /// The host's samples (written to host.csv).
-    #[serde(skip)]
-    pub host_rows: Vec<HostSample>,
 }
 
 fn applies(only: Option<Only>, layout: &Layout) -> bool {
@@ -657,125 +560,25 @@ fn do_step(
     res
 }
 
-/// The host facts summary.json records.
-#[derive(Debug, Clone, Serialize)]
-pub struct HostInfo {
-    /// `uname -r`.
-    pub kernel: String,
-    /// v1, hybrid or v2.
-    pub cgroup_mode: String,
-    /// Online CPUs.
-    pub cpus: usize,
-    /// MemTotal, bytes.
-    pub memory_bytes: u64,
-    /// limitcheck's version.
-    pub limitcheck_version: String,
-}
-
-impl HostInfo {
-    /// Reads this host's facts.
-    pub fn gather(layout: &Layout, version: &str) -> HostInfo {
-        let mem = std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|t| {
-                t.lines().find_map(|l| {
-                    l.strip_prefix("MemTotal:").map(|r| {
-                        r.trim()
-                            .trim_end_matches("kB")
-                            .trim()
-                            .parse::<u64>()
-                            .unwrap_or(0)
-                            * 1024
-                    })
-                })
-            })
-            .unwrap_or(0);
-        HostInfo {
-            kernel: nix::sys::utsname::uname()
-                .map(|u| u.release().to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            cgroup_mode: layout.mode.to_string(),
-            cpus: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
-            memory_bytes: mem,
-            limitcheck_version: version.to_string(),
-        }
+/// Reads this host's facts.
+pub fn gather_host(layout: &Layout, version: &str) -> HostInfo {
+    use procfs::Current;
+    HostInfo {
+        kernel: nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        cgroup_mode: layout.mode.to_string(),
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        memory_bytes: procfs::Meminfo::current().map_or(0, |m| m.mem_total),
+        limitcheck_version: version.to_string(),
     }
 }
 
-/// summary.json.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    /// Schema version of this file.
-    pub schema: u32,
-    /// The run's id.
-    pub run_id: String,
-    /// The host.
-    pub host: HostInfo,
-    /// One entry per scenario, in the order run.
-    pub scenarios: Vec<ScenarioResult>,
-}
-
-/// Writes summary.json and samples.csv into `dir`.
-pub fn write_outputs(dir: &Path, summary: &Summary) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(
-        dir.join("summary.json"),
-        serde_json::to_string_pretty(summary).expect("serializes") + "\n",
-    )?;
-    let ncpu = summary
-        .scenarios
-        .iter()
-        .flat_map(|s| s.sample_rows.iter())
-        .filter_map(|x| x.per_cpu_ns.as_ref().map(Vec::len))
-        .max()
-        .unwrap_or(0);
-    let mut csv = String::from("scenario,container,t_s,jitter_ms,cpu_ns,nr_periods,nr_throttled,throttled_ns,memory_bytes,working_set_bytes,peak_bytes,oom_kills,failcnt,pids,bogo_ops,respawns,failed_forks,cpu_pressure_us,memory_pressure_us");
-    for i in 0..ncpu {
-        csv.push_str(&format!(",cpu{i}_ns"));
-    }
-    csv.push('\n');
-    let f = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
-    for s in &summary.scenarios {
-        for x in &s.sample_rows {
-            csv.push_str(&format!(
-                "{},{},{:.6},{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                s.name,
-                s.containers.get(x.container).cloned().unwrap_or_default(),
-                x.t,
-                x.jitter_ms,
-                f(x.cpu_ns),
-                f(x.nr_periods),
-                f(x.nr_throttled),
-                f(x.throttled_ns),
-                f(x.memory),
-                f(x.working_set),
-                f(x.peak),
-                f(x.oom_kills),
-                f(x.failcnt),
-                f(x.pids),
-                f(x.bogo_ops),
-                f(x.respawns),
-                f(x.failed_forks),
-                f(x.cpu_pressure_us),
-                f(x.memory_pressure_us)
-            ));
-            for i in 0..ncpu {
-                csv.push(',');
-                csv.push_str(&f(x.per_cpu_ns.as_ref().and_then(|v| v.get(i).copied())));
-            }
-            csv.push('\n');
-        }
-    }
-    std::fs::write(dir.join("samples.csv"), csv)?;
-    crate::host::write_csv(
-        &dir.join("host.csv"),
-        summary
-            .scenarios
-            .iter()
-            .flat_map(|s| s.host_rows.iter().map(move |h| (s.name.as_str(), h))),
-    )
+/// Writes summary.json, samples.csv and host.csv into `dir`.
+pub fn write_outputs(dir: &Path, summary: &Summary) -> Result<(), limitcheck_record::RecordError> {
+    limitcheck_record::write_run(dir, summary)
 }
 
 /// Removes what killed runs left: containers named `lcr-*` under the runtime root, their

@@ -8,50 +8,7 @@ use std::time::{Duration, Instant};
 use limitcheck_cgroup::Cgroup;
 
 use crate::host::HostSample;
-use serde::Serialize;
-
-/// One reading of one container.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Sample {
-    /// Seconds since the containers started.
-    pub t: f64,
-    /// Container index.
-    pub container: usize,
-    /// How late the sample was against its schedule, ms.
-    pub jitter_ms: f64,
-    /// CPU time, ns.
-    pub cpu_ns: Option<u64>,
-    /// CPU time per CPU, ns (v1).
-    pub per_cpu_ns: Option<Vec<u64>>,
-    /// CFS periods.
-    pub nr_periods: Option<u64>,
-    /// Throttled periods.
-    pub nr_throttled: Option<u64>,
-    /// Throttled time, ns.
-    pub throttled_ns: Option<u64>,
-    /// Memory usage, bytes.
-    pub memory: Option<u64>,
-    /// Working set, bytes.
-    pub working_set: Option<u64>,
-    /// The kernel's peak, bytes.
-    pub peak: Option<u64>,
-    /// OOM kills so far.
-    pub oom_kills: Option<u64>,
-    /// Limit hits so far (v1 failcnt, v2 events max).
-    pub failcnt: Option<u64>,
-    /// Tasks.
-    pub pids: Option<u64>,
-    /// The workload's bogo-ops so far.
-    pub bogo_ops: Option<u64>,
-    /// The workload's respawns so far.
-    pub respawns: Option<u64>,
-    /// The workload's refused forks so far.
-    pub failed_forks: Option<u64>,
-    /// The cgroup's CPU pressure, `some` total, µs (v2, or the v2 companion on hybrid hosts).
-    pub cpu_pressure_us: Option<u64>,
-    /// The cgroup's memory pressure, `some` total, µs.
-    pub memory_pressure_us: Option<u64>,
-}
+pub use limitcheck_record::Sample;
 
 /// What the sampler watches for one container.
 pub struct Target {
@@ -96,11 +53,11 @@ pub fn read(target: &Target, container: usize, t: f64, jitter_ms: f64) -> Sample
         .counters
         .as_ref()
         .and_then(|f| std::fs::read(f).ok())
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
-    if let Some(v) = counters {
-        s.bogo_ops = v["bogo_ops"].as_u64();
-        s.respawns = v["respawns"].as_u64();
-        s.failed_forks = v["failed_forks"].as_u64();
+        .and_then(|b| serde_json::from_slice::<limitcheck_record::Counters>(&b).ok());
+    if let Some(c) = counters {
+        s.bogo_ops = Some(c.bogo_ops);
+        s.respawns = Some(c.respawns);
+        s.failed_forks = Some(c.failed_forks);
     }
     s
 }
@@ -163,80 +120,4 @@ fn sample_loop(
         }
     }
     (out, host)
-}
-
-/// Reads samples.csv back (as [`crate::runner::write_outputs`] writes it): each row's scenario
-/// and sample, with the container's index found in `containers(scenario)`.
-pub fn read_csv(
-    path: &std::path::Path,
-    containers: &dyn Fn(&str) -> Vec<String>,
-) -> Result<Vec<(String, Sample)>, String> {
-    let bad = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let mut r = csv::Reader::from_path(path).map_err(|e| bad(&e))?;
-    let head = r.headers().map_err(|e| bad(&e))?.clone();
-    let col = |name: &str| head.iter().position(|h| h == name);
-    let ncpu = (0..)
-        .take_while(|i| col(&format!("cpu{i}_ns")).is_some())
-        .count();
-    let mut out = Vec::new();
-    for (n, rec) in r.records().enumerate() {
-        let rec = rec.map_err(|e| bad(&e))?;
-        let at = |name: &str| col(name).and_then(|i| rec.get(i)).unwrap_or("");
-        let num = |name: &str| -> Result<Option<u64>, String> {
-            let v = at(name);
-            if v.is_empty() {
-                return Ok(None);
-            }
-            v.parse()
-                .map(Some)
-                .map_err(|_| bad(&format!("line {}: {name} = {v:?} is not a number", n + 2)))
-        };
-        let real = |name: &str| -> Result<f64, String> {
-            at(name)
-                .parse()
-                .map_err(|_| bad(&format!("line {}: {name} = {:?}", n + 2, at(name))))
-        };
-        let scenario = at("scenario").to_string();
-        let container = containers(&scenario)
-            .iter()
-            .position(|c| c == at("container"))
-            .ok_or_else(|| {
-                bad(&format!(
-                    "line {}: no container {:?}",
-                    n + 2,
-                    at("container")
-                ))
-            })?;
-        let per_cpu: Vec<u64> = (0..ncpu)
-            .map(|i| num(&format!("cpu{i}_ns")))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect();
-        out.push((
-            scenario,
-            Sample {
-                t: real("t_s")?,
-                container,
-                jitter_ms: real("jitter_ms")?,
-                cpu_ns: num("cpu_ns")?,
-                per_cpu_ns: (!per_cpu.is_empty()).then_some(per_cpu),
-                nr_periods: num("nr_periods")?,
-                nr_throttled: num("nr_throttled")?,
-                throttled_ns: num("throttled_ns")?,
-                memory: num("memory_bytes")?,
-                working_set: num("working_set_bytes")?,
-                peak: num("peak_bytes")?,
-                oom_kills: num("oom_kills")?,
-                failcnt: num("failcnt")?,
-                pids: num("pids")?,
-                bogo_ops: num("bogo_ops")?,
-                respawns: num("respawns")?,
-                failed_forks: num("failed_forks")?,
-                cpu_pressure_us: num("cpu_pressure_us")?,
-                memory_pressure_us: num("memory_pressure_us")?,
-            },
-        ));
-    }
-    Ok(out)
 }

@@ -6,7 +6,7 @@ use limitcheck_cgroup::Layout;
 
 use crate::kernel;
 use crate::model::{self, ScenarioError};
-use crate::runner::{self, HostInfo, RunOptions, ScenarioResult, Summary};
+use crate::runner::{self, RunOptions, ScenarioResult, Summary};
 use crate::verdict::Verdict;
 
 /// The `.toml` files named, directories expanded (sorted), in order.
@@ -108,9 +108,10 @@ pub fn run_all<'l>(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
     let mut summary = Summary {
-        schema: 1,
+        schema: limitcheck_record::SCHEMA,
         run_id: o.run_id.clone(),
-        host: HostInfo::gather(&layout, version),
+        host: runner::gather_host(&layout, version),
+        vm: None,
         scenarios: Vec::new(),
     };
     for s in &scenarios {
@@ -149,7 +150,7 @@ pub fn run_all<'l>(
                 r.reason,
                 o.retry_pause.as_secs_f64()
             ));
-            earlier.push(runner::Attempt::of(&r));
+            earlier.push(r.attempt());
             let until = std::time::Instant::now() + o.retry_pause;
             while std::time::Instant::now() < until
                 && !o.stop.load(std::sync::atomic::Ordering::Relaxed)
@@ -157,7 +158,7 @@ pub fn run_all<'l>(
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
         };
-        earlier.push(runner::Attempt::of(&r));
+        earlier.push(r.attempt());
         r.attempts = earlier;
         let word = word(r.verdict);
         progress(&format!(

@@ -34,84 +34,45 @@
 //! also under host memory pressure (PSI `some` >= 10%) or when the host's MemAvailable fell
 //! below the shortfall.
 
-use serde::{Deserialize, Serialize};
-
-use crate::host::{HostSample, Load};
+use crate::host::HostSample;
 use crate::model::{Expect, Metric, Scenario, Tolerance};
 use crate::sample::Sample;
 
-/// A verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    /// Measured as expected.
-    Pass,
-    /// Measured otherwise: the limit was not enforced as expected.
-    Fail,
-    /// Measured short, with the host's counters showing load that is not limitcheck's took
-    /// what was missing: neither a pass nor a failed limit. Run it again on a quieter host.
-    Inconclusive,
-    /// Not applicable here (the reason says why); never counts as a pass.
-    Skip,
-    /// Could not be judged or run.
-    Error,
-}
-
-/// What the host and the container's cgroup did over an expectation's window: the evidence a
-/// shortfall is judged on.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Context {
-    /// The host on the container's CPUs.
-    #[serde(flatten)]
-    pub host: Load,
-    /// The container's CPU usage over the window, CPUs.
-    pub usage_cpus: Option<f64>,
-    /// Its CPU quota in the window (the least in effect), CPUs.
-    pub quota_cpus: Option<f64>,
-    /// The share of its CFS periods that were throttled.
-    pub throttled: Option<f64>,
-    /// Its cgroup's CPU pressure (PSI `some`): the share of the window its tasks waited for a
-    /// CPU.
-    pub container_cpu_pressure: Option<f64>,
-    /// Its cgroup's memory pressure.
-    pub container_memory_pressure: Option<f64>,
-}
-
-/// The judged expectation, as summary.json lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ExpectResult {
-    /// Metric name.
-    pub metric: String,
-    /// Container name.
-    pub container: String,
-    /// [from, to] in seconds.
-    pub window: [f64; 2],
-    /// Expected value, if `approx` was given.
-    pub expected: Option<f64>,
-    /// Tolerance, as given.
-    pub tolerance: Option<Tolerance>,
-    /// Lower bound.
-    pub min: Option<f64>,
-    /// Upper bound.
-    pub max: Option<f64>,
-    /// What was measured.
-    pub measured: Option<f64>,
-    /// For `settles_within`: seconds from the window's start until within tolerance.
-    pub settled_after_s: Option<f64>,
-    /// The verdict.
-    pub verdict: Verdict,
-    /// Why, in words.
-    pub reason: String,
-    /// What the host did meanwhile (None where no host samples were taken).
-    pub context: Option<Context>,
-}
+pub use limitcheck_record::{Context, ExpectResult, Verdict};
 
 fn at_or_before(samples: &[&Sample], t: f64) -> Option<usize> {
     samples.iter().rposition(|s| s.t <= t + 1e-9)
 }
 
+/// Why a metric could not be measured over a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unmeasured {
+    /// The host does not report the metric (a skip).
+    #[error("this host does not report it")]
+    NotReported,
+    /// Per-CPU usage on a host without it (a skip).
+    #[error("per-CPU usage exists only on cgroup v1 (cpuacct.usage_percpu)")]
+    PerCpuV1Only,
+    /// Too few samples for a counter's difference (an error).
+    #[error("fewer than two samples in the window")]
+    TooFewSamples,
+    /// No sample at all in the window (an error).
+    #[error("no sample in the window")]
+    NoSample,
+}
+
+impl Unmeasured {
+    /// Skip for what the host lacks, error for what the run lacks.
+    pub fn verdict(self) -> Verdict {
+        match self {
+            Unmeasured::NotReported | Unmeasured::PerCpuV1Only => Verdict::Skip,
+            Unmeasured::TooFewSamples | Unmeasured::NoSample => Verdict::Error,
+        }
+    }
+}
+
 /// The metric over `[a, b]` from one container's samples (in time order), or why not.
-pub fn measure(metric: Metric, samples: &[&Sample], a: f64, b: f64) -> Result<f64, String> {
+pub fn measure(metric: Metric, samples: &[&Sample], a: f64, b: f64) -> Result<f64, Unmeasured> {
     let inside: Vec<&Sample> = samples
         .iter()
         .copied()
@@ -130,8 +91,8 @@ pub fn measure(metric: Metric, samples: &[&Sample], a: f64, b: f64) -> Result<f6
     };
     // A counter is read at the first sample from the start, and the last to the end, that has
     // it (a workload's counters file appears a moment after the container starts).
-    let delta = |f: &dyn Fn(&Sample) -> Option<u64>| -> Result<(f64, f64), String> {
-        let (x, y) = ends.ok_or("fewer than two samples in the window")?;
+    let delta = |f: &dyn Fn(&Sample) -> Option<u64>| -> Result<(f64, f64), Unmeasured> {
+        let (x, y) = ends.ok_or(Unmeasured::TooFewSamples)?;
         let first = (x..=y).find_map(|i| f(samples[i]).map(|v| (v, samples[i].t)));
         let last = (x..=y)
             .rev()
@@ -140,11 +101,11 @@ pub fn measure(metric: Metric, samples: &[&Sample], a: f64, b: f64) -> Result<f6
             (Some((v0, t0)), Some((v1, t1))) if t1 > t0 => {
                 Ok((v1.saturating_sub(v0) as f64, t1 - t0))
             }
-            (Some(_), Some(_)) => Err("fewer than two samples in the window".into()),
-            _ => Err("this host does not report it".into()),
+            (Some(_), Some(_)) => Err(Unmeasured::TooFewSamples),
+            _ => Err(Unmeasured::NotReported),
         }
     };
-    let values = |f: &dyn Fn(&Sample) -> Option<u64>| -> Result<Vec<f64>, String> {
+    let values = |f: &dyn Fn(&Sample) -> Option<u64>| -> Result<Vec<f64>, Unmeasured> {
         let v: Vec<f64> = inside
             .iter()
             .filter_map(|s| f(s))
@@ -152,9 +113,9 @@ pub fn measure(metric: Metric, samples: &[&Sample], a: f64, b: f64) -> Result<f6
             .collect();
         if v.is_empty() {
             Err(if inside.is_empty() {
-                "no sample in the window".into()
+                Unmeasured::NoSample
             } else {
-                "this host does not report it".into()
+                Unmeasured::NotReported
             })
         } else {
             Ok(v)
@@ -170,12 +131,9 @@ pub fn measure(metric: Metric, samples: &[&Sample], a: f64, b: f64) -> Result<f6
                 .and_then(|v| v.get(n as usize).copied())
         })
         .map(|(d, dt)| d / 1e9 / dt)
-        .map_err(|e| {
-            if e.contains("does not report") {
-                "per-CPU usage exists only on cgroup v1 (cpuacct.usage_percpu)".into()
-            } else {
-                e
-            }
+        .map_err(|e| match e {
+            Unmeasured::NotReported => Unmeasured::PerCpuV1Only,
+            e => e,
         }),
         Metric::CpuThrottled => {
             let (p, _) = delta(&|s| s.nr_periods)?;
@@ -526,12 +484,8 @@ pub fn judge(s: &Scenario, version: limitcheck_cgroup::Version, rec: &Recording)
         res.context = context(s, e, rec, &rows, from, b);
         match measure(e.metric, &rows, from, b) {
             Err(why) => {
-                res.verdict = if why.contains("does not report") || why.contains("exists only") {
-                    Verdict::Skip
-                } else {
-                    Verdict::Error
-                };
-                res.reason = why;
+                res.verdict = why.verdict();
+                res.reason = why.to_string();
             }
             Ok(m) => {
                 res.measured = Some(m);
@@ -663,9 +617,10 @@ mod tests {
             measure(Metric::MemoryUsageMax, &r, 1.0, 3.0).unwrap(),
             130.0
         );
-        assert!(measure(Metric::CpuUsageOn(0), &r, 1.0, 3.0)
-            .unwrap_err()
-            .contains("v1"));
+        assert_eq!(
+            measure(Metric::CpuUsageOn(0), &r, 1.0, 3.0).unwrap_err(),
+            Unmeasured::PerCpuV1Only
+        );
         assert!(measure(Metric::CpuUsage, &r, 10.0, 12.0).is_err());
     }
 

@@ -14,10 +14,8 @@
 use std::path::{Path, PathBuf};
 
 use limitcheck_cgroup::Version;
-use limitcheck_scenario::runner::{LimitPoint, StepResult};
+use limitcheck_scenario::model;
 use limitcheck_scenario::verdict::{self, Recording, Verdict};
-use limitcheck_scenario::{host, model, sample};
-use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -25,62 +23,43 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Judges every scenario of a recorded run again; returns (scenario, verdict) and checks each
-/// expectation against the record.
+/// Judges every scenario of a recorded run again; returns (scenario, verdict, expectation
+/// verdicts) and checks each expectation against the record.
 fn replay(name: &str) -> Vec<(String, Verdict, Vec<Verdict>)> {
     let dir = fixture(name);
-    let summary: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
-    let scenarios = summary["scenarios"].as_array().unwrap().clone();
-    let containers = |n: &str| -> Vec<String> {
-        scenarios
-            .iter()
-            .find(|s| s["name"] == n)
-            .map(|s| serde_json::from_value(s["containers"].clone()).unwrap())
-            .unwrap_or_default()
-    };
-    let samples = sample::read_csv(&dir.join("samples.csv"), &containers).unwrap();
-    let hosts = host::read_csv(&dir.join("host.csv")).unwrap();
-    let version = match summary["host"]["cgroup_mode"].as_str().unwrap() {
+    let run = limitcheck_record::load_run(&dir).unwrap();
+    let version = match run.host.cgroup_mode.as_str() {
         "v2" => Version::V2,
         _ => Version::V1,
     };
     let mut out = Vec::new();
-    for sc in &scenarios {
-        let n = sc["name"].as_str().unwrap();
-        let file = dir.join(Path::new(sc["file"].as_str().unwrap()).file_name().unwrap());
-        let s = model::load(&file).unwrap();
-        assert_eq!(s.name, n);
-        let rows: Vec<sample::Sample> = samples
-            .iter()
-            .filter(|(x, _)| x == n)
-            .map(|(_, r)| r.clone())
-            .collect();
-        let host_rows: Vec<host::HostSample> = hosts
-            .iter()
-            .filter(|(x, _)| x == n)
-            .map(|(_, r)| r.clone())
-            .collect();
-        let limits: Vec<LimitPoint> = serde_json::from_value(sc["limits"].clone()).unwrap();
-        let steps: Vec<StepResult> = serde_json::from_value(sc["steps"].clone()).unwrap();
-        assert!(rows.len() > 20 && host_rows.len() > 20, "{name}/{n}");
+    for sc in &run.scenarios {
+        let n = &sc.name;
+        let s = model::load(&dir.join(sc.file.file_name().unwrap())).unwrap();
+        assert_eq!(&s.name, n);
+        assert!(
+            sc.sample_rows.len() > 20 && sc.host_rows.len() > 20,
+            "{name}/{n}"
+        );
         let j = verdict::judge(
             &s,
             version,
             &Recording {
-                samples: &rows,
-                host: &host_rows,
-                limits: &limits,
-                steps: &steps,
+                samples: &sc.sample_rows,
+                host: &sc.host_rows,
+                limits: &sc.limits,
+                steps: &sc.steps,
             },
         );
-        let recorded = sc["expectations"].as_array().unwrap();
-        assert_eq!(j.expectations.len(), recorded.len(), "{name}/{n}");
-        for (e, r) in j.expectations.iter().zip(recorded) {
-            let v: Verdict = serde_json::from_value(r["verdict"].clone()).unwrap();
-            assert_eq!(e.verdict, v, "{name}/{n}: {} — {}", e.metric, e.reason);
-            assert_eq!(e.reason, r["reason"].as_str().unwrap(), "{name}/{n}");
-            match (e.measured, r["measured"].as_f64()) {
+        assert_eq!(j.expectations.len(), sc.expectations.len(), "{name}/{n}");
+        for (e, r) in j.expectations.iter().zip(&sc.expectations) {
+            assert_eq!(
+                e.verdict, r.verdict,
+                "{name}/{n}: {} — {}",
+                e.metric, e.reason
+            );
+            assert_eq!(e.reason, r.reason, "{name}/{n}");
+            match (e.measured, r.measured) {
                 // samples.csv keeps time stamps to the microsecond (0.1 ms in older records).
                 (Some(a), Some(b)) => assert!(
                     (a - b).abs() <= 1e-4 * b.abs().max(1.0),
@@ -91,10 +70,9 @@ fn replay(name: &str) -> Vec<(String, Verdict, Vec<Verdict>)> {
                 other => panic!("{name}/{n}: measured {other:?}"),
             }
         }
-        let v: Verdict = serde_json::from_value(sc["verdict"].clone()).unwrap();
-        assert_eq!(j.verdict, v, "{name}/{n}");
+        assert_eq!(j.verdict, sc.verdict, "{name}/{n}");
         out.push((
-            n.to_string(),
+            n.clone(),
             j.verdict,
             j.expectations.iter().map(|e| e.verdict).collect(),
         ));

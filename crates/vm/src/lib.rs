@@ -193,31 +193,27 @@ fn guest_scenario_path(i: usize, f: &Path) -> PathBuf {
 
 /// Completes the guest's summary.json on the host: the scenario files by their host paths,
 /// and `vm` (kernel, accelerator, outcome) for the report.
-fn annotate_summary(o: &VmOptions, summary: &Path, vm: serde_json::Value) {
-    let Ok(text) = std::fs::read_to_string(summary) else {
+fn annotate_summary(o: &VmOptions, summary: &Path, vm: limitcheck_record::VmInfo) {
+    // A summary that did not arrive, or arrived damaged, is left as it is (the run is then
+    // reported as incomplete).
+    let Ok(mut s) = limitcheck_record::load_summary(summary) else {
         return;
     };
-    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return;
-    };
-    if let Some(list) = v["scenarios"].as_array_mut() {
-        for s in list {
-            let guest = s["file"].as_str().unwrap_or("").to_string();
-            if let Some(host) = o
-                .scenarios
-                .iter()
-                .enumerate()
-                .find(|(i, f)| guest_scenario_path(*i, f) == Path::new(&guest))
-                .map(|(_, f)| f.display().to_string())
-            {
-                s["file"] = serde_json::Value::String(host);
-            }
+    for sc in &mut s.scenarios {
+        if let Some(host) = o
+            .scenarios
+            .iter()
+            .enumerate()
+            .find(|(i, f)| guest_scenario_path(*i, f) == sc.file)
+            .map(|(_, f)| f.clone())
+        {
+            sc.file = host;
         }
     }
-    v["vm"] = vm;
+    s.vm = Some(vm);
     let _ = std::fs::write(
         summary,
-        serde_json::to_string_pretty(&v).expect("serializes") + "\n",
+        serde_json::to_string_pretty(&s).expect("serializes") + "\n",
     );
 }
 
@@ -387,19 +383,13 @@ pub fn boot_and_collect(
     }
     // A kernel problem, seen on the console or by the guest's watch over a scenario
     // (a failed kernel.health verdict), is its own exit status.
-    let health_failed = std::fs::read_to_string(dir.join("summary.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|v| {
-            v["scenarios"].as_array().is_some_and(|ss| {
-                ss.iter().any(|s| {
-                    s["expectations"].as_array().is_some_and(|es| {
-                        es.iter()
-                            .any(|e| e["metric"] == "kernel.health" && e["verdict"] == "fail")
-                    })
-                })
+    let health_failed = limitcheck_record::load_summary(&dir.join("summary.json")).is_ok_and(|s| {
+        s.scenarios.iter().any(|sc| {
+            sc.expectations.iter().any(|e| {
+                e.metric == "kernel.health" && e.verdict == limitcheck_record::Verdict::Fail
             })
-        });
+        })
+    });
     if (!findings.problems.is_empty() || health_failed) && severity(code) < severity(EXIT_PANIC) {
         code = EXIT_KERNEL_PROBLEM;
     }
@@ -426,12 +416,12 @@ pub fn boot_and_collect(
     annotate_summary(
         o,
         &dir.join("summary.json"),
-        serde_json::json!({
-            "kernel_file": kernel.path.display().to_string(),
-            "accel": run.accel,
-            "accel_reason": run.accel_reason,
-            "outcome": run.outcome,
-        }),
+        limitcheck_record::VmInfo {
+            kernel_file: kernel.path.display().to_string(),
+            accel: run.accel.clone(),
+            accel_reason: run.accel_reason.clone(),
+            outcome: run.outcome.clone(),
+        },
     );
     std::fs::write(
         dir.join("vm.json"),

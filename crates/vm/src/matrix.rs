@@ -104,7 +104,7 @@ pub fn build(runs: &[(KernelRun, Option<Summary>)], base_dir: &Path) -> Matrix {
                 };
                 rows[pos].cells[i] = Cell {
                     measured: e.measured.map(|m| e.show(m)).unwrap_or_else(|| "—".into()),
-                    verdict: e.verdict.clone(),
+                    verdict: e.verdict.to_string(),
                 };
             }
         }
@@ -286,7 +286,11 @@ mod tests {
         assert!(m.rows.iter().all(|r| r.cells[2].verdict == "missing"));
         // Every expectation that failed in the failing run shows FAIL in its column.
         for s in &fail.scenarios {
-            for e in s.expectations.iter().filter(|e| e.verdict == "fail") {
+            for e in s
+                .expectations
+                .iter()
+                .filter(|e| e.verdict == limitcheck_record::Verdict::Fail)
+            {
                 let row = m
                     .rows
                     .iter()

@@ -132,13 +132,9 @@ fn arg(option: &'static str, reason: impl Into<String>) -> WorkloadError {
 }
 
 fn host_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kb = |key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|r| r.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-    };
-    Some((kb("MemTotal:")? + kb("SwapTotal:").unwrap_or(0)) * 1024)
+    use procfs::Current;
+    let m = procfs::Meminfo::current().ok()?;
+    Some(m.mem_total + m.swap_total)
 }
 
 impl Stressor {

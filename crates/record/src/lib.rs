@@ -1,0 +1,1013 @@
+//! The run record: one typed model of what a `limitcheck run` writes into its run directory and
+//! what every reader reads back — the reports, `compare`, the VM lane, the replay tests.
+//!
+//! | file | type | written by |
+//! |---|---|---|
+//! | `summary.json` | [`Summary`] (schema [`SCHEMA`]) | [`write_run`] |
+//! | `samples.csv` | rows of [`Sample`], one per container per sample | [`write_run`] / [`read_samples`] |
+//! | `host.csv` | rows of [`HostSample`], one per sample | [`write_run`] / [`read_host`] |
+//!
+//! Everything here is Serialize + Deserialize and round-trips (see the tests). Fields added
+//! after schema 1 was first written default when absent, so older runs still load.
+
+#![deny(missing_docs)]
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The summary.json schema this crate writes and reads.
+pub const SCHEMA: u32 = 1;
+
+/// A verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Measured as expected.
+    Pass,
+    /// Measured otherwise: the limit was not enforced as expected.
+    Fail,
+    /// Measured short, with the host's counters showing load that is not limitcheck's took
+    /// what was missing: neither a pass nor a failed limit. Run it again on a quieter host.
+    Inconclusive,
+    /// Not applicable here (the reason says why); never counts as a pass.
+    Skip,
+    /// Could not be judged or run.
+    Error,
+}
+
+impl Verdict {
+    /// The word summary.json uses: `pass`, `fail`, `inconclusive`, `skip`, `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::Skip => "skip",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A tolerance around an expected value.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tolerance {
+    /// A fraction of the expected value (`"5%"` is 0.05).
+    Relative(f64),
+    /// An absolute amount in the metric's unit.
+    Absolute(f64),
+}
+
+impl Tolerance {
+    /// The band around `v` in the metric's unit.
+    pub fn band(self, v: f64) -> f64 {
+        match self {
+            Tolerance::Relative(r) => r * v.abs(),
+            Tolerance::Absolute(a) => a,
+        }
+    }
+}
+
+/// How a step changes a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// Write the cgroup file directly.
+    File,
+    /// Ask the runtime (`update`, as `docker update`).
+    Runtime,
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Via::File => "file",
+            Via::Runtime => "runtime",
+        })
+    }
+}
+
+/// One reading of one container (a row of samples.csv).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Seconds since the containers started.
+    pub t: f64,
+    /// Container index.
+    pub container: usize,
+    /// How late the sample was against its schedule, ms.
+    pub jitter_ms: f64,
+    /// CPU time, ns.
+    pub cpu_ns: Option<u64>,
+    /// CPU time per CPU, ns (v1).
+    pub per_cpu_ns: Option<Vec<u64>>,
+    /// CFS periods.
+    pub nr_periods: Option<u64>,
+    /// Throttled periods.
+    pub nr_throttled: Option<u64>,
+    /// Throttled time, ns.
+    pub throttled_ns: Option<u64>,
+    /// Memory usage, bytes.
+    pub memory: Option<u64>,
+    /// Working set, bytes.
+    pub working_set: Option<u64>,
+    /// The kernel's peak, bytes.
+    pub peak: Option<u64>,
+    /// OOM kills so far.
+    pub oom_kills: Option<u64>,
+    /// Limit hits so far (v1 failcnt, v2 events max).
+    pub failcnt: Option<u64>,
+    /// Tasks.
+    pub pids: Option<u64>,
+    /// The workload's bogo-ops so far.
+    pub bogo_ops: Option<u64>,
+    /// The workload's respawns so far.
+    pub respawns: Option<u64>,
+    /// The workload's refused forks so far.
+    pub failed_forks: Option<u64>,
+    /// The cgroup's CPU pressure, `some` total, µs (v2, or the v2 companion on hybrid hosts).
+    pub cpu_pressure_us: Option<u64>,
+    /// The cgroup's memory pressure, `some` total, µs.
+    pub memory_pressure_us: Option<u64>,
+}
+
+/// The live counters a workload (`limitcheck stress --counters FILE`) keeps in its container.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Work done so far.
+    #[serde(default)]
+    pub bogo_ops: u64,
+    /// Workers started again after they died.
+    #[serde(default)]
+    pub respawns: u64,
+    /// fork(2) calls refused.
+    #[serde(default)]
+    pub failed_forks: u64,
+}
+
+/// One reading of the host (a row of host.csv).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostSample {
+    /// Seconds since the containers started.
+    pub t: f64,
+    /// Each online CPU's busy time (user, nice, system, irq, softirq, steal), ns.
+    pub busy_ns: Vec<u64>,
+    /// Each online CPU's idle time (idle and iowait), ns.
+    pub idle_ns: Vec<u64>,
+    /// limitcheck's own CPU time (all its threads: the sampler, the runner), ns.
+    pub self_ns: u64,
+    /// Host-wide CPU pressure, `some` total, µs (`None`: the kernel has no PSI).
+    pub cpu_pressure_us: Option<u64>,
+    /// Host-wide memory pressure, `some` total, µs.
+    pub memory_pressure_us: Option<u64>,
+    /// MemAvailable, bytes.
+    pub mem_available: Option<u64>,
+}
+
+/// The host over one window, on one set of CPUs, in CPUs (CPU-seconds per second).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Load {
+    /// The CPUs considered (the container's cpuset, or every online CPU).
+    pub cpus: Vec<u32>,
+    /// Busy time on them of everything that is not limitcheck (its containers and itself).
+    pub foreign_cpus: f64,
+    /// Idle time on them.
+    pub idle_cpus: f64,
+    /// Host-wide CPU pressure: the share of the window in which some task waited for a CPU.
+    pub cpu_pressure: Option<f64>,
+    /// Host-wide memory pressure: the share in which some task waited for memory.
+    pub memory_pressure: Option<f64>,
+    /// The least MemAvailable seen, bytes.
+    pub mem_available_min: Option<u64>,
+}
+
+/// What the host and the container's cgroup did over an expectation's window: the evidence a
+/// shortfall is judged on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Context {
+    /// The host on the container's CPUs.
+    #[serde(flatten)]
+    pub host: Load,
+    /// The container's CPU usage over the window, CPUs.
+    pub usage_cpus: Option<f64>,
+    /// Its CPU quota in the window (the least in effect), CPUs.
+    pub quota_cpus: Option<f64>,
+    /// The share of its CFS periods that were throttled.
+    pub throttled: Option<f64>,
+    /// Its cgroup's CPU pressure (PSI `some`): the share of the window its tasks waited for a
+    /// CPU.
+    pub container_cpu_pressure: Option<f64>,
+    /// Its cgroup's memory pressure.
+    pub container_memory_pressure: Option<f64>,
+}
+
+/// A judged expectation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpectResult {
+    /// Metric name.
+    pub metric: String,
+    /// Container name.
+    pub container: String,
+    /// [from, to] in seconds.
+    pub window: [f64; 2],
+    /// Expected value, if `approx` was given.
+    pub expected: Option<f64>,
+    /// Tolerance, as given.
+    pub tolerance: Option<Tolerance>,
+    /// Lower bound.
+    pub min: Option<f64>,
+    /// Upper bound.
+    pub max: Option<f64>,
+    /// What was measured.
+    pub measured: Option<f64>,
+    /// For `settles_within`: seconds from the window's start until within tolerance.
+    #[serde(default)]
+    pub settled_after_s: Option<f64>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why, in words.
+    #[serde(default)]
+    pub reason: String,
+    /// What the host did meanwhile (None where no host samples were taken).
+    #[serde(default)]
+    pub context: Option<Context>,
+}
+
+impl ExpectResult {
+    /// Whether values are bytes.
+    pub fn is_bytes(&self) -> bool {
+        self.metric.starts_with("memory.")
+            && !matches!(self.metric.as_str(), "memory.oom_kills" | "memory.failcnt")
+    }
+
+    /// A value in the metric's unit, for people: `256.0 MiB`, `0.500`.
+    pub fn show(&self, v: f64) -> String {
+        if self.is_bytes() {
+            format!("{:.1} MiB", v / 1048576.0)
+        } else {
+            format!("{v:.3}")
+        }
+    }
+
+    /// The band around `expected` in the metric's unit.
+    pub fn band(&self) -> Option<f64> {
+        Some(self.tolerance?.band(self.expected?))
+    }
+
+    /// What was expected, in words: `1.000 ± 0.050`, `≤ 256.0 MiB`, `≥ 0.800`.
+    pub fn expected_text(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(e) = self.expected {
+            match self.band() {
+                Some(b) => parts.push(format!("{} ± {}", self.show(e), self.show(b))),
+                None => parts.push(self.show(e)),
+            }
+        }
+        if let Some(m) = self.min {
+            parts.push(format!("≥ {}", self.show(m)));
+        }
+        if let Some(m) = self.max {
+            parts.push(format!("≤ {}", self.show(m)));
+        }
+        parts.join(", ")
+    }
+
+    /// A stable name: `cpu.usage of hog over 2-6 s`.
+    pub fn name(&self) -> String {
+        format!(
+            "{} of {} over {}-{} s",
+            self.metric, self.container, self.window[0], self.window[1]
+        )
+    }
+}
+
+/// A step as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// Planned time, s.
+    pub at: f64,
+    /// Actual time of the write, s (None when skipped).
+    pub actual: Option<f64>,
+    /// Container name.
+    pub container: String,
+    /// What was done, e.g. `cpu.cfs_quota_us = 50000` or `set cpus 0.5`.
+    pub what: String,
+    /// `file` or `runtime`.
+    pub via: Via,
+    /// Expected outcome.
+    pub expected: String,
+    /// What happened: `ok` or the errno's name (`EBUSY`), or `error: ...`.
+    pub outcome: Option<String>,
+    /// Verdict.
+    pub verdict: Verdict,
+}
+
+/// A container's limits at a moment, read back from its cgroup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimitPoint {
+    /// Seconds from the start.
+    pub t: f64,
+    /// Container name.
+    pub container: String,
+    /// CPU quota / period, in CPUs (`None`: no quota).
+    pub cpus: Option<f64>,
+    /// Memory limit, bytes (`None`: none).
+    pub memory_bytes: Option<u64>,
+}
+
+/// One attempt at a scenario (the last is the scenario's result).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// Why.
+    #[serde(default)]
+    pub reason: String,
+    /// Its judged expectations.
+    #[serde(default)]
+    pub expectations: Vec<ExpectResult>,
+}
+
+/// A scenario's result: summary.json's entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    /// Name.
+    pub name: String,
+    /// File.
+    pub file: PathBuf,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// Why (for skip, error, inconclusive and fail).
+    #[serde(default)]
+    pub reason: String,
+    /// Sampling interval, s.
+    pub interval_s: f64,
+    /// Duration, s.
+    pub duration_s: f64,
+    /// Samples taken.
+    #[serde(default)]
+    pub samples: usize,
+    /// Mean and worst lateness of samples, ms.
+    #[serde(default)]
+    pub jitter_ms: [f64; 2],
+    /// The container names, in order.
+    #[serde(default)]
+    pub containers: Vec<String>,
+    /// Judged expectations.
+    #[serde(default)]
+    pub expectations: Vec<ExpectResult>,
+    /// Steps.
+    #[serde(default)]
+    pub steps: Vec<StepResult>,
+    /// The CPU and memory limits of each container as read back from the kernel at the start
+    /// and after every step (what the charts draw as limit lines).
+    #[serde(default)]
+    pub limits: Vec<LimitPoint>,
+    /// Every attempt, in order (more than one when an inconclusive verdict was retried).
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+    /// The samples (in samples.csv, not in summary.json).
+    #[serde(skip)]
+    pub sample_rows: Vec<Sample>,
+    /// The host's samples (in host.csv).
+    #[serde(skip)]
+    pub host_rows: Vec<HostSample>,
+}
+
+impl ScenarioResult {
+    /// `inconclusive, inconclusive, pass`: the attempts' verdicts, when there was a retry.
+    pub fn attempts_text(&self) -> Option<String> {
+        (self.attempts.len() > 1).then(|| {
+            self.attempts
+                .iter()
+                .map(|a| a.verdict.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
+    /// This result as an attempt.
+    pub fn attempt(&self) -> Attempt {
+        Attempt {
+            verdict: self.verdict,
+            reason: self.reason.clone(),
+            expectations: self.expectations.clone(),
+        }
+    }
+}
+
+/// The host facts summary.json records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostInfo {
+    /// `uname -r`.
+    pub kernel: String,
+    /// v1, hybrid or v2.
+    pub cgroup_mode: String,
+    /// Online CPUs.
+    pub cpus: usize,
+    /// MemTotal, bytes.
+    pub memory_bytes: u64,
+    /// limitcheck's version.
+    pub limitcheck_version: String,
+}
+
+/// How `limitcheck vm` ran a run (filled in on the host).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VmInfo {
+    /// The kernel file booted.
+    pub kernel_file: String,
+    /// kvm or tcg.
+    pub accel: String,
+    /// Why that accelerator.
+    pub accel_reason: String,
+    /// How the guest ended.
+    pub outcome: String,
+}
+
+/// summary.json.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Schema version of this file ([`SCHEMA`]).
+    pub schema: u32,
+    /// The run's id.
+    pub run_id: String,
+    /// The host.
+    pub host: HostInfo,
+    /// One entry per scenario, in the order run.
+    pub scenarios: Vec<ScenarioResult>,
+    /// Set when the run was made inside a VM by `limitcheck vm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm: Option<VmInfo>,
+}
+
+/// What went wrong reading or writing a record.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A file is not what a run writes.
+    #[error("{}{}: {reason}", path.display(), line.map_or(String::new(), |l| format!(":{l}")))]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// The line, where known.
+        line: Option<u64>,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn format_err(path: &Path, line: Option<u64>, reason: impl Into<String>) -> RecordError {
+    RecordError::Format {
+        path: path.to_path_buf(),
+        line,
+        reason: reason.into(),
+    }
+}
+
+fn csv_err(path: &Path, e: csv::Error) -> RecordError {
+    let line = e.position().map(|p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => RecordError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        k => format_err(path, line, format!("{k:?}")),
+    }
+}
+
+/// Reads summary.json: `path` is the run directory or the file itself.
+pub fn load_summary(path: &Path) -> Result<Summary, RecordError> {
+    let file = if path.is_dir() {
+        path.join("summary.json")
+    } else {
+        path.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&file).map_err(|source| RecordError::Io {
+        path: file.clone(),
+        source,
+    })?;
+    let s: Summary = serde_json::from_str(&text).map_err(|e| {
+        format_err(
+            &file,
+            Some(e.line() as u64),
+            format!("not a limitcheck summary.json: {e}"),
+        )
+    })?;
+    if s.schema != SCHEMA {
+        return Err(format_err(
+            &file,
+            None,
+            format!(
+                "schema {} is not one this limitcheck reads ({SCHEMA})",
+                s.schema
+            ),
+        ));
+    }
+    Ok(s)
+}
+
+const SAMPLE_COLUMNS: [&str; 19] = [
+    "scenario",
+    "container",
+    "t_s",
+    "jitter_ms",
+    "cpu_ns",
+    "nr_periods",
+    "nr_throttled",
+    "throttled_ns",
+    "memory_bytes",
+    "working_set_bytes",
+    "peak_bytes",
+    "oom_kills",
+    "failcnt",
+    "pids",
+    "bogo_ops",
+    "respawns",
+    "failed_forks",
+    "cpu_pressure_us",
+    "memory_pressure_us",
+];
+
+fn cell(v: Option<u64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// Writes summary.json, samples.csv and host.csv into `dir`.
+pub fn write_run(dir: &Path, summary: &Summary) -> Result<(), RecordError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RecordError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let file = dir.join("summary.json");
+    let json = serde_json::to_string_pretty(summary).expect("a summary serializes") + "\n";
+    std::fs::write(&file, json).map_err(io(&file))?;
+
+    let file = dir.join("samples.csv");
+    let ncpu = summary
+        .scenarios
+        .iter()
+        .flat_map(|s| s.sample_rows.iter())
+        .filter_map(|x| x.per_cpu_ns.as_ref().map(Vec::len))
+        .max()
+        .unwrap_or(0);
+    let mut w = csv::Writer::from_path(&file).map_err(|e| csv_err(&file, e))?;
+    let mut head: Vec<String> = SAMPLE_COLUMNS.iter().map(|c| c.to_string()).collect();
+    head.extend((0..ncpu).map(|i| format!("cpu{i}_ns")));
+    w.write_record(&head).map_err(|e| csv_err(&file, e))?;
+    for s in &summary.scenarios {
+        for x in &s.sample_rows {
+            let mut rec = vec![
+                s.name.clone(),
+                s.containers.get(x.container).cloned().unwrap_or_default(),
+                format!("{:.6}", x.t),
+                format!("{:.3}", x.jitter_ms),
+            ];
+            rec.extend(
+                [
+                    x.cpu_ns,
+                    x.nr_periods,
+                    x.nr_throttled,
+                    x.throttled_ns,
+                    x.memory,
+                    x.working_set,
+                    x.peak,
+                    x.oom_kills,
+                    x.failcnt,
+                    x.pids,
+                    x.bogo_ops,
+                    x.respawns,
+                    x.failed_forks,
+                    x.cpu_pressure_us,
+                    x.memory_pressure_us,
+                ]
+                .map(cell),
+            );
+            rec.extend(
+                (0..ncpu).map(|i| cell(x.per_cpu_ns.as_ref().and_then(|v| v.get(i).copied()))),
+            );
+            w.write_record(&rec).map_err(|e| csv_err(&file, e))?;
+        }
+    }
+    w.flush().map_err(io(&file))?;
+
+    let file = dir.join("host.csv");
+    let ncpu = summary
+        .scenarios
+        .iter()
+        .flat_map(|s| s.host_rows.iter())
+        .map(|h| h.busy_ns.len())
+        .max()
+        .unwrap_or(0);
+    let mut w = csv::Writer::from_path(&file).map_err(|e| csv_err(&file, e))?;
+    let mut head: Vec<String> = [
+        "scenario",
+        "t_s",
+        "self_ns",
+        "cpu_pressure_us",
+        "memory_pressure_us",
+        "mem_available_bytes",
+    ]
+    .map(String::from)
+    .to_vec();
+    for i in 0..ncpu {
+        head.push(format!("cpu{i}_busy_ns"));
+        head.push(format!("cpu{i}_idle_ns"));
+    }
+    w.write_record(&head).map_err(|e| csv_err(&file, e))?;
+    for s in &summary.scenarios {
+        for h in &s.host_rows {
+            let mut rec = vec![
+                s.name.clone(),
+                format!("{:.6}", h.t),
+                h.self_ns.to_string(),
+                cell(h.cpu_pressure_us),
+                cell(h.memory_pressure_us),
+                cell(h.mem_available),
+            ];
+            for i in 0..ncpu {
+                rec.push(cell(h.busy_ns.get(i).copied()));
+                rec.push(cell(h.idle_ns.get(i).copied()));
+            }
+            w.write_record(&rec).map_err(|e| csv_err(&file, e))?;
+        }
+    }
+    w.flush().map_err(io(&file))
+}
+
+/// A CSV file read by column name.
+struct Table {
+    path: PathBuf,
+    head: csv::StringRecord,
+    rows: csv::Reader<std::fs::File>,
+}
+
+impl Table {
+    fn open(path: &Path) -> Result<Table, RecordError> {
+        let mut rows = csv::Reader::from_path(path).map_err(|e| csv_err(path, e))?;
+        let head = rows.headers().map_err(|e| csv_err(path, e))?.clone();
+        Ok(Table {
+            path: path.to_path_buf(),
+            head,
+            rows,
+        })
+    }
+
+    fn col(&self, name: &str) -> Option<usize> {
+        self.head.iter().position(|h| h == name)
+    }
+
+    fn count(&self, pattern: impl Fn(usize) -> String) -> usize {
+        (0..)
+            .take_while(|&i| self.col(&pattern(i)).is_some())
+            .count()
+    }
+}
+
+/// One row of a [`Table`], with typed getters that name the file, line and column on error.
+struct Row<'a> {
+    table: &'a Table,
+    rec: csv::StringRecord,
+}
+
+impl Row<'_> {
+    fn line(&self) -> Option<u64> {
+        self.rec.position().map(|p| p.line())
+    }
+
+    fn text(&self, name: &str) -> &str {
+        self.table
+            .col(name)
+            .and_then(|i| self.rec.get(i))
+            .unwrap_or("")
+    }
+
+    fn num(&self, name: &str) -> Result<Option<u64>, RecordError> {
+        let v = self.text(name);
+        if v.is_empty() {
+            return Ok(None);
+        }
+        v.parse().map(Some).map_err(|_| {
+            format_err(
+                &self.table.path,
+                self.line(),
+                format!("{name} = {v:?} is not a count"),
+            )
+        })
+    }
+
+    fn real(&self, name: &str) -> Result<f64, RecordError> {
+        let v = self.text(name);
+        v.parse().map_err(|_| {
+            format_err(
+                &self.table.path,
+                self.line(),
+                format!("{name} = {v:?} is not a number"),
+            )
+        })
+    }
+}
+
+fn rows(t: &mut Table) -> Result<Vec<csv::StringRecord>, RecordError> {
+    let path = t.path.clone();
+    t.rows
+        .records()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| csv_err(&path, e))
+}
+
+/// Reads samples.csv back: each row's scenario and sample, the container's index found in
+/// `containers(scenario)` (the scenario's container names, as summary.json lists them).
+pub fn read_samples(
+    path: &Path,
+    containers: &dyn Fn(&str) -> Vec<String>,
+) -> Result<Vec<(String, Sample)>, RecordError> {
+    let mut t = Table::open(path)?;
+    let ncpu = t.count(|i| format!("cpu{i}_ns"));
+    let mut out = Vec::new();
+    for rec in rows(&mut t)? {
+        let r = Row { table: &t, rec };
+        let scenario = r.text("scenario").to_string();
+        let name = r.text("container");
+        let container = containers(&scenario)
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| {
+                format_err(
+                    path,
+                    r.line(),
+                    format!("scenario {scenario:?} has no container {name:?}"),
+                )
+            })?;
+        let mut per_cpu = Vec::new();
+        for i in 0..ncpu {
+            per_cpu.extend(r.num(&format!("cpu{i}_ns"))?);
+        }
+        out.push((
+            scenario,
+            Sample {
+                t: r.real("t_s")?,
+                container,
+                jitter_ms: r.real("jitter_ms")?,
+                cpu_ns: r.num("cpu_ns")?,
+                per_cpu_ns: (!per_cpu.is_empty()).then_some(per_cpu),
+                nr_periods: r.num("nr_periods")?,
+                nr_throttled: r.num("nr_throttled")?,
+                throttled_ns: r.num("throttled_ns")?,
+                memory: r.num("memory_bytes")?,
+                working_set: r.num("working_set_bytes")?,
+                peak: r.num("peak_bytes")?,
+                oom_kills: r.num("oom_kills")?,
+                failcnt: r.num("failcnt")?,
+                pids: r.num("pids")?,
+                bogo_ops: r.num("bogo_ops")?,
+                respawns: r.num("respawns")?,
+                failed_forks: r.num("failed_forks")?,
+                cpu_pressure_us: r.num("cpu_pressure_us")?,
+                memory_pressure_us: r.num("memory_pressure_us")?,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Reads host.csv back: each scenario's host samples, in the file's order.
+pub fn read_host(path: &Path) -> Result<Vec<(String, HostSample)>, RecordError> {
+    let mut t = Table::open(path)?;
+    let ncpu = t.count(|i| format!("cpu{i}_busy_ns"));
+    let mut out = Vec::new();
+    for rec in rows(&mut t)? {
+        let r = Row { table: &t, rec };
+        let mut h = HostSample {
+            t: r.real("t_s")?,
+            self_ns: r.num("self_ns")?.unwrap_or(0),
+            cpu_pressure_us: r.num("cpu_pressure_us")?,
+            memory_pressure_us: r.num("memory_pressure_us")?,
+            mem_available: r.num("mem_available_bytes")?,
+            ..Default::default()
+        };
+        for i in 0..ncpu {
+            h.busy_ns
+                .push(r.num(&format!("cpu{i}_busy_ns"))?.unwrap_or(0));
+            h.idle_ns
+                .push(r.num(&format!("cpu{i}_idle_ns"))?.unwrap_or(0));
+        }
+        out.push((r.text("scenario").to_string(), h));
+    }
+    Ok(out)
+}
+
+/// Reads a whole run directory: summary.json with each scenario's samples and host samples
+/// filled in from samples.csv and host.csv (left empty when a file is absent).
+pub fn load_run(dir: &Path) -> Result<Summary, RecordError> {
+    let mut s = load_summary(dir)?;
+    let names: Vec<(String, Vec<String>)> = s
+        .scenarios
+        .iter()
+        .map(|x| (x.name.clone(), x.containers.clone()))
+        .collect();
+    let containers = |n: &str| {
+        names
+            .iter()
+            .find(|(x, _)| x == n)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_default()
+    };
+    let samples = dir.join("samples.csv");
+    if samples.exists() {
+        for (n, row) in read_samples(&samples, &containers)? {
+            if let Some(sc) = s.scenarios.iter_mut().find(|x| x.name == n) {
+                sc.sample_rows.push(row);
+            }
+        }
+    }
+    let host = dir.join("host.csv");
+    if host.exists() {
+        for (n, row) in read_host(&host)? {
+            if let Some(sc) = s.scenarios.iter_mut().find(|x| x.name == n) {
+                sc.host_rows.push(row);
+            }
+        }
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> Summary {
+        let e = ExpectResult {
+            metric: "cpu.usage".into(),
+            container: "hog".into(),
+            window: [1.0, 4.0],
+            expected: Some(1.5),
+            tolerance: Some(Tolerance::Relative(0.05)),
+            min: None,
+            max: None,
+            measured: Some(1.014),
+            settled_after_s: None,
+            verdict: Verdict::Inconclusive,
+            reason: "starved by the host".into(),
+            context: Some(Context {
+                host: Load {
+                    cpus: vec![0, 1],
+                    foreign_cpus: 0.98,
+                    idle_cpus: 0.0,
+                    cpu_pressure: Some(0.5),
+                    memory_pressure: None,
+                    mem_available_min: Some(1 << 34),
+                },
+                usage_cpus: Some(1.014),
+                quota_cpus: Some(1.5),
+                throttled: Some(0.0),
+                container_cpu_pressure: Some(0.94),
+                container_memory_pressure: None,
+            }),
+        };
+        let mut sc = ScenarioResult {
+            name: "seed-2-4".into(),
+            file: "scenarios/seed-2-4-cpu-quota.toml".into(),
+            description: "quota, raised".into(),
+            verdict: Verdict::Inconclusive,
+            reason: "starved".into(),
+            interval_s: 0.1,
+            duration_s: 4.0,
+            samples: 2,
+            jitter_ms: [0.1, 0.5],
+            containers: vec!["hog".into(), "other, with a comma".into()],
+            expectations: vec![e],
+            steps: vec![StepResult {
+                at: 2.0,
+                actual: Some(2.0004),
+                container: "hog".into(),
+                what: "cpu.cfs_quota_us = 150000".into(),
+                via: Via::File,
+                expected: "ok".into(),
+                outcome: Some("ok".into()),
+                verdict: Verdict::Pass,
+            }],
+            limits: vec![LimitPoint {
+                t: 0.0,
+                container: "hog".into(),
+                cpus: Some(1.0),
+                memory_bytes: None,
+            }],
+            attempts: Vec::new(),
+            sample_rows: vec![
+                Sample {
+                    t: 0.1,
+                    container: 0,
+                    jitter_ms: 0.25,
+                    cpu_ns: Some(100_000_000),
+                    per_cpu_ns: Some(vec![60_000_000, 40_000_000]),
+                    nr_periods: Some(1),
+                    cpu_pressure_us: Some(5),
+                    ..Default::default()
+                },
+                Sample {
+                    t: 0.2,
+                    container: 1,
+                    memory: Some(1 << 20),
+                    per_cpu_ns: Some(vec![0, 0]),
+                    ..Default::default()
+                },
+            ],
+            host_rows: vec![HostSample {
+                t: 0.1,
+                busy_ns: vec![1, 2],
+                idle_ns: vec![3, 4],
+                self_ns: 5,
+                cpu_pressure_us: Some(6),
+                memory_pressure_us: None,
+                mem_available: Some(7),
+            }],
+        };
+        sc.attempts = vec![sc.attempt(), sc.attempt()];
+        Summary {
+            schema: SCHEMA,
+            run_id: "20261201T110000".into(),
+            host: HostInfo {
+                kernel: "6.18".into(),
+                cgroup_mode: "hybrid".into(),
+                cpus: 2,
+                memory_bytes: 1 << 34,
+                limitcheck_version: "0.1.0".into(),
+            },
+            scenarios: vec![sc],
+            vm: None,
+        }
+    }
+
+    #[test]
+    fn a_run_round_trips_through_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = summary();
+        write_run(dir.path(), &s).unwrap();
+        let back = load_run(dir.path()).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(
+            back.scenarios[0].attempts_text().as_deref(),
+            Some("inconclusive, inconclusive")
+        );
+    }
+
+    #[test]
+    fn verdicts_and_tolerances_keep_their_json_words() {
+        let v = serde_json::to_value(summary()).unwrap();
+        let sc = &v["scenarios"][0];
+        assert_eq!(sc["verdict"], "inconclusive");
+        assert_eq!(sc["expectations"][0]["tolerance"]["relative"], 0.05);
+        assert_eq!(sc["expectations"][0]["context"]["foreign_cpus"], 0.98);
+        assert_eq!(sc["steps"][0]["via"], "file");
+        assert!(sc.get("sample_rows").is_none() && v.get("vm").is_none());
+    }
+
+    #[test]
+    fn an_older_summary_without_the_newer_fields_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = r#"{"schema": 1, "run_id": "r", "host": {"kernel": "6.1", "cgroup_mode": "v2",
+            "cpus": 2, "memory_bytes": 1, "limitcheck_version": "0.1.0"},
+            "scenarios": [{"name": "a", "file": "a.toml", "verdict": "pass", "interval_s": 0.1,
+            "duration_s": 3.0, "expectations": [{"metric": "cpu.usage", "container": "c",
+            "window": [1.0, 2.0], "expected": null, "tolerance": null, "min": null, "max": 1.0,
+            "measured": 0.5, "verdict": "pass"}]}]}"#;
+        std::fs::write(dir.path().join("summary.json"), text).unwrap();
+        let s = load_run(dir.path()).unwrap();
+        assert_eq!(s.scenarios[0].expectations[0].context, None);
+        assert!(s.scenarios[0].attempts.is_empty());
+    }
+
+    #[test]
+    fn bad_files_name_the_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        write_run(dir.path(), &summary()).unwrap();
+        let csv = dir.path().join("host.csv");
+        let text = std::fs::read_to_string(&csv)
+            .unwrap()
+            .replace(",5,", ",five,");
+        std::fs::write(&csv, text).unwrap();
+        let e = load_run(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("host.csv:2") && e.contains("self_ns"), "{e}");
+        std::fs::write(dir.path().join("summary.json"), "{\"schema\": 2}").unwrap();
+        let e = load_summary(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("summary.json"), "{e}");
+    }
+}
