@@ -180,6 +180,11 @@ pub struct Load {
     pub foreign_cpus: f64,
     /// Idle time on them.
     pub idle_cpus: f64,
+    /// Idle time on them in the sample intervals in which the container was not throttled
+    /// (all of them without a quota): CPUs free while nothing but the scheduler kept the
+    /// container off them. Idle time while it is throttled is the quota doing its job.
+    #[serde(default)]
+    pub idle_unthrottled_cpus: Option<f64>,
     /// Host-wide CPU pressure: the share of the window in which some task waited for a CPU.
     pub cpu_pressure: Option<f64>,
     /// Host-wide memory pressure: the share in which some task waited for memory.
@@ -871,6 +876,7 @@ mod tests {
                     cpus: vec![0, 1],
                     foreign_cpus: 0.98,
                     idle_cpus: 0.0,
+                    idle_unthrottled_cpus: Some(0.0),
                     cpu_pressure: Some(0.5),
                     memory_pressure: None,
                     mem_available_min: Some(1 << 34),

@@ -15,10 +15,13 @@
 //! 2. it was throttled in >= 80% of its periods yet used under 80% of its quota — a throttle in
 //!    a period means the quota ran out in it, so only the kernel losing runtime (the CFS
 //!    slice-expiry pattern) gives both: **fail**;
-//! 3. its tasks waited for a CPU (its cgroup's PSI `some`) half the window or more while idle
-//!    CPU time >= `d` — CPUs were free and it did not get them: **fail** (without PSI, on
-//!    idle time alone). A container that sleeps by design (a duty cycle) leaves its CPUs idle
-//!    while it sleeps, which is why waiting is asked for;
+//! 3. its tasks waited for a CPU (its cgroup's PSI `some`) half the window or more while the
+//!    idle CPU time in the sample intervals in which it was not throttled is >= `d` — CPUs
+//!    were free and it did not get them: **fail** (without PSI, on idle time alone). A
+//!    container that sleeps by design (a duty cycle) leaves its CPUs idle while it sleeps,
+//!    which is why waiting is asked for; one held at its quota leaves them idle while it is
+//!    throttled, which is why only unthrottled intervals count (under bursty foreign load a
+//!    container can be throttled in some periods and starved in others);
 //! 4. its tasks hardly waited (PSI `some` under 5%) — nothing starved them: **fail**;
 //! 5. idle + foreign load >= `d` — what was missing went to other processes: **inconclusive**;
 //! 6. otherwise limitcheck's own containers took it (the scenario's contention is its subject):
@@ -29,10 +32,11 @@
 //! above say who.
 //!
 //! Other metrics below their bound (throttling, memory, workload progress) are inconclusive
-//! when the container's CPUs were saturated by foreign load (foreign >= 10% of them and idle
-//! under 10%, with the container's CPU pressure at 5% or more where known), and memory ones
-//! also under host memory pressure (PSI `some` >= 10%) or when the host's MemAvailable fell
-//! below the shortfall.
+//! when foreign load shared the container's CPUs (>= 10% of them) and its tasks felt it (its
+//! CPU pressure at 5% or more, where known) — idle time is no evidence either way for them: a
+//! workload that sleeps by design leaves its CPUs idle — and memory ones also under host
+//! memory pressure (PSI `some` >= 10%) or when the host's MemAvailable fell below the
+//! shortfall.
 
 use crate::host::HostSample;
 use crate::model::{Expect, Metric, Scenario, Tolerance};
@@ -314,8 +318,9 @@ fn context(
         Metric::CpuUsageOn(n) => vec![n],
         _ => cpusets[e.container].clone(),
     };
-    let host = crate::host::load(rec.host, rec.samples, &cpusets, &on, a, b)?;
+    let mut host = crate::host::load(rec.host, rec.samples, &cpusets, &on, a, b)?;
     let quota_cpus = quota_in(rec.limits, &s.containers[e.container].name, a, b);
+    host.idle_unthrottled_cpus = idle_unthrottled(rec.host, rows, &host.cpus, a, b);
     let pressure = |f: &dyn Fn(&Sample) -> Option<u64>| -> Option<f64> {
         let first = rows.iter().find(|x| x.t >= a - 1e-9 && f(x).is_some())?;
         let last = rows
@@ -336,6 +341,47 @@ fn context(
         container_cpu_pressure: pressure(&|x| x.cpu_pressure_us),
         container_memory_pressure: pressure(&|x| x.memory_pressure_us),
     })
+}
+
+/// Idle time on `cpus` summed over the container's sample intervals inside `[a, b]` in which
+/// its throttled-period count did not grow, per second of the window. The host's and the
+/// container's samples of one tick share their time stamp.
+fn idle_unthrottled(
+    host: &[HostSample],
+    rows: &[&Sample],
+    cpus: &[u32],
+    a: f64,
+    b: f64,
+) -> Option<f64> {
+    let at = |t: f64| host.iter().find(|h| (h.t - t).abs() < 1e-9);
+    let inside: Vec<&&Sample> = rows
+        .iter()
+        .filter(|x| x.t >= a - 1e-9 && x.t <= b + 1e-9)
+        .collect();
+    let mut idle_ns = 0.0;
+    let mut span = 0.0;
+    for w in inside.windows(2) {
+        let (x, y) = (w[0], w[1]);
+        let (Some(h0), Some(h1)) = (at(x.t), at(y.t)) else {
+            continue;
+        };
+        span += y.t - x.t;
+        let throttled = matches!((x.nr_throttled, y.nr_throttled), (Some(p), Some(q)) if q > p);
+        if throttled {
+            continue;
+        }
+        idle_ns += cpus
+            .iter()
+            .filter_map(|&c| {
+                Some(
+                    h1.idle_ns
+                        .get(c as usize)?
+                        .saturating_sub(*h0.idle_ns.get(c as usize)?),
+                )
+            })
+            .sum::<u64>() as f64;
+    }
+    (span > 0.0).then(|| idle_ns / 1e9 / span)
 }
 
 /// A shortfall of `d` judged against the context (see the module's documentation).
@@ -367,8 +413,9 @@ fn shortfall(e: &Expect, m: f64, d: f64, cx: Option<&Context>) -> (Verdict, Stri
             t * 100.0
         )),
     );
-    let cpu_starved =
-        h.foreign_cpus >= 0.1 * n && h.idle_cpus < 0.1 * n && waited.is_none_or(|p| p >= 0.05);
+    // Idle time says nothing here: a duty-cycle workload leaves its CPUs idle while it sleeps
+    // (cfs-burst's plain container: 0.26 CPU idle on its CPU while a busy loop shared it).
+    let cpu_starved = h.foreign_cpus >= 0.1 * n && waited.is_none_or(|p| p >= 0.05);
     match e.metric {
         Metric::CpuUsage | Metric::CpuUsageOn(_) => {
             if let (Metric::CpuUsage, Some(q)) = (e.metric, cx.quota_cpus) {
@@ -381,8 +428,9 @@ fn shortfall(e: &Expect, m: f64, d: f64, cx: Option<&Context>) -> (Verdict, Stri
                     return (Verdict::Fail, format!("throttled in {:.0}% of its periods while using {m:.3} of its {q:.3}-CPU quota: runtime was lost (the CFS slice-expiry pattern) ({figures})", t * 100.0));
                 }
             }
-            if h.idle_cpus >= d && waited.is_none_or(|p| p >= 0.5) {
-                return (Verdict::Fail, format!("{:.2} CPU was idle, more than the {d:.3} it lacked, while its tasks waited: the CPUs were free ({figures})", h.idle_cpus));
+            let free = h.idle_unthrottled_cpus.unwrap_or(h.idle_cpus);
+            if free >= d && waited.is_none_or(|p| p >= 0.5) {
+                return (Verdict::Fail, format!("{free:.2} CPU was idle while it was not throttled, more than the {d:.3} it lacked, and its tasks waited: the CPUs were free ({figures})"));
             }
             if waited.is_some_and(|p| p < 0.05) {
                 return (
@@ -411,7 +459,7 @@ fn shortfall(e: &Expect, m: f64, d: f64, cx: Option<&Context>) -> (Verdict, Stri
             if cpu_starved {
                 return (
                     Verdict::Inconclusive,
-                    format!("its CPUs were saturated by other processes ({figures})"),
+                    format!("other processes shared its CPUs while its tasks waited ({figures})"),
                 );
             }
             (
@@ -423,12 +471,12 @@ fn shortfall(e: &Expect, m: f64, d: f64, cx: Option<&Context>) -> (Verdict, Stri
             if cpu_starved {
                 return (
                     Verdict::Inconclusive,
-                    format!("its CPUs were saturated by other processes ({figures})"),
+                    format!("other processes shared its CPUs while its tasks waited ({figures})"),
                 );
             }
             (
                 Verdict::Fail,
-                format!("its CPUs were not saturated by other processes ({figures})"),
+                format!("no other process took its CPUs ({figures})"),
             )
         }
     }
@@ -797,5 +845,66 @@ mod tests {
             },
         );
         assert_eq!(j.verdict, Verdict::Fail);
+    }
+
+    /// Bursty foreign load (a build's compilers coming and going): in every other 0.1 s
+    /// interval the container gets its whole 1.0-CPU quota and is throttled while 0.5 CPU
+    /// stays idle; in the others it is starved to 0.8 with no CPU idle. It measures 0.9.
+    #[test]
+    fn idle_time_while_throttled_is_not_a_free_cpu() {
+        let s = scenario("cpus = 1.0", "approx = 1.0\ntolerance = \"5%\"");
+        let (mut samples, mut host) = (Vec::new(), Vec::new());
+        let (mut cpu, mut thr, mut busy, mut idle) = (0.0, 0, 0.0, 0.0);
+        for i in 0..=40u64 {
+            let t = i as f64 * 0.1;
+            samples.push(Sample {
+                t,
+                cpu_ns: Some((cpu * 1e9) as u64),
+                nr_periods: Some(i),
+                nr_throttled: Some(thr),
+                cpu_pressure_us: Some((t * 0.9e6) as u64),
+                ..Default::default()
+            });
+            host.push(HostSample {
+                t,
+                busy_ns: vec![(busy * 1e9 / 2.0) as u64; 2],
+                idle_ns: vec![(idle * 1e9 / 2.0) as u64; 2],
+                ..Default::default()
+            });
+            let (c, foreign) = if i % 2 == 0 { (1.0, 0.5) } else { (0.8, 1.2) };
+            cpu += c * 0.1;
+            busy += (c + foreign) * 0.1;
+            idle += (2.0 - c - foreign) * 0.1;
+            thr += u64::from(i % 2 == 0);
+        }
+        let e = judged(&s, Some(1.0), (samples, host));
+        let cx = e.context.clone().unwrap();
+        assert!((cx.host.idle_cpus - 0.25).abs() < 0.02, "{cx:?}");
+        assert!(cx.host.idle_unthrottled_cpus.unwrap() < 0.01, "{cx:?}");
+        assert_eq!(e.verdict, Verdict::Inconclusive, "{}", e.reason);
+    }
+
+    /// 128M expected held, 64M measured: inconclusive when the host was short of memory
+    /// (memory PSI 30%), a failure when it was not and its CPUs were free.
+    #[test]
+    fn a_memory_shortfall_under_host_memory_pressure_is_inconclusive() {
+        let text = "duration = \"4s\"\n[[container]]\nworkload = { kind = \"vm\", workers = 1, bytes = \"128M\", keep = true }\n[[expect]]\nmetric = \"memory.usage\"\nwindow = [\"1s\", \"4s\"]\napprox = \"128M\"\ntolerance = \"5%\"\n";
+        let s = crate::model::parse(text, std::path::Path::new("t.toml")).unwrap();
+        let run = |pressure: f64| {
+            let (mut samples, mut host) = recorded(0.3, 0.0, 0.0, 0.0);
+            for x in &mut samples {
+                x.memory = Some(64 << 20);
+            }
+            for h in &mut host {
+                h.memory_pressure_us = Some((h.t * pressure * 1e6) as u64);
+                h.mem_available = Some(20 << 30);
+            }
+            judged(&s, None, (samples, host))
+        };
+        let e = run(0.3);
+        assert_eq!(e.verdict, Verdict::Inconclusive, "{}", e.reason);
+        assert!(e.reason.contains("short of memory"), "{}", e.reason);
+        let e = run(0.0);
+        assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
     }
 }

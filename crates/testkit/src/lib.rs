@@ -67,17 +67,33 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 /// Unrelated busy loops on the host (`sh -c 'while :; do :; done'`, as a user's stray job or a
-/// CI neighbour would be), killed and reaped when dropped — also when the test panics.
+/// CI neighbour would be), killed with their process group and reaped when dropped — also
+/// when the test panics.
 pub struct BusyLoops(Vec<std::process::Child>);
 
 impl BusyLoops {
-    /// Starts `n` loops.
+    /// Starts `n` steady loops.
     pub fn start(n: usize) -> BusyLoops {
+        Self::spawn(n, "while :; do :; done")
+    }
+
+    /// Starts `n` bursty loops, as a build's compilers come and go: busy for 0.3 s, idle for
+    /// 0.2 s, over and over.
+    pub fn bursty(n: usize) -> BusyLoops {
+        Self::spawn(
+            n,
+            "while :; do timeout 0.3 sh -c 'while :; do :; done'; sleep 0.2; done",
+        )
+    }
+
+    fn spawn(n: usize, script: &str) -> BusyLoops {
+        use std::os::unix::process::CommandExt;
         BusyLoops(
             (0..n)
                 .map(|_| {
                     std::process::Command::new("sh")
-                        .args(["-c", "while :; do :; done"])
+                        .args(["-c", script])
+                        .process_group(0)
                         .spawn()
                         .expect("sh starts")
                 })
@@ -89,7 +105,10 @@ impl BusyLoops {
 impl Drop for BusyLoops {
     fn drop(&mut self) {
         for c in &mut self.0 {
-            let _ = c.kill();
+            // SAFETY: kill(2) of the loop's own process group.
+            unsafe {
+                libc::kill(-(c.id() as i32), libc::SIGKILL);
+            }
             let _ = c.wait();
         }
     }

@@ -299,7 +299,7 @@ fn run_scenarios(cfg: &GuestConfig, results: &mut std::fs::File) -> Result<u8, S
         &mut |l| say(l),
         None,
         &mut |_| {
-            for name in ["summary.json", "samples.csv"] {
+            for name in ["summary.json", "samples.csv", "host.csv"] {
                 if let Ok(data) = std::fs::read(run_dir.join(name)) {
                     if let Err(e) = transport::file(results, name, &data) {
                         say(&format!("guest: cannot send {name}: {e}"));
