@@ -327,6 +327,25 @@ pub struct LimitPoint {
     pub memory_bytes: Option<u64>,
 }
 
+/// A container whose process ended before the scenario did, when the scenario did not allow
+/// it: the scenario is an error and nothing is judged (a dead workload is not a failed limit).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Death {
+    /// Container name.
+    pub container: String,
+    /// When it was seen ended, s from the start.
+    pub t: f64,
+    /// How: `exited with status 2`, `was killed by signal 9 (SIGKILL)`, `was killed by the OOM
+    /// killer (...)`.
+    pub how: String,
+    /// What the scenario allowed instead (`exit = 0 is allowed`), if anything.
+    pub allowed: Option<String>,
+    /// Its log file.
+    pub log: PathBuf,
+    /// The last lines of its log, joined with ` | `.
+    pub log_tail: String,
+}
+
 /// One attempt at a scenario (the last is the scenario's result).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
@@ -381,6 +400,9 @@ pub struct ScenarioResult {
     /// Every attempt, in order (more than one when an inconclusive verdict was retried).
     #[serde(default)]
     pub attempts: Vec<Attempt>,
+    /// The container that died early, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub died: Option<Death>,
     /// The samples (in samples.csv, not in summary.json).
     #[serde(skip)]
     pub sample_rows: Vec<Sample>,
@@ -917,6 +939,7 @@ mod tests {
                 memory_bytes: None,
             }],
             attempts: Vec::new(),
+            died: None,
             sample_rows: vec![
                 Sample {
                     t: 0.1,

@@ -190,6 +190,7 @@ pub fn run<'l>(
         steps: Vec::new(),
         limits: Vec::new(),
         attempts: Vec::new(),
+        died: None,
         sample_rows: Vec::new(),
         host_rows: Vec::new(),
     };
@@ -251,6 +252,7 @@ pub fn run<'l>(
             host: &r.host_rows,
             limits: &r.limits,
             steps: &r.steps,
+            died: r.died.as_ref(),
         },
     );
     r.expectations = judged.expectations;
@@ -406,23 +408,21 @@ fn run_inner<'l>(
     if let Some(why) = watch.dead.take() {
         let c = &s.containers[why.container];
         let log = o.run_dir.join(format!("{slug}-{}.log", c.name));
-        return Err(Stopped::Error(format!(
-            "container {}: its process {} (seen at {:.2} s, before the scenario's end at \
-             {:.1} s): a dead workload is not judged{}; the end of its log ({}): {}",
-            c.name,
-            why.how,
-            why.t,
-            s.duration.as_secs_f64(),
-            match c.exit {
-                None => String::new(),
-                Some(Exit::Status(e)) => format!(" (exit = {e} is allowed)"),
-                Some(Exit::OomKill) => " (an OOM kill is allowed)".into(),
+        r.died = Some(limitcheck_record::Death {
+            container: c.name.clone(),
+            t: why.t,
+            how: why.how,
+            allowed: match c.exit {
+                None => None,
+                Some(Exit::Status(e)) => Some(format!("exit = {e} is allowed")),
+                Some(Exit::OomKill) => Some("an OOM kill is allowed".into()),
             },
-            log.display(),
-            last_lines(&log, 3)
-        )));
+            log_tail: last_lines(&log, 3),
+            log,
+        });
     }
-    if interrupted {
+    // A death also stops the timeline early; it is judged (an error with its reason).
+    if interrupted && r.died.is_none() {
         return Err(Stopped::Error(
             "interrupted (SIGINT or SIGTERM): containers stopped and removed".into(),
         ));

@@ -242,6 +242,8 @@ pub struct Recording<'a> {
     pub limits: &'a [crate::runner::LimitPoint],
     /// The steps as done.
     pub steps: &'a [crate::runner::StepResult],
+    /// The container that died early, if one did: then nothing is judged.
+    pub died: Option<&'a limitcheck_record::Death>,
 }
 
 /// The verdicts of one scenario.
@@ -485,6 +487,25 @@ fn shortfall(e: &Expect, m: f64, d: f64, cx: Option<&Context>) -> (Verdict, Stri
 /// Judges every expectation of `s` on what a run recorded, on a host writing limits through
 /// `version`: a pure function, so a recorded run can be judged again.
 pub fn judge(s: &Scenario, version: limitcheck_cgroup::Version, rec: &Recording) -> Judged {
+    if let Some(d) = rec.died {
+        return Judged {
+            expectations: Vec::new(),
+            verdict: Verdict::Error,
+            reason: format!(
+                "container {}: its process {} (seen at {:.2} s, before the scenario's end at \
+                 {:.1} s): a dead workload is not judged{}; the end of its log ({}): {}",
+                d.container,
+                d.how,
+                d.t,
+                s.duration.as_secs_f64(),
+                d.allowed
+                    .as_ref()
+                    .map_or(String::new(), |a| format!(" ({a})")),
+                d.log.display(),
+                d.log_tail
+            ),
+        };
+    }
     let mut fails = Vec::new();
     let mut doubts = Vec::new();
     for st in rec.steps {
@@ -751,6 +772,7 @@ mod tests {
                 host: &rec.1,
                 limits: &limits,
                 steps: &[],
+                died: None,
             },
         );
         assert_eq!(j.expectations.len(), 1);
@@ -829,6 +851,7 @@ mod tests {
                 host: &rec.1,
                 limits: &[],
                 steps: &[],
+                died: None,
             },
         );
         assert_eq!(j.verdict, Verdict::Inconclusive);
@@ -842,6 +865,7 @@ mod tests {
                 host: &rec.1,
                 limits: &[],
                 steps: &[],
+                died: None,
             },
         );
         assert_eq!(j.verdict, Verdict::Fail);
