@@ -150,6 +150,24 @@ fn scenario_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// `limitcheck run --retries 0` of `scenarios` into `out_dir` while `loops` unrelated busy loops
+/// (steady, or bursty) run on the host.
+fn run_beside_busy_loops(loops: usize, bursty: bool, out_dir: &Path, scenarios: &Path) -> Output {
+    let _busy = if bursty {
+        limitcheck_testkit::BusyLoops::bursty(loops)
+    } else {
+        limitcheck_testkit::BusyLoops::start(loops)
+    };
+    run(&[
+        "run",
+        "--retries",
+        "0",
+        "--report-dir",
+        out_dir.to_str().unwrap(),
+        scenarios.to_str().unwrap(),
+    ])
+}
+
 fn must_fail_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/must-fail")
 }
@@ -168,17 +186,7 @@ fn scenarios_that_must_fail_fail_with_exit_1_on_an_idle_or_busy_host() {
     let dir = tempfile::tempdir().unwrap();
     for loops in [0, 1, 2] {
         let out_dir = dir.path().join(format!("out-{loops}"));
-        let out = {
-            let _busy = limitcheck_testkit::BusyLoops::start(loops);
-            run(&[
-                "run",
-                "--retries",
-                "0",
-                "--report-dir",
-                out_dir.to_str().unwrap(),
-                must_fail_dir().to_str().unwrap(),
-            ])
-        };
+        let out = run_beside_busy_loops(loops, false, &out_dir, &must_fail_dir());
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "{loops} busy loop(s): {text}");
         let s = summary(&out_dir);
@@ -243,21 +251,7 @@ fn the_shipped_suite_on_a_busy_host_fails_nothing() {
     let dir = tempfile::tempdir().unwrap();
     for (loops, bursty) in [(1, false), (2, false), (2, true)] {
         let out_dir = dir.path().join(format!("out-{loops}-{bursty}"));
-        let out = {
-            let _busy = if bursty {
-                limitcheck_testkit::BusyLoops::bursty(loops)
-            } else {
-                limitcheck_testkit::BusyLoops::start(loops)
-            };
-            run(&[
-                "run",
-                "--retries",
-                "0",
-                "--report-dir",
-                out_dir.to_str().unwrap(),
-                scenarios_dir().to_str().unwrap(),
-            ])
-        };
+        let out = run_beside_busy_loops(loops, bursty, &out_dir, &scenarios_dir());
         let text = String::from_utf8_lossy(&out.stdout);
         let s = summary(&out_dir);
         let scenarios = s["scenarios"].as_array().unwrap();

@@ -458,29 +458,29 @@ fn shortfall(e: &Expect, m: f64, d: f64, cx: Option<&Context>) -> (Verdict, Stri
                     h.mem_available_min.map_or("n/a".into(), |a| format!("{}", a >> 20)),
                 ));
             }
-            if cpu_starved {
-                return (
-                    Verdict::Inconclusive,
-                    format!("other processes shared its CPUs while its tasks waited ({figures})"),
-                );
-            }
-            (
-                Verdict::Fail,
+            starved_or(
+                cpu_starved,
                 format!("neither CPUs nor memory were short on the host ({figures})"),
+                &figures,
             )
         }
-        _ => {
-            if cpu_starved {
-                return (
-                    Verdict::Inconclusive,
-                    format!("other processes shared its CPUs while its tasks waited ({figures})"),
-                );
-            }
-            (
-                Verdict::Fail,
-                format!("no other process took its CPUs ({figures})"),
-            )
-        }
+        _ => starved_or(
+            cpu_starved,
+            format!("no other process took its CPUs ({figures})"),
+            &figures,
+        ),
+    }
+}
+
+/// Inconclusive when foreign load starved the container, else a failure for `otherwise`.
+fn starved_or(starved: bool, otherwise: String, figures: &str) -> (Verdict, String) {
+    if starved {
+        (
+            Verdict::Inconclusive,
+            format!("other processes shared its CPUs while its tasks waited ({figures})"),
+        )
+    } else {
+        (Verdict::Fail, otherwise)
     }
 }
 
@@ -794,39 +794,68 @@ mod tests {
         assert!(e.reason.contains("the CPUs were free"), "{}", e.reason);
     }
 
+    /// One expectation judged on a recording: its verdict and a phrase of its reason.
+    fn check(
+        limits: &str,
+        expect: &str,
+        quota: Option<f64>,
+        rec: (Vec<Sample>, Vec<HostSample>),
+        verdict: Verdict,
+        phrase: &str,
+    ) {
+        let e = judged(&scenario(limits, expect), quota, rec);
+        assert_eq!(e.verdict, verdict, "{}", e.reason);
+        assert!(e.reason.contains(phrase), "{}", e.reason);
+    }
+
     #[test]
     fn a_shortfall_the_quota_explains_fails_however_busy_the_host() {
         // 0.7 expected under a 0.35 quota, the host full of foreign load.
-        let s = scenario("cpus = 0.35", "approx = 0.7\ntolerance = \"5%\"");
-        let e = judged(&s, Some(0.35), recorded(0.35, 1.65, 1.0, 1.0));
-        assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
-        assert!(e.reason.contains("got its quota"), "{}", e.reason);
+        let tol = "approx = 0.7\ntolerance = \"5%\"";
+        let rec = recorded(0.35, 1.65, 1.0, 1.0);
+        check(
+            "cpus = 0.35",
+            tol,
+            Some(0.35),
+            rec,
+            Verdict::Fail,
+            "got its quota",
+        );
     }
 
     #[test]
     fn a_ceiling_is_judged_on_the_measurement_alone() {
-        let s = scenario("cpus = 0.6", "max = 0.3");
-        let e = judged(&s, Some(0.6), recorded(0.5, 1.5, 1.0, 0.0));
-        assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
-        assert!(e.reason.contains("above the maximum"), "{}", e.reason);
+        let rec = recorded(0.5, 1.5, 1.0, 0.0);
+        check(
+            "cpus = 0.6",
+            "max = 0.3",
+            Some(0.6),
+            rec,
+            Verdict::Fail,
+            "above the maximum",
+        );
     }
 
     #[test]
     fn throttled_below_quota_is_the_kernel_losing_runtime() {
         // Throttled in every period yet 0.6 of a 1.5 quota, even with foreign load.
-        let s = scenario("cpus = 1.5", "approx = 1.5\ntolerance = \"5%\"");
-        let e = judged(&s, Some(1.5), recorded(0.6, 1.4, 1.0, 1.0));
-        assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
-        assert!(e.reason.contains("slice-expiry"), "{}", e.reason);
+        let tol = "approx = 1.5\ntolerance = \"5%\"";
+        let rec = recorded(0.6, 1.4, 1.0, 1.0);
+        check(
+            "cpus = 1.5",
+            tol,
+            Some(1.5),
+            rec,
+            Verdict::Fail,
+            "slice-expiry",
+        );
     }
 
     #[test]
     fn a_container_that_did_not_wait_was_not_starved() {
         // Short by 0.5 with foreign load on the host, but its tasks never waited for a CPU.
-        let s = scenario("", "min = 1.5");
-        let e = judged(&s, None, recorded(1.0, 1.0, 0.01, 0.0));
-        assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
-        assert!(e.reason.contains("hardly waited"), "{}", e.reason);
+        let rec = recorded(1.0, 1.0, 0.01, 0.0);
+        check("", "min = 1.5", None, rec, Verdict::Fail, "hardly waited");
     }
 
     #[test]
@@ -842,32 +871,20 @@ mod tests {
     fn the_scenario_verdict_ranks_fail_error_inconclusive_pass() {
         let text = "duration = \"4s\"\n[[container]]\nworkload = { kind = \"cpu\", workers = 2 }\n[[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"1s\", \"4s\"]\nmin = 1.7\n[[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"1s\", \"4s\"]\nmax = 2.0\n";
         let s = crate::model::parse(text, std::path::Path::new("t.toml")).unwrap();
-        let rec = recorded(1.0, 1.0, 0.8, 0.0);
-        let j = judge(
-            &s,
-            limitcheck_cgroup::Version::V1,
-            &Recording {
+        let on = |rec: (Vec<Sample>, Vec<HostSample>)| {
+            let r = Recording {
                 samples: &rec.0,
                 host: &rec.1,
                 limits: &[],
                 steps: &[],
                 died: None,
-            },
-        );
+            };
+            judge(&s, limitcheck_cgroup::Version::V1, &r)
+        };
+        let j = on(recorded(1.0, 1.0, 0.8, 0.0));
         assert_eq!(j.verdict, Verdict::Inconclusive);
         assert!(j.reason.contains("starved by the host"), "{}", j.reason);
-        let rec = recorded(2.5, 0.0, 0.8, 0.0);
-        let j = judge(
-            &s,
-            limitcheck_cgroup::Version::V1,
-            &Recording {
-                samples: &rec.0,
-                host: &rec.1,
-                limits: &[],
-                steps: &[],
-                died: None,
-            },
-        );
+        let j = on(recorded(2.5, 0.0, 0.8, 0.0));
         assert_eq!(j.verdict, Verdict::Fail);
     }
 
