@@ -355,7 +355,11 @@ fn idle_unthrottled(
     a: f64,
     b: f64,
 ) -> Option<f64> {
-    let at = |t: f64| host.iter().find(|h| (h.t - t).abs() < 1e-9);
+    // Host samples are in time order: a binary search, not a scan, per interval.
+    let at = |t: f64| {
+        let i = host.partition_point(|h| h.t < t - 1e-9);
+        host.get(i).filter(|h| (h.t - t).abs() < 1e-9)
+    };
     let inside: Vec<&&Sample> = rows
         .iter()
         .filter(|x| x.t >= a - 1e-9 && x.t <= b + 1e-9)

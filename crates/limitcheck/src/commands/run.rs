@@ -89,7 +89,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
     limitcheck_report::render(&run_dir)?;
     writeln!(
         out,
-        "\nreport: {}/index.html (summary.json, samples.csv, junit.xml, summary.md)",
+        "\nreport: {}/index.html (summary.json, samples.csv, host.csv, junit.xml, summary.md)",
         run_dir.display()
     )?;
     if opts.stop.load(Ordering::Relaxed) {
