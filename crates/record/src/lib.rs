@@ -576,16 +576,24 @@ fn cell(v: Option<u64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
-/// Writes summary.json, samples.csv and host.csv into `dir`.
+/// `dir/.NAME.tmp`: where NAME is written before it is renamed into place.
+fn temp_of(file: &Path) -> PathBuf {
+    let name = file
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    file.with_file_name(format!(".{name}.tmp"))
+}
+
+/// Writes summary.json, samples.csv and host.csv into `dir`. Each is written to a temporary
+/// file and renamed into place, so that a kill at any moment leaves each file whole (the old
+/// one or the new); summary.json goes last, after the samples it describes.
 pub fn write_run(dir: &Path, summary: &Summary) -> Result<(), RecordError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RecordError::Io { path, source }
     };
+    let commit = |file: &Path| std::fs::rename(temp_of(file), file).map_err(io(file));
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let file = dir.join("summary.json");
-    let json = serde_json::to_string_pretty(summary).expect("a summary serializes") + "\n";
-    std::fs::write(&file, json).map_err(io(&file))?;
 
     let file = dir.join("samples.csv");
     let ncpu = summary
@@ -595,7 +603,7 @@ pub fn write_run(dir: &Path, summary: &Summary) -> Result<(), RecordError> {
         .filter_map(|x| x.per_cpu_ns.as_ref().map(Vec::len))
         .max()
         .unwrap_or(0);
-    let mut w = csv::Writer::from_path(&file).map_err(|e| csv_err(&file, e))?;
+    let mut w = csv::Writer::from_path(temp_of(&file)).map_err(|e| csv_err(&file, e))?;
     let mut head: Vec<String> = SAMPLE_COLUMNS.iter().map(|c| c.to_string()).collect();
     head.extend((0..ncpu).map(|i| format!("cpu{i}_ns")));
     w.write_record(&head).map_err(|e| csv_err(&file, e))?;
@@ -634,6 +642,8 @@ pub fn write_run(dir: &Path, summary: &Summary) -> Result<(), RecordError> {
         }
     }
     w.flush().map_err(io(&file))?;
+    drop(w);
+    commit(&file)?;
 
     let file = dir.join("host.csv");
     let ncpu = summary
@@ -643,7 +653,7 @@ pub fn write_run(dir: &Path, summary: &Summary) -> Result<(), RecordError> {
         .map(|h| h.busy_ns.len())
         .max()
         .unwrap_or(0);
-    let mut w = csv::Writer::from_path(&file).map_err(|e| csv_err(&file, e))?;
+    let mut w = csv::Writer::from_path(temp_of(&file)).map_err(|e| csv_err(&file, e))?;
     let mut head: Vec<String> = [
         "scenario",
         "t_s",
@@ -676,7 +686,14 @@ pub fn write_run(dir: &Path, summary: &Summary) -> Result<(), RecordError> {
             w.write_record(&rec).map_err(|e| csv_err(&file, e))?;
         }
     }
-    w.flush().map_err(io(&file))
+    w.flush().map_err(io(&file))?;
+    drop(w);
+    commit(&file)?;
+
+    let file = dir.join("summary.json");
+    let json = serde_json::to_string_pretty(summary).expect("a summary serializes") + "\n";
+    std::fs::write(temp_of(&file), json).map_err(io(&file))?;
+    commit(&file)
 }
 
 /// A CSV file read by column name.
@@ -992,6 +1009,13 @@ mod tests {
         write_run(dir.path(), &s).unwrap();
         let back = load_run(dir.path()).unwrap();
         assert_eq!(back, s);
+        // Written whole and renamed into place: no temporary file is left.
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["host.csv", "samples.csv", "summary.json"]);
         assert_eq!(
             back.scenarios[0].attempts_text().as_deref(),
             Some("inconclusive, inconclusive")
