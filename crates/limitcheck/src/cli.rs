@@ -58,9 +58,16 @@ pub enum Command {
     /// settling time that grew by more than that and more than a sample interval.
     #[command(after_help = EXIT_HELP)]
     Compare(CompareArgs),
-    /// Remove what a killed run left behind (containers, bundles, cgroups). Do not run it while
-    /// another limitcheck run is active.
+    /// Remove what dead runs left behind (containers, bundles, records, cgroups).
+    ///
+    /// Safe beside a live run: what a run whose process still runs owns is kept (and named).
+    /// Every `run` does this at its start; a run's guardian removes its containers as soon as
+    /// the run ends in any way, so this is only needed when the guardian was killed too.
     Cleanup,
+    /// A run's guardian, started by `run` itself: removes the run's containers when the run
+    /// ends in any way. Not for people.
+    #[command(hide = true)]
+    Guard(GuardArgs),
     /// Run a built-in stressor (what limitcheck's containers run; usable alone, like stress-ng).
     ///
     /// Prints a JSON record of what it did when it stops (on --timeout, SIGTERM or SIGINT):
@@ -168,6 +175,23 @@ pub struct RunArgs {
     /// Seconds to wait before each retry.
     #[arg(long, value_name = "SECONDS", default_value_t = limitcheck_scenario::runner::DEFAULT_RETRY_PAUSE.as_secs_f64())]
     pub retry_pause: f64,
+}
+
+/// Flags of the hidden `limitcheck guard`.
+#[derive(Debug, Args)]
+pub struct GuardArgs {
+    /// The runtime's state root.
+    #[arg(long)]
+    pub root: std::path::PathBuf,
+    /// The run whose containers to remove.
+    #[arg(long)]
+    pub run_id: String,
+    /// The run's process.
+    #[arg(long)]
+    pub owner_pid: u32,
+    /// That process's start time, clock ticks since boot.
+    #[arg(long)]
+    pub owner_start: u64,
 }
 
 /// Flags of `limitcheck report`.

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         cli::Command::Report(a) => commands::report::report(&a),
         cli::Command::Compare(a) => commands::report::compare(&a),
         cli::Command::Cleanup => commands::run::cleanup(),
+        cli::Command::Guard(a) => commands::run::guard(&a),
         cli::Command::Vm(a) => commands::vm::run(&a),
         cli::Command::Kernel(a) => commands::vm::kernel(&a),
     };

@@ -40,38 +40,39 @@ fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
 }
 
-/// Nothing of a run is left: no container state, bundle, or cgroup.
-fn assert_clean() {
-    let left: Vec<_> = std::fs::read_dir("/run/limitcheck")
+/// What runs left: container state, bundles, run records under /run/limitcheck, and
+/// container cgroups.
+fn leftovers() -> Vec<String> {
+    let mut left: Vec<String> = std::fs::read_dir("/run/limitcheck")
         .map(|d| {
             d.flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with("lcr-") || n == "bundles")
+                .filter(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.starts_with("lcr-") || n == "bundles" || n == "runs"
                 })
+                .map(|e| e.path().display().to_string())
                 .collect()
         })
         .unwrap_or_default();
-    assert!(left.is_empty(), "left behind: {left:?}");
     if let Ok(layout) = limitcheck_cgroup::Layout::detect() {
         for h in &layout.hierarchies {
             let dir = h.mount_point.join("limitcheck");
-            let runs: Vec<_> = std::fs::read_dir(&dir)
-                .map(|d| {
+            if let Ok(d) = std::fs::read_dir(&dir) {
+                left.extend(
                     d.flatten()
-                        .map(|e| e.file_name())
-                        .filter(|n| n.to_string_lossy().starts_with("lcr-"))
-                        .collect()
-                })
-                .unwrap_or_default();
-            assert!(
-                runs.is_empty(),
-                "cgroups left in {}: {runs:?}",
-                dir.display()
-            );
+                        .filter(|e| e.file_name().to_string_lossy().starts_with("lcr-"))
+                        .map(|e| e.path().display().to_string()),
+                );
+            }
         }
     }
+    left
+}
+
+/// Nothing of a run is left: no container state, bundle, record, or cgroup.
+fn assert_clean() {
+    let left = leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 fn summary(dir: &Path) -> Value {
@@ -585,8 +586,8 @@ fn broken_files_name_file_line_key_and_fix() {
 }
 
 #[test]
-fn an_interrupted_run_stops_and_leaves_nothing_and_cleanup_removes_a_killed_one() {
-    let test = "an_interrupted_run_stops_and_leaves_nothing_and_cleanup_removes_a_killed_one";
+fn an_interrupted_run_stops_and_leaves_nothing() {
+    let test = "an_interrupted_run_stops_and_leaves_nothing";
     if !root(test) {
         return;
     }
@@ -652,17 +653,193 @@ fn an_interrupted_run_stops_and_leaves_nothing_and_cleanup_removes_a_killed_one(
         .unwrap()
         .contains("interrupted"));
 
-    // SIGKILL leaves the container behind; `limitcheck cleanup` removes it.
+    assert_clean();
+}
+
+/// Processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                String::from_utf8_lossy(&c)
+                    .replace('\0', " ")
+                    .contains(marker)
+            })
+        })
+        .collect()
+}
+
+/// A scenario (`dir/<name>.toml`) whose container runs a plain command (one that knows nothing
+/// of limitcheck), named by `marker` in its command line (and nowhere in the run's own).
+fn marked_scenario(dir: &Path, name: &str, marker: &str, secs: u32) -> PathBuf {
+    scenario_file(
+        dir,
+        &format!("{name}.toml"),
+        &format!(
+            "duration = \"{secs}s\"\n[[container]]\ncommand = [\"sh\", \"-c\", \"while :; do sleep 0.05; done\", \"{marker}\"]\n[[expect]]\nmetric = \"pids.current\"\nwindow = [\"1s\", \"{secs}s\"]\nmin = 1\n"
+        ),
+    )
+}
+
+fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    start.elapsed()
+}
+
+/// SIGKILL of a run, three times: its guardian kills and removes its containers at once —
+/// no process of the container 2 s later (measured: the time from the kill to the last one
+/// gone), nothing left. With the guardian killed too, the next run sweeps what was left.
+#[test]
+fn a_killed_run_leaves_nothing_its_guardian_removes_its_containers() {
+    let test = "a_killed_run_leaves_nothing_its_guardian_removes_its_containers";
+    if !root(test) {
+        return;
+    }
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = format!("lc-guard-{}", std::process::id());
+    let file = marked_scenario(dir.path(), "long", &marker, 60);
+    let spawn = || {
+        Command::new(BIN)
+            .args(["run", "--report-dir"])
+            .arg(dir.path().join("out"))
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let mut child = spawn();
+        wait_for("the container runs", Duration::from_secs(20), || {
+            !processes_with(&marker).is_empty()
+        });
+        let killed = Instant::now();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        wait_for("no process left", Duration::from_secs(2), || {
+            processes_with(&marker).is_empty()
+        });
+        times.push(killed.elapsed());
+        wait_for("nothing left", Duration::from_secs(2), || {
+            leftovers().is_empty()
+        });
+    }
+    let _ = writeln!(std::io::stderr(), "{test}: kill to no process: {:?}", times);
+    // The guardian killed first, then the run: the container stays until the next run sweeps.
     let mut child = spawn();
-    wait_running();
+    wait_for("the container runs", Duration::from_secs(20), || {
+        !processes_with(&marker).is_empty()
+    });
+    let guardians = processes_with("guard --root /run/limitcheck --run-id");
+    assert!(!guardians.is_empty(), "no guardian runs");
+    for g in guardians {
+        let _ = limitcheck_cgroup::nix::sys::signal::kill(
+            limitcheck_cgroup::nix::unistd::Pid::from_raw(g as i32),
+            limitcheck_cgroup::nix::sys::signal::Signal::SIGKILL,
+        );
+    }
     child.kill().unwrap();
     child.wait().unwrap();
-    let out = run(&["cleanup"]);
-    assert!(out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("removed container lcr-"),
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!processes_with(&marker).is_empty(), "left for the sweep");
+    let quick = marked_scenario(
+        dir.path(),
+        "quick",
+        &format!("lc-quick-{}", std::process::id()),
+        2,
+    );
+    let out = run(&[
+        "run",
+        "--report-dir",
+        dir.path().join("out2").to_str().unwrap(),
+        quick.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("removed what a dead run left: container lcr-"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(processes_with(&marker).is_empty());
+    assert_clean();
+}
+
+/// Two runs at once and a cleanup beside them: neither the second run's start-of-run sweep nor
+/// `limitcheck cleanup` touches the first run's container; the second run warns that the first
+/// shares the CPUs; the first run passes.
+#[test]
+fn runs_at_once_never_touch_each_other() {
+    let test = "runs_at_once_never_touch_each_other";
+    if !root(test) {
+        return;
+    }
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = format!("lc-both-{}", std::process::id());
+    let long = marked_scenario(dir.path(), "first", &marker, 8);
+    let first = Command::new(BIN)
+        .args(["run", "--report-dir"])
+        .arg(dir.path().join("first"))
+        .arg(&long)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the first run's container", Duration::from_secs(20), || {
+        !processes_with(&marker).is_empty()
+    });
+    let out = run(&["cleanup"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("kept run "), "{text}");
+    assert!(!text.contains("removed container"), "{text}");
+    let quick = marked_scenario(
+        dir.path(),
+        "second",
+        &format!("lc-second-{}", std::process::id()),
+        2,
+    );
+    let out = run(&[
+        "run",
+        "--report-dir",
+        dir.path().join("second").to_str().unwrap(),
+        quick.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another run is live on this host"), "{err}");
+    assert!(!err.contains("removed what a dead run left"), "{err}");
+    assert!(
+        !processes_with(&marker).is_empty(),
+        "the first run's container was touched"
+    );
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&first.stdout),
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(processes_with(&marker).is_empty());
     assert_clean();
 }

@@ -10,6 +10,7 @@
 pub mod host;
 pub mod kernel;
 pub mod model;
+pub mod owner;
 pub mod runner;
 pub mod sample;
 pub mod suite;

@@ -580,31 +580,3 @@ pub fn gather_host(layout: &Layout, version: &str) -> HostInfo {
 pub fn write_outputs(dir: &Path, summary: &Summary) -> Result<(), limitcheck_record::RecordError> {
     limitcheck_record::write_run(dir, summary)
 }
-
-/// Removes what killed runs left: containers named `lcr-*` under the runtime root, their
-/// bundles, and cgroups of dead limitcheck processes. Returns what was removed.
-pub fn cleanup(runtime_root: &Path, layout: &Layout) -> Vec<String> {
-    let mut out = Vec::new();
-    let rt = Runtime::new(runtime_root);
-    for id in rt.list().unwrap_or_default() {
-        if id.starts_with("lcr-") {
-            if let Ok(c) = rt.load(&id) {
-                if c.delete(true).is_ok() {
-                    out.push(format!("container {id}"));
-                }
-            }
-        }
-    }
-    if let Ok(rd) = std::fs::read_dir(runtime_root.join("bundles")) {
-        for e in rd.flatten() {
-            if std::fs::remove_dir_all(e.path()).is_ok() {
-                out.push(format!("bundle {}", e.path().display()));
-            }
-        }
-    }
-    let _ = std::fs::remove_dir(runtime_root.join("bundles"));
-    for d in layout.sweep_stale().unwrap_or_default() {
-        out.push(format!("cgroup {}", d.display()));
-    }
-    out
-}

@@ -222,13 +222,15 @@ fn judge_kernel(r: &mut ScenarioResult, problems: Vec<String>) {
     }
 }
 
-/// A run id from the current time: `20261128T030012`.
+/// A run id from the current time and this process: `20261128T030012-4242` (two runs started
+/// in the same second differ; their containers are `lcr-<run-id>-...`).
 pub fn run_id() -> String {
-    limitcheck_runtime::state::now_rfc3339()
+    let t: String = limitcheck_runtime::state::now_rfc3339()
         .chars()
         .take(19)
         .filter(|c| c.is_ascii_digit() || *c == 'T')
-        .collect()
+        .collect();
+    format!("{t}-{}", std::process::id())
 }
 
 /// Where a run goes by default: `reports/<run-id>`.

@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use limitcheck_scenario::runner::{self, RunOptions};
+use limitcheck_scenario::runner::RunOptions;
 use limitcheck_scenario::suite;
 
-use crate::cli::{RunArgs, ValidateArgs, EXIT_ERROR, EXIT_OK};
+use crate::cli::{GuardArgs, RunArgs, ValidateArgs, EXIT_ERROR, EXIT_OK};
+use limitcheck_scenario::owner;
 
 static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
 
@@ -46,6 +47,23 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     let exe = std::env::current_exe().context("cannot find the limitcheck binary")?;
     let run_id = suite::run_id();
+    // What dead runs left goes first; what live runs own stays, and they are named: two runs
+    // at once disturb each other's measurements.
+    let layout = limitcheck_cgroup::Layout::detect()?;
+    let swept = owner::sweep_dead(&a.root, &layout);
+    for r in &swept.removed {
+        eprintln!("limitcheck: removed what a dead run left: {r}");
+    }
+    for r in owner::live_runs(&a.root) {
+        eprintln!(
+            "limitcheck: warning: another run is live on this host (run {}, pid {}): it shares \
+             the CPUs, and both runs' measurements are disturbed",
+            r.run_id, r.pid
+        );
+    }
+    // Until this is dropped a guardian watches this process: if it dies in any way, its
+    // containers are removed at once.
+    let _ownership = owner::Ownership::claim(&a.root, &run_id, &exe).map_err(anyhow::Error::msg)?;
     let run_dir = a
         .report_dir
         .clone()
@@ -125,15 +143,24 @@ pub fn validate(a: &ValidateArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Removes what killed runs left.
+/// Removes what dead runs left; keeps what live runs own, and says so.
 pub fn cleanup() -> anyhow::Result<ExitCode> {
     let layout = limitcheck_cgroup::Layout::detect()?;
-    let removed = runner::cleanup(std::path::Path::new("/run/limitcheck"), &layout);
-    if removed.is_empty() {
+    let sweep = owner::sweep_dead(std::path::Path::new("/run/limitcheck"), &layout);
+    if sweep.removed.is_empty() {
         println!("nothing to clean up");
     }
-    for r in removed {
+    for r in &sweep.removed {
         println!("removed {r}");
     }
+    for k in &sweep.kept {
+        println!("kept {k}");
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// The run's guardian: waits for the run's process to end, then removes its containers.
+pub fn guard(a: &GuardArgs) -> anyhow::Result<ExitCode> {
+    owner::guard(&a.root, &a.run_id, a.owner_pid, a.owner_start).map_err(anyhow::Error::msg)?;
     Ok(ExitCode::from(EXIT_OK))
 }

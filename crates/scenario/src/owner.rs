@@ -1,0 +1,306 @@
+//! Who owns a run's containers, and what happens to them when the owner dies.
+//!
+//! Each `limitcheck run` records itself under the runtime root (`runs/<run-id>.json`: its pid
+//! and the start time of that pid, so that a reused pid is not mistaken for it) and starts a
+//! **guardian**: a small process of its own session (`limitcheck guard`, as containerd-shim
+//! is per container) that waits on a pidfd of the run. When the run ends in any way — SIGKILL,
+//! an OOM kill, a panic, the terminal closing — the guardian wakes at once, kills and removes
+//! the run's containers (their processes, cgroups and state, whatever they run) and bundles,
+//! removes the record and exits. A run that ends normally stops its guardian first.
+//!
+//! [`sweep_dead`] removes at the start of a run, and in `limitcheck cleanup`, what runs whose
+//! owner is dead left (if their guardian was killed too), and keeps what live runs own: two
+//! runs on one host never touch each other's containers.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use limitcheck_cgroup::Layout;
+use limitcheck_runtime::Runtime;
+use serde::{Deserialize, Serialize};
+
+/// A run's ownership record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run's id (its containers are `lcr-<run-id>-...`).
+    pub run_id: String,
+    /// The process running it.
+    pub pid: u32,
+    /// That process's start time (clock ticks since boot, `/proc/<pid>/stat` field 22).
+    pub start_ticks: u64,
+}
+
+impl RunRecord {
+    /// Whether the process that made the record still runs (the same process, not a reuse of
+    /// its pid).
+    pub fn alive(&self) -> bool {
+        start_ticks(self.pid) == Some(self.start_ticks)
+    }
+
+    /// The prefix of this run's container ids.
+    pub fn prefix(&self) -> String {
+        container_prefix(&self.run_id)
+    }
+}
+
+/// The prefix of a run's container ids: `lcr-<run-id>-`.
+pub fn container_prefix(run_id: &str) -> String {
+    format!("lcr-{run_id}-")
+}
+
+/// A process's start time in clock ticks since boot, or None when it does not run.
+pub fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn runs_dir(root: &Path) -> PathBuf {
+    root.join("runs")
+}
+
+fn record_path(root: &Path, run_id: &str) -> PathBuf {
+    runs_dir(root).join(format!("{run_id}.json"))
+}
+
+/// Every run recorded under `root`.
+pub fn records(root: &Path) -> Vec<RunRecord> {
+    let Ok(rd) = std::fs::read_dir(runs_dir(root)) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
+        .collect()
+}
+
+/// The runs under `root` whose owner still runs, other than this process's.
+pub fn live_runs(root: &Path) -> Vec<RunRecord> {
+    records(root)
+        .into_iter()
+        .filter(|r| r.pid != std::process::id() && r.alive())
+        .collect()
+}
+
+/// This run's ownership: its record and its guardian, both gone when it is dropped.
+pub struct Ownership {
+    root: PathBuf,
+    run_id: String,
+    guardian: Option<std::process::Child>,
+}
+
+impl Ownership {
+    /// Records this process as the owner of run `run_id` under `root` and starts its guardian
+    /// (`exe guard ...`, `exe` being the limitcheck binary).
+    pub fn claim(root: &Path, run_id: &str, exe: &Path) -> Result<Ownership, String> {
+        use std::os::unix::process::CommandExt;
+        let dir = runs_dir(root);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let me = std::process::id();
+        let rec = RunRecord {
+            run_id: run_id.to_string(),
+            pid: me,
+            start_ticks: start_ticks(me).ok_or("cannot read this process's start time")?,
+        };
+        let path = record_path(root, run_id);
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec(&rec).expect("a record serializes"))
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let mut own = Ownership {
+            root: root.to_path_buf(),
+            run_id: run_id.to_string(),
+            guardian: None,
+        };
+        let mut cmd = std::process::Command::new(exe);
+        cmd.arg("guard")
+            .arg("--root")
+            .arg(root)
+            .args(["--run-id", run_id])
+            .args(["--owner-pid", &me.to_string()])
+            .args(["--owner-start", &rec.start_ticks.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: setsid is async-signal-safe. Its own session: a closed terminal's SIGHUP, a
+        // Ctrl-C or a kill of the run's process group does not reach it.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        own.guardian = Some(
+            cmd.spawn()
+                .map_err(|e| format!("cannot start the run's guardian: {e}"))?,
+        );
+        Ok(own)
+    }
+}
+
+impl Drop for Ownership {
+    fn drop(&mut self) {
+        // A run that ends normally has removed its containers itself: the guardian goes first,
+        // so that it does not race the record's removal.
+        if let Some(mut g) = self.guardian.take() {
+            let _ = g.kill();
+            let _ = g.wait();
+        }
+        let _ = std::fs::remove_file(record_path(&self.root, &self.run_id));
+        let _ = std::fs::remove_dir(runs_dir(&self.root));
+    }
+}
+
+/// Removes run `run_id`'s containers (killing what runs in them, removing their cgroups and
+/// state) and bundles under `root`; returns what was removed.
+pub fn remove_run(root: &Path, run_id: &str) -> Vec<String> {
+    remove_where(root, &|id| id.starts_with(&container_prefix(run_id)))
+}
+
+fn remove_where(root: &Path, doomed: &dyn Fn(&str) -> bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let rt = Runtime::new(root);
+    // Every directory, not only `list()`'s containers: one killed inside `create` has no
+    // state.json yet.
+    let ids: Vec<String> = std::fs::read_dir(root)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    for id in ids {
+        if !doomed(&id) {
+            continue;
+        }
+        let removed = match rt.load(&id) {
+            Ok(c) => c.delete(true).is_ok(),
+            // Killed inside `create`, before its state was written: no process or cgroup yet.
+            Err(_) => rt.remove_unfinished(&id).unwrap_or(false),
+        };
+        if removed {
+            out.push(format!("container {id}"));
+        }
+    }
+    let bundles = root.join("bundles");
+    if let Ok(rd) = std::fs::read_dir(&bundles) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if doomed(&name) && std::fs::remove_dir_all(e.path()).is_ok() {
+                out.push(format!("bundle {}", e.path().display()));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(&bundles);
+    out
+}
+
+/// What a sweep did.
+#[derive(Debug, Default)]
+pub struct Sweep {
+    /// What dead runs left and the sweep removed.
+    pub removed: Vec<String>,
+    /// Live runs whose containers it left alone, in words.
+    pub kept: Vec<String>,
+}
+
+/// Removes what dead runs left under `root` — containers named `lcr-*` not owned by a live
+/// run, their bundles, the records of dead owners, cgroups of dead limitcheck processes — and
+/// keeps what live runs own.
+pub fn sweep_dead(root: &Path, layout: &Layout) -> Sweep {
+    let mut sweep = Sweep::default();
+    let all = records(root);
+    let live: Vec<&RunRecord> = all
+        .iter()
+        .filter(|r| r.pid == std::process::id() || r.alive())
+        .collect();
+    for r in &live {
+        sweep
+            .kept
+            .push(format!("run {} (pid {}): its owner runs", r.run_id, r.pid));
+    }
+    let prefixes: Vec<String> = live.iter().map(|r| r.prefix()).collect();
+    sweep.removed = remove_where(root, &|id| {
+        id.starts_with("lcr-") && !prefixes.iter().any(|p| id.starts_with(p))
+    });
+    for r in all.iter().filter(|r| !live.contains(r)) {
+        if std::fs::remove_file(record_path(root, &r.run_id)).is_ok() {
+            sweep.removed.push(format!(
+                "the record of run {} (pid {} is gone)",
+                r.run_id, r.pid
+            ));
+        }
+    }
+    let _ = std::fs::remove_dir(runs_dir(root));
+    for d in layout.sweep_stale().unwrap_or_default() {
+        sweep.removed.push(format!("cgroup {}", d.display()));
+    }
+    sweep
+}
+
+/// The guardian (`limitcheck guard`): waits until the process `owner_pid` (started at
+/// `owner_start` ticks) ends, then removes run `run_id`'s containers and bundles under `root`
+/// and its record. Returns how long the removal took and what it removed.
+pub fn guard(
+    root: &Path,
+    run_id: &str,
+    owner_pid: u32,
+    owner_start: u64,
+) -> Result<(std::time::Duration, Vec<String>), String> {
+    // SAFETY: pidfd_open(2) with no flags; the fd is closed by OwnedFd.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, owner_pid as libc::c_int, 0) };
+    let pidfd = (fd >= 0).then(|| {
+        // SAFETY: a fresh fd from pidfd_open.
+        unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) }
+    });
+    // Opened on the right process only if it is still the one that started us.
+    if let Some(pidfd) = pidfd.filter(|_| start_ticks(owner_pid) == Some(owner_start)) {
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&pidfd);
+        loop {
+            let mut p = libc::pollfd {
+                fd: raw,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one pollfd, valid for the call.
+            let n = unsafe { libc::poll(&mut p, 1, -1) };
+            if n > 0 {
+                break;
+            }
+            if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                return Err(format!("poll: {}", std::io::Error::last_os_error()));
+            }
+        }
+    }
+    let t0 = Instant::now();
+    let removed = remove_run(root, run_id);
+    let _ = std::fs::remove_file(record_path(root, run_id));
+    let _ = std::fs::remove_dir(runs_dir(root));
+    Ok((t0.elapsed(), removed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_alive_and_a_reused_pid_is_not() {
+        let me = std::process::id();
+        let start = start_ticks(me).unwrap();
+        let rec = RunRecord {
+            run_id: "r".into(),
+            pid: me,
+            start_ticks: start,
+        };
+        assert!(rec.alive());
+        let reused = RunRecord {
+            start_ticks: start + 1,
+            ..rec.clone()
+        };
+        assert!(!reused.alive());
+        assert_eq!(rec.prefix(), "lcr-r-");
+    }
+}
