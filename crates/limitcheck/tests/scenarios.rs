@@ -684,6 +684,25 @@ fn marked_scenario(dir: &Path, name: &str, marker: &str, secs: u32) -> PathBuf {
     )
 }
 
+/// Runs a 2 s marked scenario `dir/<name>.toml` into `dir/<name>-out`; it must pass.
+fn run_short(dir: &Path, name: &str) -> Output {
+    let marker = format!("lc-{name}-{}", std::process::id());
+    let file = marked_scenario(dir, name, &marker, 2);
+    let out = run(&[
+        "run",
+        "--report-dir",
+        dir.join(format!("{name}-out")).to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
+}
+
 fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !f() {
@@ -751,24 +770,7 @@ fn a_killed_run_leaves_nothing_its_guardian_removes_its_containers() {
     child.wait().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     assert!(!processes_with(&marker).is_empty(), "left for the sweep");
-    let quick = marked_scenario(
-        dir.path(),
-        "quick",
-        &format!("lc-quick-{}", std::process::id()),
-        2,
-    );
-    let out = run(&[
-        "run",
-        "--report-dir",
-        dir.path().join("out2").to_str().unwrap(),
-        quick.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let out = run_short(dir.path(), "quick");
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains("removed what a dead run left: container lcr-"),
@@ -807,24 +809,7 @@ fn runs_at_once_never_touch_each_other() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains("kept run "), "{text}");
     assert!(!text.contains("removed container"), "{text}");
-    let quick = marked_scenario(
-        dir.path(),
-        "second",
-        &format!("lc-second-{}", std::process::id()),
-        2,
-    );
-    let out = run(&[
-        "run",
-        "--report-dir",
-        dir.path().join("second").to_str().unwrap(),
-        quick.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let out = run_short(dir.path(), "second");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("another run is live on this host"), "{err}");
     assert!(!err.contains("removed what a dead run left"), "{err}");
