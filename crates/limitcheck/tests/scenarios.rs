@@ -135,6 +135,8 @@ fn shipped_scenarios_pass_on_this_host() {
             >= 6 + 4 * usize::from(inconclusive == 0)
     );
     assert!(s["host"]["cgroup_mode"].is_string() && s["host"]["kernel"].is_string());
+    assert_eq!(s["complete"], true);
+    assert_eq!(s["planned"].as_array().unwrap().len(), scenarios.len());
     let csv = std::fs::read_to_string(out_dir.path().join("samples.csv")).unwrap();
     assert!(csv.lines().count() > 500, "too few samples");
     assert!(csv.starts_with("scenario,container,t_s,"));
@@ -647,6 +649,7 @@ fn an_interrupted_run_stops_and_leaves_nothing() {
     assert_eq!(status.code(), Some(2));
     assert_clean();
     let s = summary(&out_dir);
+    assert_eq!(s["complete"], false, "an interrupted run is marked so");
     assert_eq!(s["scenarios"][0]["verdict"], "error");
     assert!(s["scenarios"][0]["reason"]
         .as_str()
@@ -751,6 +754,17 @@ fn a_killed_run_leaves_nothing_its_guardian_removes_its_containers() {
         wait_for("nothing left", Duration::from_secs(2), || {
             leftovers().is_empty()
         });
+        // The summary written at the start says the run did not finish.
+        let out = dir.path().join("out");
+        assert_eq!(summary(&out)["complete"], false);
+        let page = run(&["report", out.to_str().unwrap()]);
+        assert!(
+            page.status.success(),
+            "{}",
+            String::from_utf8_lossy(&page.stderr)
+        );
+        let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+        assert!(html.contains("INTERRUPTED"), "{html}");
     }
     let _ = writeln!(std::io::stderr(), "{test}: kill to no process: {:?}", times);
     // The guardian killed first, then the run: the container stays until the next run sweeps.

@@ -472,9 +472,47 @@ pub struct Summary {
     pub host: HostInfo,
     /// One entry per scenario, in the order run.
     pub scenarios: Vec<ScenarioResult>,
+    /// The scenarios the run set out to run, in order (empty in records older than this field).
+    #[serde(default)]
+    pub planned: Vec<String>,
+    /// Whether the run finished. False from its first write until its last: a run killed in
+    /// between (SIGKILL, a crash, a guest that panicked) or interrupted keeps it false, and the
+    /// reports say it was interrupted. Records older than this field are taken as finished.
+    #[serde(default = "finished")]
+    pub complete: bool,
     /// Set when the run was made inside a VM by `limitcheck vm`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vm: Option<VmInfo>,
+}
+
+fn finished() -> bool {
+    true
+}
+
+impl Summary {
+    /// `interrupted after 3 of 15 scenarios (not run: a, b, ...)` for a run that did not finish.
+    pub fn interrupted_text(&self) -> Option<String> {
+        if self.complete {
+            return None;
+        }
+        let done: Vec<&str> = self.scenarios.iter().map(|s| s.name.as_str()).collect();
+        let missing: Vec<&str> = self
+            .planned
+            .iter()
+            .map(String::as_str)
+            .filter(|p| !done.contains(p))
+            .collect();
+        Some(format!(
+            "interrupted after {} of {} scenario(s){}",
+            self.scenarios.len(),
+            self.planned.len().max(self.scenarios.len()),
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!(" (not run: {})", missing.join(", "))
+            }
+        ))
+    }
 }
 
 /// What went wrong reading or writing a record.
@@ -998,6 +1036,8 @@ mod tests {
                 limitcheck_version: "0.1.0".into(),
             },
             scenarios: vec![sc],
+            planned: vec!["seed-2-4".into(), "never-ran".into()],
+            complete: false,
             vm: None,
         }
     }
@@ -1019,6 +1059,10 @@ mod tests {
         assert_eq!(
             back.scenarios[0].attempts_text().as_deref(),
             Some("inconclusive, inconclusive")
+        );
+        assert_eq!(
+            back.interrupted_text().as_deref(),
+            Some("interrupted after 1 of 2 scenario(s) (not run: never-ran)")
         );
     }
 
@@ -1044,6 +1088,7 @@ mod tests {
             "measured": 0.5, "verdict": "pass"}]}]}"#;
         std::fs::write(dir.path().join("summary.json"), text).unwrap();
         let s = load_run(dir.path()).unwrap();
+        assert!(s.complete && s.interrupted_text().is_none());
         assert_eq!(s.scenarios[0].expectations[0].context, None);
         assert!(s.scenarios[0].attempts.is_empty());
     }

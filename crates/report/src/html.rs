@@ -51,6 +51,12 @@ pub fn render(s: &Summary, comparison: Option<&Comparison>, charts: &[Rendered])
         s.host.memory_bytes as f64 / (1u64 << 30) as f64,
         escape(&s.host.limitcheck_version)
     ));
+    if let Some(why) = s.interrupted_text() {
+        b.push_str(&format!(
+            "<div class=\"banner error\">INTERRUPTED: the run did not finish — {}; shown is what did.</div>\n",
+            escape(&why)
+        ));
+    }
     if let Some(vm) = &s.vm {
         b.push_str(&format!(
             "<p><small>in a VM booted from {} · {} ({}) · {} · <a href=\"console.log\">console.log</a></small></p>\n",

@@ -103,5 +103,16 @@ pub fn render(s: &Summary) -> String {
         }
         report.add_test_suite(suite);
     }
+    // A run that did not finish says so as an error of its own: CI must not read the
+    // scenarios that did run as the whole answer.
+    if let Some(why) = s.interrupted_text() {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(why.as_str());
+        let mut case = TestCase::new("the run finished", status);
+        case.set_classname("limitcheck");
+        let mut suite = TestSuite::new("limitcheck run");
+        suite.add_test_case(case);
+        report.add_test_suite(suite);
+    }
     report.to_string().expect("junit.xml serializes")
 }

@@ -27,6 +27,11 @@ pub fn render(s: &Summary) -> String {
         s.host.cgroup_mode,
         s.host.cpus
     );
+    if let Some(why) = s.interrupted_text() {
+        out.push_str(&format!(
+            "**⚠ INTERRUPTED**: the run did not finish — {why}.\n\n"
+        ));
+    }
     out.push_str("| scenario | verdict | reason |\n|---|---|---|\n");
     for sc in &s.scenarios {
         let tries = sc

@@ -289,3 +289,32 @@ fn an_inconclusive_run_shows_as_such_everywhere() {
     assert_eq!(c.regressions(), 0, "{}", compare::text_table(&c));
     assert!(compare::text_table(&c).contains("not compared: inconclusive"));
 }
+
+/// A run killed half way (complete = false in summary.json, as every write but the last
+/// leaves it): index.html, summary.md and junit.xml say it was interrupted and what did not run.
+#[test]
+fn an_interrupted_run_is_shown_as_interrupted() {
+    let mut s = load(&fixture("fail")).unwrap();
+    s.planned = vec![
+        s.scenarios[0].name.clone(),
+        "seed-8-lower-memory-limit".into(),
+    ];
+    s.complete = false;
+    let page = html::render(&s, None, &[]);
+    assert!(page.contains("INTERRUPTED"), "{page}");
+    assert!(
+        page.contains("not run: seed-8-lower-memory-limit"),
+        "{page}"
+    );
+    let md = markdown::render(&s);
+    assert!(md.contains("INTERRUPTED") && md.contains("1 of 2"), "{md}");
+    let xml = junit::render(&s);
+    assert!(
+        xml.contains("the run finished") && xml.contains("<error"),
+        "{xml}"
+    );
+    // A finished run says nothing of the kind.
+    s.complete = true;
+    assert!(!html::render(&s, None, &[]).contains("INTERRUPTED"));
+    assert!(!junit::render(&s).contains("the run finished"));
+}

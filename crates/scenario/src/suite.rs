@@ -113,7 +113,12 @@ pub fn run_all<'l>(
         host: runner::gather_host(&layout, version),
         vm: None,
         scenarios: Vec::new(),
+        planned: scenarios.iter().map(|s| s.name.clone()).collect(),
+        complete: false,
     };
+    // Written at once: a run killed in its first scenario still leaves a summary saying so.
+    runner::write_outputs(&o.run_dir, &summary)
+        .map_err(|e| format!("cannot write {}: {e}", o.run_dir.display()))?;
     for s in &scenarios {
         if o.stop.load(std::sync::atomic::Ordering::Relaxed) {
             break;
@@ -188,6 +193,13 @@ pub fn run_all<'l>(
             ));
         }
         summary.scenarios.push(r);
+        runner::write_outputs(&o.run_dir, &summary)
+            .map_err(|e| format!("cannot write {}: {e}", o.run_dir.display()))?;
+        after_each(&summary);
+    }
+    // Only a run that got through every scenario is marked finished.
+    if !o.stop.load(std::sync::atomic::Ordering::Relaxed) {
+        summary.complete = true;
         runner::write_outputs(&o.run_dir, &summary)
             .map_err(|e| format!("cannot write {}: {e}", o.run_dir.display()))?;
         after_each(&summary);
