@@ -13,7 +13,6 @@
 //! runs on one host never touch each other's containers.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use limitcheck_cgroup::Layout;
 use limitcheck_runtime::Runtime;
@@ -243,13 +242,13 @@ pub fn sweep_dead(root: &Path, layout: &Layout) -> Sweep {
 
 /// The guardian (`limitcheck guard`): waits until the process `owner_pid` (started at
 /// `owner_start` ticks) ends, then removes run `run_id`'s containers and bundles under `root`
-/// and its record. Returns how long the removal took and what it removed.
+/// and its record. Returns what it removed.
 pub fn guard(
     root: &Path,
     run_id: &str,
     owner_pid: u32,
     owner_start: u64,
-) -> Result<(std::time::Duration, Vec<String>), String> {
+) -> Result<Vec<String>, String> {
     // SAFETY: pidfd_open(2) with no flags; the fd is closed by OwnedFd.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, owner_pid as libc::c_int, 0) };
     let pidfd = (fd >= 0).then(|| {
@@ -275,11 +274,10 @@ pub fn guard(
             }
         }
     }
-    let t0 = Instant::now();
     let removed = remove_run(root, run_id);
     let _ = std::fs::remove_file(record_path(root, run_id));
     let _ = std::fs::remove_dir(runs_dir(root));
-    Ok((t0.elapsed(), removed))
+    Ok(removed)
 }
 
 #[cfg(test)]

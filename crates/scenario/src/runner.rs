@@ -575,8 +575,3 @@ pub fn gather_host(layout: &Layout, version: &str) -> HostInfo {
         limitcheck_version: version.to_string(),
     }
 }
-
-/// Writes summary.json, samples.csv and host.csv into `dir`.
-pub fn write_outputs(dir: &Path, summary: &Summary) -> Result<(), limitcheck_record::RecordError> {
-    limitcheck_record::write_run(dir, summary)
-}

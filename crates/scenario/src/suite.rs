@@ -101,6 +101,10 @@ pub fn run_all<'l>(
     after_each: &mut dyn FnMut(&Summary),
 ) -> Result<Summary, String> {
     let layout = Layout::detect().map_err(|e| e.to_string())?;
+    let save = |s: &Summary| {
+        limitcheck_record::write_run(&o.run_dir, s)
+            .map_err(|e| format!("cannot write {}: {e}", o.run_dir.display()))
+    };
     // Scenarios are loaded first: a broken file stops the run before anything starts.
     let scenarios = files
         .iter()
@@ -117,8 +121,7 @@ pub fn run_all<'l>(
         complete: false,
     };
     // Written at once: a run killed in its first scenario still leaves a summary saying so.
-    runner::write_outputs(&o.run_dir, &summary)
-        .map_err(|e| format!("cannot write {}: {e}", o.run_dir.display()))?;
+    save(&summary)?;
     for s in &scenarios {
         if o.stop.load(std::sync::atomic::Ordering::Relaxed) {
             break;
@@ -193,15 +196,13 @@ pub fn run_all<'l>(
             ));
         }
         summary.scenarios.push(r);
-        runner::write_outputs(&o.run_dir, &summary)
-            .map_err(|e| format!("cannot write {}: {e}", o.run_dir.display()))?;
+        save(&summary)?;
         after_each(&summary);
     }
     // Only a run that got through every scenario is marked finished.
     if !o.stop.load(std::sync::atomic::Ordering::Relaxed) {
         summary.complete = true;
-        runner::write_outputs(&o.run_dir, &summary)
-            .map_err(|e| format!("cannot write {}: {e}", o.run_dir.display()))?;
+        save(&summary)?;
         after_each(&summary);
     }
     Ok(summary)
