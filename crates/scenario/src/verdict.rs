@@ -22,7 +22,9 @@
 //!    which is why waiting is asked for; one held at its quota leaves them idle while it is
 //!    throttled, which is why only unthrottled intervals count (under bursty foreign load a
 //!    container can be throttled in some periods and starved in others);
-//! 4. its tasks hardly waited (PSI `some` under 5%) — nothing starved them: **fail**;
+//! 4. its tasks hardly waited (PSI `some` under 5% and under `d` / its CPUs: lacking `d` CPU,
+//!    some task of it must have waited at least that share of the time) — nothing starved
+//!    them: **fail**;
 //! 5. idle + foreign load >= `d` — what was missing went to other processes: **inconclusive**;
 //! 6. otherwise limitcheck's own containers took it (the scenario's contention is its subject):
 //!    **fail**.
@@ -438,7 +440,10 @@ fn shortfall(e: &Expect, m: f64, d: f64, cx: Option<&Context>) -> (Verdict, Stri
             if free >= d && waited.is_none_or(|p| p >= 0.5) {
                 return (Verdict::Fail, format!("{free:.2} CPU was idle while it was not throttled, more than the {d:.3} it lacked, and its tasks waited: the CPUs were free ({figures})"));
             }
-            if waited.is_some_and(|p| p < 0.05) {
+            // Lacking d CPU on n CPUs, some task of it waited at least d/n of the time: under
+            // that (and under 5%) nothing starved it. A sleeper short by a little need only
+            // have waited a little (cfs-burst's burst container: 0.167 of 0.174, 4% waiting).
+            if waited.is_some_and(|p| p < 0.05_f64.min(d / n)) {
                 return (
                     Verdict::Fail,
                     format!("its tasks hardly waited for a CPU: nothing starved it ({figures})"),
@@ -852,6 +857,21 @@ mod tests {
             rec,
             Verdict::Fail,
             "slice-expiry",
+        );
+    }
+
+    /// A duty-cycle container (its own CPU, 1) short by 0.007 of its minimum while foreign load
+    /// shared that CPU: it waited 4% of the time, more than the 0.7% its shortfall needs.
+    #[test]
+    fn a_sleeper_short_by_a_little_need_only_have_waited_a_little() {
+        let rec = recorded(0.167, 0.5, 0.04, 0.0);
+        check(
+            "cpuset = \"1\"",
+            "min = 0.174",
+            None,
+            rec,
+            Verdict::Inconclusive,
+            "starved",
         );
     }
 
