@@ -287,8 +287,19 @@ fn the_shipped_suite_on_a_busy_host_fails_nothing() {
         }
         let want = if count("inconclusive") > 0 { 6 } else { 0 };
         assert_eq!(out.status.code(), Some(want), "{text}");
-        // The ceilings and what a busy host cannot disturb still pass.
-        assert!(count("pass") >= 6, "{text}");
+        // A ceiling (a maximum and no minimum) is what a busy host cannot disturb: starving a
+        // container only lowers what it uses, so every ceiling still passes. How many scenarios
+        // pass whole depends on how busy the host is besides the loops (a CI runner building
+        // in parallel measured 4 of 15 with two loops), so that count proves nothing.
+        let ceilings: Vec<_> = scenarios
+            .iter()
+            .flat_map(|sc| sc["expectations"].as_array().unwrap())
+            .filter(|e| e["min"].is_null() && e["expected"].is_null() && !e["max"].is_null())
+            .collect();
+        assert!(ceilings.len() >= 6, "{text}");
+        for e in ceilings {
+            assert_eq!(e["verdict"], "pass", "{e}\n{text}");
+        }
         if want == 6 {
             let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
             assert!(
