@@ -726,6 +726,80 @@ fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Durat
     start.elapsed()
 }
 
+/// A run SIGKILLed ten seconds into its second scenario keeps what that scenario measured: its
+/// samples were written as they were taken, and `limitcheck report` shows the scenario as cut
+/// short, with its chart and every sample on disk at the kill, after the finished first one.
+#[test]
+fn a_run_killed_mid_scenario_keeps_the_samples_it_took() {
+    let test = "a_run_killed_mid_scenario_keeps_the_samples_it_took";
+    if !root(test) {
+        return;
+    }
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = format!("lc-journal-{}", std::process::id());
+    let first = marked_scenario(dir.path(), "a-first", &format!("{marker}-a"), 2);
+    let long = marked_scenario(dir.path(), "b-long", &marker, 60);
+    let out = dir.path().join("out");
+    let mut child = Command::new(BIN)
+        .args(["run", "--report-dir"])
+        .arg(&out)
+        .args([&first, &long])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = out.join("running-samples.csv");
+    let rows = || {
+        std::fs::read_to_string(&journal)
+            .map(|t| t.lines().count().saturating_sub(1))
+            .unwrap_or(0)
+    };
+    // The default interval is 100 ms: ten seconds is about 100 rows.
+    wait_for("ten seconds of samples", Duration::from_secs(40), || {
+        rows() >= 100
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let kept = rows();
+    wait_for("no process left", Duration::from_secs(2), || {
+        processes_with(&marker).is_empty()
+    });
+    let page = run(&["report", out.to_str().unwrap()]);
+    assert!(
+        page.status.success(),
+        "{}",
+        String::from_utf8_lossy(&page.stderr)
+    );
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        html.contains("interrupted during b-long after 1 of 2 scenario(s)"),
+        "{html}"
+    );
+    let section = &html[html
+        .find("<h2 id=\"b-long\">")
+        .expect("a section for b-long")..];
+    assert!(section.contains("<svg"), "no chart: {section}");
+    let n: usize = section
+        .split(" samples ·")
+        .next()
+        .and_then(|x| x.rsplit(" · ").next())
+        .and_then(|x| x.trim().parse().ok())
+        .expect("a sample count");
+    assert!(
+        n >= kept && kept >= 100,
+        "{n} samples shown, {kept} on disk at the kill"
+    );
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        md.contains("| b-long | ⚠ error | interrupted ") && md.contains("1 passed"),
+        "{md}"
+    );
+    // The next run starts clean: nothing of the killed one is left.
+    run_short(dir.path(), "after");
+    assert_clean();
+}
+
 /// SIGKILL of a run, three times: its guardian kills and removes its containers at once —
 /// no process of the container 2 s later (measured: the time from the kill to the last one
 /// gone), nothing left. With the guardian killed too, the next run sweeps what was left.

@@ -6,6 +6,7 @@
 //! | `summary.json` | [`Summary`] (schema [`SCHEMA`]) | [`write_run`] |
 //! | `samples.csv` | rows of [`Sample`], one per container per sample | [`write_run`] / [`read_samples`] |
 //! | `host.csv` | rows of [`HostSample`], one per sample | [`write_run`] / [`read_host`] |
+//! | `running-samples.csv`, `running-host.csv` | the running scenario's rows, as taken | [`Journal`] / [`load_run`] |
 //!
 //! Everything here is Serialize + Deserialize and round-trips (see the tests). Fields added
 //! after schema 1 was first written default when absent, so older runs still load.
@@ -403,6 +404,10 @@ pub struct ScenarioResult {
     /// The container that died early, if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub died: Option<Death>,
+    /// The run ended during it (SIGINT or SIGTERM, or a kill read back from its journal): its
+    /// verdict is an error and its samples are those taken before the end.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     /// The samples (in samples.csv, not in summary.json).
     #[serde(skip)]
     pub sample_rows: Vec<Sample>,
@@ -483,6 +488,11 @@ pub struct Summary {
     /// Set when the run was made inside a VM by `limitcheck vm`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vm: Option<VmInfo>,
+    /// The scenario running when this was written, as it stood at its start (its samples go
+    /// to the [`Journal`] as they are taken); none between scenarios. [`load_run`] turns it
+    /// into an interrupted result with the journal's samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<ScenarioResult>,
 }
 
 fn finished() -> bool {
@@ -495,7 +505,17 @@ impl Summary {
         if self.complete {
             return None;
         }
-        let done: Vec<&str> = self.scenarios.iter().map(|s| s.name.as_str()).collect();
+        let cut = self
+            .scenarios
+            .iter()
+            .find(|s| s.interrupted)
+            .or(self.running.as_ref());
+        let done: Vec<&str> = self
+            .scenarios
+            .iter()
+            .chain(cut)
+            .map(|s| s.name.as_str())
+            .collect();
         let missing: Vec<&str> = self
             .planned
             .iter()
@@ -503,8 +523,9 @@ impl Summary {
             .filter(|p| !done.contains(p))
             .collect();
         Some(format!(
-            "interrupted after {} of {} scenario(s){}",
-            self.scenarios.len(),
+            "interrupted{} after {} of {} scenario(s){}",
+            cut.map_or(String::new(), |c| format!(" during {}", c.name)),
+            self.scenarios.iter().filter(|s| !s.interrupted).count(),
             self.planned.len().max(self.scenarios.len()),
             if missing.is_empty() {
                 String::new()
@@ -622,76 +643,44 @@ fn temp_of(file: &Path) -> PathBuf {
     file.with_file_name(format!(".{name}.tmp"))
 }
 
-/// Writes summary.json, samples.csv and host.csv into `dir`. Each is written to a temporary
-/// file and renamed into place, so that a kill at any moment leaves each file whole (the old
-/// one or the new); summary.json goes last, after the samples it describes.
-pub fn write_run(dir: &Path, summary: &Summary) -> Result<(), RecordError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| RecordError::Io { path, source }
-    };
-    let commit = |file: &Path| std::fs::rename(temp_of(file), file).map_err(io(file));
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-
-    let file = dir.join("samples.csv");
-    let ncpu = summary
-        .scenarios
-        .iter()
-        .flat_map(|s| s.sample_rows.iter())
-        .filter_map(|x| x.per_cpu_ns.as_ref().map(Vec::len))
-        .max()
-        .unwrap_or(0);
-    let mut w = csv::Writer::from_path(temp_of(&file)).map_err(|e| csv_err(&file, e))?;
+fn sample_head(ncpu: usize) -> Vec<String> {
     let mut head: Vec<String> = SAMPLE_COLUMNS.iter().map(|c| c.to_string()).collect();
     head.extend((0..ncpu).map(|i| format!("cpu{i}_ns")));
-    w.write_record(&head).map_err(|e| csv_err(&file, e))?;
-    for s in &summary.scenarios {
-        for x in &s.sample_rows {
-            let mut rec = vec![
-                s.name.clone(),
-                s.containers.get(x.container).cloned().unwrap_or_default(),
-                format!("{:.6}", x.t),
-                format!("{:.3}", x.jitter_ms),
-            ];
-            rec.extend(
-                [
-                    x.cpu_ns,
-                    x.nr_periods,
-                    x.nr_throttled,
-                    x.throttled_ns,
-                    x.memory,
-                    x.working_set,
-                    x.peak,
-                    x.oom_kills,
-                    x.failcnt,
-                    x.pids,
-                    x.bogo_ops,
-                    x.respawns,
-                    x.failed_forks,
-                    x.cpu_pressure_us,
-                    x.memory_pressure_us,
-                ]
-                .map(cell),
-            );
-            rec.extend(
-                (0..ncpu).map(|i| cell(x.per_cpu_ns.as_ref().and_then(|v| v.get(i).copied()))),
-            );
-            w.write_record(&rec).map_err(|e| csv_err(&file, e))?;
-        }
-    }
-    w.flush().map_err(io(&file))?;
-    drop(w);
-    commit(&file)?;
+    head
+}
 
-    let file = dir.join("host.csv");
-    let ncpu = summary
-        .scenarios
-        .iter()
-        .flat_map(|s| s.host_rows.iter())
-        .map(|h| h.busy_ns.len())
-        .max()
-        .unwrap_or(0);
-    let mut w = csv::Writer::from_path(temp_of(&file)).map_err(|e| csv_err(&file, e))?;
+fn sample_record(scenario: &str, containers: &[String], x: &Sample, ncpu: usize) -> Vec<String> {
+    let mut rec = vec![
+        scenario.to_string(),
+        containers.get(x.container).cloned().unwrap_or_default(),
+        format!("{:.6}", x.t),
+        format!("{:.3}", x.jitter_ms),
+    ];
+    rec.extend(
+        [
+            x.cpu_ns,
+            x.nr_periods,
+            x.nr_throttled,
+            x.throttled_ns,
+            x.memory,
+            x.working_set,
+            x.peak,
+            x.oom_kills,
+            x.failcnt,
+            x.pids,
+            x.bogo_ops,
+            x.respawns,
+            x.failed_forks,
+            x.cpu_pressure_us,
+            x.memory_pressure_us,
+        ]
+        .map(cell),
+    );
+    rec.extend((0..ncpu).map(|i| cell(x.per_cpu_ns.as_ref().and_then(|v| v.get(i).copied()))));
+    rec
+}
+
+fn host_head(ncpu: usize) -> Vec<String> {
     let mut head: Vec<String> = [
         "scenario",
         "t_s",
@@ -706,44 +695,195 @@ pub fn write_run(dir: &Path, summary: &Summary) -> Result<(), RecordError> {
         head.push(format!("cpu{i}_busy_ns"));
         head.push(format!("cpu{i}_idle_ns"));
     }
-    w.write_record(&head).map_err(|e| csv_err(&file, e))?;
-    for s in &summary.scenarios {
-        for h in &s.host_rows {
-            let mut rec = vec![
-                s.name.clone(),
-                format!("{:.6}", h.t),
-                h.self_ns.to_string(),
-                cell(h.cpu_pressure_us),
-                cell(h.memory_pressure_us),
-                cell(h.mem_available),
-            ];
-            for i in 0..ncpu {
-                rec.push(cell(h.busy_ns.get(i).copied()));
-                rec.push(cell(h.idle_ns.get(i).copied()));
-            }
-            w.write_record(&rec).map_err(|e| csv_err(&file, e))?;
-        }
+    head
+}
+
+fn host_record(scenario: &str, h: &HostSample, ncpu: usize) -> Vec<String> {
+    let mut rec = vec![
+        scenario.to_string(),
+        format!("{:.6}", h.t),
+        h.self_ns.to_string(),
+        cell(h.cpu_pressure_us),
+        cell(h.memory_pressure_us),
+        cell(h.mem_available),
+    ];
+    for i in 0..ncpu {
+        rec.push(cell(h.busy_ns.get(i).copied()));
+        rec.push(cell(h.idle_ns.get(i).copied()));
     }
-    w.flush().map_err(io(&file))?;
+    rec
+}
+
+/// Writes a CSV file whole to its temporary name and renames it into place.
+fn write_csv(
+    file: &Path,
+    head: Vec<String>,
+    rows: impl Iterator<Item = Vec<String>>,
+) -> Result<(), RecordError> {
+    let io = |source| RecordError::Io {
+        path: file.to_path_buf(),
+        source,
+    };
+    let mut w = csv::Writer::from_path(temp_of(file)).map_err(|e| csv_err(file, e))?;
+    w.write_record(&head).map_err(|e| csv_err(file, e))?;
+    for rec in rows {
+        w.write_record(&rec).map_err(|e| csv_err(file, e))?;
+    }
+    w.flush().map_err(io)?;
     drop(w);
-    commit(&file)?;
+    std::fs::rename(temp_of(file), file).map_err(io)
+}
+
+/// Writes summary.json, samples.csv and host.csv into `dir`. Each is written to a temporary
+/// file and renamed into place, so that a kill at any moment leaves each file whole (the old
+/// one or the new); summary.json goes last, after the samples it describes. Then the journal
+/// ([`Journal`]) is removed: written only between two writes of the summary, it is of a
+/// scenario this summary has recorded, or of an attempt it dropped.
+pub fn write_run(dir: &Path, summary: &Summary) -> Result<(), RecordError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RecordError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+
+    let ncpu = summary
+        .scenarios
+        .iter()
+        .flat_map(|s| s.sample_rows.iter())
+        .filter_map(|x| x.per_cpu_ns.as_ref().map(Vec::len))
+        .max()
+        .unwrap_or(0);
+    write_csv(
+        &dir.join("samples.csv"),
+        sample_head(ncpu),
+        summary.scenarios.iter().flat_map(|s| {
+            s.sample_rows
+                .iter()
+                .map(move |x| sample_record(&s.name, &s.containers, x, ncpu))
+        }),
+    )?;
+
+    let ncpu = summary
+        .scenarios
+        .iter()
+        .flat_map(|s| s.host_rows.iter())
+        .map(|h| h.busy_ns.len())
+        .max()
+        .unwrap_or(0);
+    write_csv(
+        &dir.join("host.csv"),
+        host_head(ncpu),
+        summary.scenarios.iter().flat_map(|s| {
+            s.host_rows
+                .iter()
+                .map(move |h| host_record(&s.name, h, ncpu))
+        }),
+    )?;
 
     let file = dir.join("summary.json");
     let json = serde_json::to_string_pretty(summary).expect("a summary serializes") + "\n";
     std::fs::write(temp_of(&file), json).map_err(io(&file))?;
-    commit(&file)
+    std::fs::rename(temp_of(&file), &file).map_err(io(&file))?;
+    // A journal is begun after the summary naming its scenario as running is written: any
+    // journal here now is of a scenario (or attempt) this summary has recorded or dropped.
+    for f in JOURNAL_FILES {
+        match std::fs::remove_file(dir.join(f)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&dir.join(f))(e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The journal's files in a run directory: the running scenario's samples and host samples,
+/// in samples.csv's and host.csv's columns.
+pub const JOURNAL_FILES: [&str; 2] = ["running-samples.csv", "running-host.csv"];
+
+/// The samples of the scenario that is running, appended as they are taken (one write per
+/// sample, no buffering past it), so a run killed ten minutes into a scenario keeps ten minutes
+/// of samples: [`load_run`] reads them back for the scenario [`Summary::running`] names. Begun
+/// after that summary is written, afresh for each attempt; the next [`write_run`] removes it.
+pub struct Journal {
+    scenario: String,
+    containers: Vec<String>,
+    samples: (PathBuf, Option<csv::Writer<std::fs::File>>),
+    host: (PathBuf, Option<csv::Writer<std::fs::File>>),
+    ncpu: [usize; 2],
+}
+
+impl Journal {
+    /// A journal in `dir` for the scenario `scenario` with these containers (files are made
+    /// at the first sample).
+    pub fn new(dir: &Path, scenario: &str, containers: &[String]) -> Journal {
+        Journal {
+            scenario: scenario.to_string(),
+            containers: containers.to_vec(),
+            samples: (dir.join(JOURNAL_FILES[0]), None),
+            host: (dir.join(JOURNAL_FILES[1]), None),
+            ncpu: [0, 0],
+        }
+    }
+
+    /// Appends one round of samples: the host's and each container's, taken together.
+    pub fn append(&mut self, host: &HostSample, samples: &[Sample]) -> Result<(), RecordError> {
+        fn open(
+            slot: &mut (PathBuf, Option<csv::Writer<std::fs::File>>),
+            head: Vec<String>,
+        ) -> Result<&mut csv::Writer<std::fs::File>, RecordError> {
+            if slot.1.is_none() {
+                let mut w = csv::Writer::from_path(&slot.0).map_err(|e| csv_err(&slot.0, e))?;
+                w.write_record(&head).map_err(|e| csv_err(&slot.0, e))?;
+                slot.1 = Some(w);
+            }
+            Ok(slot.1.as_mut().expect("just opened"))
+        }
+        if self.samples.1.is_none() {
+            self.ncpu = [
+                samples
+                    .iter()
+                    .filter_map(|x| x.per_cpu_ns.as_ref().map(Vec::len))
+                    .max()
+                    .unwrap_or(0),
+                host.busy_ns.len(),
+            ];
+        }
+        let [ncpu, host_ncpu] = self.ncpu;
+        let path = self.samples.0.clone();
+        let w = open(&mut self.samples, sample_head(ncpu))?;
+        for x in samples {
+            w.write_record(sample_record(&self.scenario, &self.containers, x, ncpu))
+                .map_err(|e| csv_err(&path, e))?;
+        }
+        w.flush()
+            .map_err(|source| RecordError::Io { path, source })?;
+        let path = self.host.0.clone();
+        let w = open(&mut self.host, host_head(host_ncpu))?;
+        w.write_record(host_record(&self.scenario, host, host_ncpu))
+            .map_err(|e| csv_err(&path, e))?;
+        w.flush().map_err(|source| RecordError::Io { path, source })
+    }
 }
 
 /// A CSV file read by column name.
 struct Table {
     path: PathBuf,
     head: csv::StringRecord,
-    rows: csv::Reader<std::fs::File>,
+    rows: csv::Reader<std::io::Cursor<Vec<u8>>>,
 }
 
 impl Table {
-    fn open(path: &Path) -> Result<Table, RecordError> {
-        let mut rows = csv::Reader::from_path(path).map_err(|e| csv_err(path, e))?;
+    /// Opens `path`; `torn` (a journal a kill may have cut mid-line) drops an unfinished last
+    /// line instead of calling the file broken.
+    fn open(path: &Path, torn: bool) -> Result<Table, RecordError> {
+        let mut bytes = std::fs::read(path).map_err(|source| RecordError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if torn {
+            let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            bytes.truncate(keep);
+        }
+        let mut rows = csv::Reader::from_reader(std::io::Cursor::new(bytes));
         let head = rows.headers().map_err(|e| csv_err(path, e))?.clone();
         Ok(Table {
             path: path.to_path_buf(),
@@ -821,7 +961,15 @@ pub fn read_samples(
     path: &Path,
     containers: &dyn Fn(&str) -> Vec<String>,
 ) -> Result<Vec<(String, Sample)>, RecordError> {
-    let mut t = Table::open(path)?;
+    samples_of(path, false, containers)
+}
+
+fn samples_of(
+    path: &Path,
+    torn: bool,
+    containers: &dyn Fn(&str) -> Vec<String>,
+) -> Result<Vec<(String, Sample)>, RecordError> {
+    let mut t = Table::open(path, torn)?;
     let ncpu = t.count(|i| format!("cpu{i}_ns"));
     let mut out = Vec::new();
     for rec in rows(&mut t)? {
@@ -872,7 +1020,11 @@ pub fn read_samples(
 
 /// Reads host.csv back: each scenario's host samples, in the file's order.
 pub fn read_host(path: &Path) -> Result<Vec<(String, HostSample)>, RecordError> {
-    let mut t = Table::open(path)?;
+    host_of(path, false)
+}
+
+fn host_of(path: &Path, torn: bool) -> Result<Vec<(String, HostSample)>, RecordError> {
+    let mut t = Table::open(path, torn)?;
     let ncpu = t.count(|i| format!("cpu{i}_busy_ns"));
     let mut out = Vec::new();
     for rec in rows(&mut t)? {
@@ -896,10 +1048,16 @@ pub fn read_host(path: &Path) -> Result<Vec<(String, HostSample)>, RecordError> 
     Ok(out)
 }
 
-/// Reads a whole run directory: summary.json with each scenario's samples and host samples
-/// filled in from samples.csv and host.csv (left empty when a file is absent).
-pub fn load_run(dir: &Path) -> Result<Summary, RecordError> {
-    let mut s = load_summary(dir)?;
+/// Reads a whole run (its directory, or its summary.json): the summary with each scenario's
+/// samples and host samples filled in from samples.csv and host.csv (left empty when a file
+/// is absent), and a scenario a kill cut short read back from its journal.
+pub fn load_run(path: &Path) -> Result<Summary, RecordError> {
+    let mut s = load_summary(path)?;
+    let dir = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(Path::new("."))
+    };
     let names: Vec<(String, Vec<String>)> = s
         .scenarios
         .iter()
@@ -927,6 +1085,34 @@ pub fn load_run(dir: &Path) -> Result<Summary, RecordError> {
                 sc.host_rows.push(row);
             }
         }
+    }
+    if let Some(mut r) = s.running.take() {
+        // Killed during a scenario: what its journal kept is its record.
+        let journal = dir.join(JOURNAL_FILES[0]);
+        if journal.exists() {
+            let names = r.containers.clone();
+            r.sample_rows = samples_of(&journal, true, &|_| names.clone())?
+                .into_iter()
+                .map(|(_, x)| x)
+                .collect();
+        }
+        let journal = dir.join(JOURNAL_FILES[1]);
+        if journal.exists() {
+            r.host_rows = host_of(&journal, true)?
+                .into_iter()
+                .map(|(_, h)| h)
+                .collect();
+        }
+        r.samples = r.sample_rows.len();
+        let last = r.sample_rows.last().map_or(0.0, |x| x.t);
+        r.verdict = Verdict::Error;
+        r.reason = format!(
+            "interrupted {last:.1} s into its {:.1} s: the run ended during it ({} sample(s) \
+             kept, nothing judged)",
+            r.duration_s, r.samples
+        );
+        r.interrupted = true;
+        s.scenarios.push(r);
     }
     Ok(s)
 }
@@ -995,6 +1181,7 @@ mod tests {
             }],
             attempts: Vec::new(),
             died: None,
+            interrupted: false,
             sample_rows: vec![
                 Sample {
                     t: 0.1,
@@ -1039,6 +1226,7 @@ mod tests {
             planned: vec!["seed-2-4".into(), "never-ran".into()],
             complete: false,
             vm: None,
+            running: None,
         }
     }
 
@@ -1063,6 +1251,71 @@ mod tests {
         assert_eq!(
             back.interrupted_text().as_deref(),
             Some("interrupted after 1 of 2 scenario(s) (not run: never-ran)")
+        );
+    }
+
+    /// A run killed during its second scenario: the journal kept that scenario's samples (the
+    /// last line cut in half by the kill), load_run makes it an interrupted error with them,
+    /// and the next write after the scenario ends removes the journal.
+    #[test]
+    fn a_run_killed_during_a_scenario_keeps_the_samples_it_took() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = summary();
+        s.planned.insert(1, "second".into());
+        let mut second = s.scenarios[0].clone();
+        second.name = "second".into();
+        second.sample_rows.clear();
+        second.host_rows.clear();
+        second.expectations.clear();
+        second.attempts.clear();
+        second.samples = 0;
+        s.running = Some(second.clone());
+        write_run(dir.path(), &s).unwrap();
+        let mut j = Journal::new(dir.path(), "second", &second.containers);
+        let first = &s.scenarios[0];
+        for k in 0..3 {
+            let mut rows = first.sample_rows.clone();
+            rows.iter_mut().for_each(|x| x.t += k as f64);
+            let mut h = first.host_rows[0].clone();
+            h.t += k as f64;
+            j.append(&h, &rows).unwrap();
+        }
+        // The kill came in the middle of a fourth line.
+        let file = dir.path().join(JOURNAL_FILES[0]);
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        text.push_str("second,hog,3.1000");
+        std::fs::write(&file, text).unwrap();
+
+        let back = load_run(dir.path()).unwrap();
+        assert_eq!(back.scenarios.len(), 2);
+        let cut = &back.scenarios[1];
+        assert_eq!((cut.name.as_str(), cut.verdict), ("second", Verdict::Error));
+        assert!(cut.interrupted && back.running.is_none());
+        assert_eq!((cut.sample_rows.len(), cut.host_rows.len()), (6, 3));
+        assert_eq!(cut.sample_rows[5].t, 2.2);
+        assert_eq!(
+            cut.sample_rows[2].per_cpu_ns,
+            Some(vec![60_000_000, 40_000_000])
+        );
+        assert!(
+            cut.reason.contains("interrupted 2.2 s into its 4.0 s"),
+            "{}",
+            cut.reason
+        );
+        assert_eq!(
+            back.interrupted_text().as_deref(),
+            Some("interrupted during second after 1 of 3 scenario(s) (not run: never-ran)")
+        );
+
+        // The scenario ends: it joins samples.csv and its journal goes.
+        s.running = None;
+        second.sample_rows = cut.sample_rows.clone();
+        s.scenarios.push(second);
+        write_run(dir.path(), &s).unwrap();
+        assert!(JOURNAL_FILES.iter().all(|f| !dir.path().join(f).exists()));
+        assert_eq!(
+            load_run(dir.path()).unwrap().scenarios[1].sample_rows.len(),
+            6
         );
     }
 

@@ -47,38 +47,34 @@ pub struct Row {
     pub per_cpu_ns: Vec<Option<f64>>,
 }
 
-/// Reads samples.csv (through the run record's reader) into rows per (scenario, container).
-pub fn read_samples(
-    path: &Path,
-    s: &Summary,
-) -> Result<BTreeMap<(String, String), Vec<Row>>, ReportError> {
-    let containers = |n: &str| {
-        s.scenarios
-            .iter()
-            .find(|x| x.name == n)
-            .map(|x| x.containers.clone())
-            .unwrap_or_default()
-    };
+/// The run's samples as chart rows, per (scenario, container).
+pub fn rows(s: &Summary) -> BTreeMap<(String, String), Vec<Row>> {
     let f = |v: Option<u64>| v.map(|x| x as f64);
     let mut out: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
-    for (scenario, x) in limitcheck_record::read_samples(path, &containers)? {
-        let container = containers(&scenario)[x.container].clone();
-        out.entry((scenario, container)).or_default().push(Row {
-            t: x.t,
-            cpu_ns: f(x.cpu_ns),
-            memory: f(x.memory),
-            working_set: f(x.working_set),
-            nr_periods: f(x.nr_periods),
-            nr_throttled: f(x.nr_throttled),
-            per_cpu_ns: x
-                .per_cpu_ns
-                .unwrap_or_default()
-                .into_iter()
-                .map(|v| Some(v as f64))
-                .collect(),
-        });
+    for sc in &s.scenarios {
+        for x in &sc.sample_rows {
+            let Some(container) = sc.containers.get(x.container) else {
+                continue;
+            };
+            out.entry((sc.name.clone(), container.clone()))
+                .or_default()
+                .push(Row {
+                    t: x.t,
+                    cpu_ns: f(x.cpu_ns),
+                    memory: f(x.memory),
+                    working_set: f(x.working_set),
+                    nr_periods: f(x.nr_periods),
+                    nr_throttled: f(x.nr_throttled),
+                    per_cpu_ns: x
+                        .per_cpu_ns
+                        .iter()
+                        .flatten()
+                        .map(|&v| Some(v as f64))
+                        .collect(),
+                });
+        }
     }
-    Ok(out)
+    out
 }
 
 /// The rate of a cumulative counter between consecutive samples, divided by `per`.
@@ -332,11 +328,10 @@ pub struct Rendered {
 /// PNG and SVG files into `run_dir/charts/`.
 pub fn render_all(run_dir: &Path, s: &Summary) -> Result<Vec<Rendered>, ReportError> {
     ensure_font();
-    let samples_path = run_dir.join("samples.csv");
-    if !samples_path.exists() {
+    let samples = rows(s);
+    if samples.is_empty() {
         return Ok(Vec::new());
     }
-    let samples = read_samples(&samples_path, s)?;
     let dir = run_dir.join("charts");
     std::fs::create_dir_all(&dir).map_err(|source| ReportError::Write {
         path: dir.display().to_string(),

@@ -10,7 +10,7 @@ pub use limitcheck_record::{
 
 use crate::ReportError;
 
-/// Reads a run's summary.json: `path` is the run directory or the file itself.
+/// Reads a run, samples and all: `path` is the run directory or its summary.json.
 pub fn load(path: &Path) -> Result<Summary, ReportError> {
-    limitcheck_record::load_summary(path).map_err(ReportError::from)
+    limitcheck_record::load_run(path).map_err(ReportError::from)
 }

@@ -167,15 +167,9 @@ struct Running {
     _bundle: HostBundle,
 }
 
-/// Runs one scenario. Never leaves a container, cgroup, bundle or process behind. `live`, if
-/// given, receives a status line (see [`live_line`]) four times a second.
-pub fn run<'l>(
-    s: &Scenario,
-    layout: &Layout,
-    o: &RunOptions,
-    live: Option<&mut (dyn FnMut(&str) + 'l)>,
-) -> ScenarioResult {
-    let mut r = ScenarioResult {
+/// A scenario's result as it stands before it runs: what summary.json's `running` records.
+pub fn skeleton(s: &Scenario) -> ScenarioResult {
+    ScenarioResult {
         name: s.name.clone(),
         file: s.file.clone(),
         description: s.description.clone(),
@@ -191,9 +185,22 @@ pub fn run<'l>(
         limits: Vec::new(),
         attempts: Vec::new(),
         died: None,
+        interrupted: false,
         sample_rows: Vec::new(),
         host_rows: Vec::new(),
-    };
+    }
+}
+
+/// Runs one scenario. Never leaves a container, cgroup, bundle or process behind. `live`, if
+/// given, receives a status line (see [`live_line`]) four times a second. Samples go to the
+/// run directory's journal as they are taken.
+pub fn run<'l>(
+    s: &Scenario,
+    layout: &Layout,
+    o: &RunOptions,
+    live: Option<&mut (dyn FnMut(&str) + 'l)>,
+) -> ScenarioResult {
+    let mut r = skeleton(s);
     if !applies(s.only, layout) {
         r.verdict = Verdict::Skip;
         r.reason = format!(
@@ -353,12 +360,18 @@ fn run_inner<'l>(
         [None, None];
         s.containers.len()
     ]));
+    let journal_error = Arc::new(std::sync::Mutex::new(None));
     let sampler = {
         let stop = Arc::clone(&stop_sampler);
         let interval = s.interval;
         let latest = Arc::clone(&latest);
-        std::thread::spawn(move || sample::run(targets, t0, interval, stop, latest))
+        let sink = sample::Sink {
+            journal: limitcheck_record::Journal::new(&o.run_dir, &s.name, &r.containers),
+            error: Arc::clone(&journal_error),
+        };
+        std::thread::spawn(move || sample::run(targets, t0, interval, stop, latest, sink))
     };
+    let journal_failed = || journal_error.lock().ok().and_then(|e| e.clone());
     // Liveness: each container's init is watched; one that ends before the scenario does
     // (unless a kill step ended it, or the scenario allows its exit status) stops the run.
     let mut watch = Liveness::new(s.containers.len());
@@ -369,7 +382,7 @@ fn run_inner<'l>(
             }
         }
         watch.check(s, running, t0.elapsed().as_secs_f64());
-        watch.dead.is_none()
+        watch.dead.is_none() && journal_failed().is_none()
     };
     let mut interrupted = false;
     for st in &s.steps {
@@ -422,7 +435,11 @@ fn run_inner<'l>(
         });
     }
     // A death also stops the timeline early; it is judged (an error with its reason).
+    if let Some(e) = journal_failed() {
+        return Err(Stopped::Error(e));
+    }
     if interrupted && r.died.is_none() {
+        r.interrupted = true;
         return Err(Stopped::Error(
             "interrupted (SIGINT or SIGTERM): containers stopped and removed".into(),
         ));

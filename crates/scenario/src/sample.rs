@@ -62,17 +62,43 @@ pub fn read(target: &Target, container: usize, t: f64, jitter_ms: f64) -> Sample
     s
 }
 
-/// Samples every target, and the host, every `interval` from `t0` until `stop` is set; returns
-/// the samples, and keeps the last two of each container in `latest`.
+/// Where each round of samples goes as it is taken, besides memory: the run's journal, and
+/// the first error writing it (the runner stops the scenario on it).
+pub struct Sink {
+    /// The journal.
+    pub journal: limitcheck_record::Journal,
+    /// The first write error, once there is one (nothing more is written).
+    pub error: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl Sink {
+    fn append(&mut self, host: &HostSample, samples: &[Sample]) {
+        let Ok(mut err) = self.error.lock() else {
+            return;
+        };
+        if err.is_none() {
+            if let Err(e) = self.journal.append(host, samples) {
+                *err = Some(format!("cannot write the samples as they are taken: {e}"));
+            }
+        }
+    }
+}
+
+/// Samples every target, and the host, every `interval` from `t0` until `stop` is set, each
+/// round appended to `sink` as it is taken; returns the samples, and keeps the last two of
+/// each container in `latest`.
 pub fn run(
     targets: Vec<Target>,
     t0: Instant,
     interval: Duration,
     stop: Arc<AtomicBool>,
     latest: Latest,
+    mut sink: Sink,
 ) -> (Vec<Sample>, Vec<HostSample>) {
     // Files stay open between samples: a quarter of the cost of opening them each time.
-    limitcheck_cgroup::fs::with_open_files(|| sample_loop(&targets, t0, interval, &stop, &latest))
+    limitcheck_cgroup::fs::with_open_files(|| {
+        sample_loop(&targets, t0, interval, &stop, &latest, &mut sink)
+    })
 }
 
 /// The last two samples of each container, for a live display.
@@ -84,6 +110,7 @@ fn sample_loop(
     interval: Duration,
     stop: &AtomicBool,
     latest: &Latest,
+    sink: &mut Sink,
 ) -> (Vec<Sample>, Vec<HostSample>) {
     let mut out = Vec::new();
     let mut host = Vec::new();
@@ -112,6 +139,10 @@ fn sample_loop(
             }
             out.push(s);
         }
+        sink.append(
+            host.last().expect("just pushed"),
+            &out[out.len() - targets.len()..],
+        );
         k += 1;
         // Fell behind by more than a sample: skip the missed ones rather than bunch up.
         let now = Instant::now();

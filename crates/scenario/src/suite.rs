@@ -119,6 +119,7 @@ pub fn run_all<'l>(
         scenarios: Vec::new(),
         planned: scenarios.iter().map(|s| s.name.clone()).collect(),
         complete: false,
+        running: None,
     };
     // Written at once: a run killed in its first scenario still leaves a summary saying so.
     save(&summary)?;
@@ -137,6 +138,10 @@ pub fn run_all<'l>(
         // `retries` times; a failed one never does. Every attempt is kept.
         let mut earlier: Vec<runner::Attempt> = Vec::new();
         let mut r = loop {
+            // Named as running (its samples go to the journal): a kill now leaves a record
+            // that says which scenario it cut short, with what it measured.
+            summary.running = Some(runner::skeleton(s));
+            save(&summary)?;
             let watch = kernel::KernelWatch::start();
             if o.kmsg_markers {
                 kernel::mark(&format!("limitcheck: begin {}\n", s.name));
@@ -195,6 +200,7 @@ pub fn run_all<'l>(
                 st.expected
             ));
         }
+        summary.running = None;
         summary.scenarios.push(r);
         save(&summary)?;
         after_each(&summary);
