@@ -252,8 +252,9 @@ impl<'a> CgroupBuilder<'a> {
     }
 
     /// Like [`CgroupBuilder::open`], but takes whichever of the cgroup's directories exist (a
-    /// cgroup half-removed by a process that died).
-    pub(crate) fn open_partial(self) -> Result<Cgroup> {
+    /// cgroup half-removed by a process that died, or one of whose directories something
+    /// outside removed): what removing it needs.
+    pub fn open_partial(self) -> Result<Cgroup> {
         self.open_with(false)
     }
 
@@ -491,7 +492,14 @@ impl Cgroup {
     pub fn pids(&self) -> Result<Vec<i32>> {
         let mut all = BTreeSet::new();
         for d in &self.dirs {
-            all.extend(read_with(d, PROCS, parse_pids)?);
+            match read_with(d, PROCS, parse_pids) {
+                Ok(p) => all.extend(p),
+                // A directory removed from outside holds nothing (its tasks were moved out
+                // first, or they could not have removed it).
+                Err(CgroupError::Read { source, .. })
+                    if source.kind() == io::ErrorKind::NotFound && !d.exists() => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(all.into_iter().collect())
     }
@@ -607,7 +615,14 @@ impl Cgroup {
                 });
             }
             match &kill_file {
-                Some(f) => fs::write(f, "1")?,
+                Some(f) => {
+                    fs::write(f, "1")?;
+                    // A task may be in the v1 directories and not the v2 companion (its mover
+                    // died between the two writes): cgroup.kill does not reach it.
+                    for pid in &pids {
+                        let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+                    }
+                }
                 None => {
                     // Frozen tasks cannot fork away from the signal; they die once thawed.
                     let frozen = can_freeze && self.freeze().is_ok();

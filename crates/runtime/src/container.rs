@@ -537,6 +537,24 @@ impl Container {
             .open()?)
     }
 
+    /// Whichever of the container's cgroup directories still exist (one may have been removed
+    /// from outside): what `delete` kills through and removes.
+    fn cgroup_remains(&self) -> Result<Cgroup> {
+        match self.cgroup() {
+            Err(RuntimeError::Cgroup(limitcheck_cgroup::CgroupError::Dir { .. })) => {
+                let layout = self.layout.get().expect("cgroup() detected it");
+                let r = &self.state.cgroup;
+                Ok(layout
+                    .cgroup()
+                    .parent(&r.parent)
+                    .name(&r.name)
+                    .controllers(&r.controllers)
+                    .open_partial()?)
+            }
+            other => other,
+        }
+    }
+
     fn bad_state(&self, op: &'static str, status: Status, hint: &str) -> RuntimeError {
         RuntimeError::BadState {
             id: self.state.id.clone(),
@@ -725,7 +743,7 @@ impl Container {
         if status != Status::Stopped && !force {
             return Err(self.bad_state("delete", status, "; stop it first or use --force"));
         }
-        let cg = self.cgroup();
+        let cg = self.cgroup_remains();
         if let Ok(cg) = &cg {
             if status == Status::Paused {
                 let _ = cg.thaw();

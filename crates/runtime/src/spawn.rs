@@ -106,6 +106,8 @@ pub fn spawn_init(
     let (maps_r, maps_w) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(RuntimeError::sys("pipe"))?;
     let maps_raw = maps_r.as_raw_fd();
+    let maps_w_raw = maps_w.as_raw_fd();
+    let parent_raw = parent_sock.as_raw_fd();
     let direct = single_threaded();
     // The direct init runs the whole setup on this stack (zero pages cost nothing until used).
     let mut stack = vec![0u8; if direct { 8 << 20 } else { 256 << 10 }];
@@ -114,6 +116,10 @@ pub fn spawn_init(
         // SAFETY: read, setgroups, setres[ug]id, dup2, sigprocmask, execve and _exit on values
         // prepared before the clone.
         unsafe {
+            // The runtime's ends: held here too, they would keep the child waiting forever
+            // for a runtime killed before it released it (no EOF on the socket or the pipe).
+            libc::close(parent_raw);
+            libc::close(maps_w_raw);
             if wait_maps {
                 let mut b = 0u8;
                 if libc::read(maps_raw, (&mut b as *mut u8).cast(), 1) != 1 {
@@ -138,6 +144,9 @@ pub fn spawn_init(
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
             if direct {
+                // Nothing else of the runtime's (other containers' sockets, open files): what
+                // execve's close-on-exec does for the exec'd init.
+                libc::syscall(libc::SYS_close_range, INIT_FD as u32 + 1, u32::MAX, 0u32);
                 // _exit, not exit: buffers inherited from the parent must not be flushed twice.
                 libc::_exit(crate::init::main_in_child());
             }
