@@ -166,7 +166,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub report_dir: Option<std::path::PathBuf>,
     /// The runtime's state root.
-    #[arg(long, default_value = "/run/limitcheck")]
+    #[arg(long, default_value = crate::commands::run::STATE_ROOT)]
     pub root: std::path::PathBuf,
     /// Run an inconclusive scenario (one the host's own load starved) again up to N times; a
     /// failed one never reruns. Every attempt is kept in summary.json and shown in the report.
@@ -175,6 +175,11 @@ pub struct RunArgs {
     /// Seconds to wait before each retry.
     #[arg(long, value_name = "SECONDS", default_value_t = limitcheck_scenario::runner::DEFAULT_RETRY_PAUSE.as_secs_f64())]
     pub retry_pause: f64,
+    /// Interrupt a step whose write is still in the kernel after this many seconds (a v1
+    /// memory limit below what the cgroup holds can reclaim forever); the scenario is then an
+    /// error saying so, and the run goes on.
+    #[arg(long, value_name = "SECONDS", default_value_t = limitcheck_scenario::runner::STEP_DEADLINE.as_secs_f64())]
+    pub step_timeout: f64,
 }
 
 /// Flags of the hidden `limitcheck guard`.

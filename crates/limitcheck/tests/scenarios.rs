@@ -9,75 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_limitcheck");
-
-/// The root tests measure the whole machine and `cleanup` removes every run's containers: they
-/// run one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn skip(test: &str, why: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
-}
-
-fn root(test: &str) -> bool {
-    let ok = limitcheck_cgroup::nix::unistd::geteuid().is_root()
-        && limitcheck_cgroup::Layout::detect().is_ok();
-    if !ok {
-        skip(test, "needs root and a cgroup filesystem");
-    }
-    ok
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn scenarios_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
-}
-
-/// What runs left: container state, bundles, run records under /run/limitcheck, and
-/// container cgroups.
-fn leftovers() -> Vec<String> {
-    let mut left: Vec<String> = std::fs::read_dir("/run/limitcheck")
-        .map(|d| {
-            d.flatten()
-                .filter(|e| {
-                    let n = e.file_name().to_string_lossy().into_owned();
-                    n.starts_with("lcr-") || n == "bundles" || n == "runs"
-                })
-                .map(|e| e.path().display().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Ok(layout) = limitcheck_cgroup::Layout::detect() {
-        for h in &layout.hierarchies {
-            let dir = h.mount_point.join("limitcheck");
-            if let Ok(d) = std::fs::read_dir(&dir) {
-                left.extend(
-                    d.flatten()
-                        .filter(|e| e.file_name().to_string_lossy().starts_with("lcr-"))
-                        .map(|e| e.path().display().to_string()),
-                );
-            }
-        }
-    }
-    left
-}
-
-/// Nothing of a run is left: no container state, bundle, record, or cgroup.
-fn assert_clean() {
-    let left = leftovers();
-    assert!(left.is_empty(), "left behind: {left:?}");
-}
-
-fn summary(dir: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
-}
+mod common;
+use common::*;
 
 #[test]
 fn shipped_scenarios_pass_on_this_host() {
@@ -145,12 +78,6 @@ fn shipped_scenarios_pass_on_this_host() {
         assert!(out_dir.path().join(f).exists(), "{f} not written");
     }
     assert_clean();
-}
-
-fn scenario_file(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 /// `limitcheck run --retries 0` of `scenarios` into `out_dir` while `loops` unrelated busy loops
@@ -382,7 +309,7 @@ tolerance = "5%"
         let reason = sc["reason"].as_str().unwrap();
         assert!(reason.contains(want), "{name}: {reason}");
         assert!(
-            reason.contains("a dead workload is not judged"),
+            reason.contains("a dead or disturbed workload is not judged"),
             "{name}: {reason}"
         );
         assert!(reason.contains("the end of its log"), "{name}: {reason}");
@@ -668,62 +595,6 @@ fn an_interrupted_run_stops_and_leaves_nothing() {
         .contains("interrupted"));
 
     assert_clean();
-}
-
-/// Processes whose command line contains `marker`.
-fn processes_with(marker: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-                String::from_utf8_lossy(&c)
-                    .replace('\0', " ")
-                    .contains(marker)
-            })
-        })
-        .collect()
-}
-
-/// A scenario (`dir/<name>.toml`) whose container runs a plain command (one that knows nothing
-/// of limitcheck), named by `marker` in its command line (and nowhere in the run's own).
-fn marked_scenario(dir: &Path, name: &str, marker: &str, secs: u32) -> PathBuf {
-    scenario_file(
-        dir,
-        &format!("{name}.toml"),
-        &format!(
-            "duration = \"{secs}s\"\n[[container]]\ncommand = [\"sh\", \"-c\", \"while :; do sleep 0.05; done\", \"{marker}\"]\n[[expect]]\nmetric = \"pids.current\"\nwindow = [\"1s\", \"{secs}s\"]\nmin = 1\n"
-        ),
-    )
-}
-
-/// Runs a 2 s marked scenario `dir/<name>.toml` into `dir/<name>-out`; it must pass.
-fn run_short(dir: &Path, name: &str) -> Output {
-    let marker = format!("lc-{name}-{}", std::process::id());
-    let file = marked_scenario(dir, name, &marker, 2);
-    let out = run(&[
-        "run",
-        "--report-dir",
-        dir.join(format!("{name}-out")).to_str().unwrap(),
-        file.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    out
-}
-
-fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    start.elapsed()
 }
 
 /// A run SIGKILLed ten seconds into its second scenario keeps what that scenario measured: its

@@ -328,16 +328,33 @@ pub struct LimitPoint {
     pub memory_bytes: Option<u64>,
 }
 
+/// What stopped a container's workload before the scenario's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    /// Its process ended (exited, or was killed).
+    #[default]
+    Ended,
+    /// Something outside the scenario froze its cgroup.
+    FrozenFromOutside,
+    /// Something outside the scenario removed one of its cgroup directories.
+    CgroupRemoved,
+}
+
 /// A container whose process ended before the scenario did, when the scenario did not allow
-/// it: the scenario is an error and nothing is judged (a dead workload is not a failed limit).
+/// it, or that something outside the run froze or took the cgroup of: the scenario is an
+/// error and nothing is judged (a dead or disturbed workload is not a failed limit).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Death {
     /// Container name.
     pub container: String,
+    /// What happened to it.
+    #[serde(default)]
+    pub cause: Cause,
     /// When it was seen ended, s from the start.
     pub t: f64,
     /// How: `exited with status 2`, `was killed by signal 9 (SIGKILL)`, `was killed by the OOM
-    /// killer (...)`.
+    /// killer (...)`, `freezer.state reads FROZEN`, `/sys/fs/cgroup/cpu/... is gone`.
     pub how: String,
     /// What the scenario allowed instead (`exit = 0 is allowed`), if anything.
     pub allowed: Option<String>,

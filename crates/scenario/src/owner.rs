@@ -10,7 +10,8 @@
 //!
 //! [`sweep_dead`] removes at the start of a run, and in `limitcheck cleanup`, what runs whose
 //! owner is dead left (if their guardian was killed too), and keeps what live runs own: two
-//! runs on one host never touch each other's containers.
+//! runs on one host never touch each other's containers. `limitcheck vm` is owned the same
+//! way, its work directory (the initramfs, the guest's scratch files) recorded as scratch.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,10 @@ pub struct RunRecord {
     pub pid: u32,
     /// That process's start time (clock ticks since boot, `/proc/<pid>/stat` field 22).
     pub start_ticks: u64,
+    /// Directories the run works in and removes when it ends (`limitcheck vm`'s `.vm-work`,
+    /// with its initramfs): removed too if it dies first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scratch: Vec<PathBuf>,
 }
 
 impl RunRecord {
@@ -90,9 +95,15 @@ pub struct Ownership {
 }
 
 impl Ownership {
-    /// Records this process as the owner of run `run_id` under `root` and starts its guardian
-    /// (`exe guard ...`, `exe` being the limitcheck binary).
-    pub fn claim(root: &Path, run_id: &str, exe: &Path) -> Result<Ownership, String> {
+    /// Records this process as the owner of run `run_id` under `root`, with its `scratch`
+    /// directories (absolute), and starts its guardian (`exe guard ...`, `exe` being the
+    /// limitcheck binary).
+    pub fn claim(
+        root: &Path,
+        run_id: &str,
+        exe: &Path,
+        scratch: &[PathBuf],
+    ) -> Result<Ownership, String> {
         use std::os::unix::process::CommandExt;
         let dir = runs_dir(root);
         std::fs::create_dir_all(&dir)
@@ -102,6 +113,7 @@ impl Ownership {
             run_id: run_id.to_string(),
             pid: me,
             start_ticks: start_ticks(me).ok_or("cannot read this process's start time")?,
+            scratch: scratch.to_vec(),
         };
         let path = record_path(root, run_id);
         let tmp = path.with_extension("json.tmp");
@@ -155,10 +167,20 @@ impl Drop for Ownership {
 /// Removes run `run_id`'s containers (killing what runs in them, removing their cgroups and
 /// state) and bundles under `root`; returns what was removed.
 pub fn remove_run(root: &Path, run_id: &str) -> Vec<String> {
-    remove_where(root, &|id| id.starts_with(&container_prefix(run_id)))
+    remove_where(
+        root,
+        &|id| id.starts_with(&container_prefix(run_id)),
+        &mut Vec::new(),
+    )
 }
 
-fn remove_where(root: &Path, doomed: &dyn Fn(&str) -> bool) -> Vec<String> {
+/// Removes the containers and bundles `doomed` names; what could not be removed goes to
+/// `failed`, with why.
+fn remove_where(
+    root: &Path,
+    doomed: &dyn Fn(&str) -> bool,
+    failed: &mut Vec<String>,
+) -> Vec<String> {
     let mut out = Vec::new();
     let rt = Runtime::new(root);
     // Every directory, not only `list()`'s containers: one killed inside `create` has no
@@ -176,12 +198,14 @@ fn remove_where(root: &Path, doomed: &dyn Fn(&str) -> bool) -> Vec<String> {
             continue;
         }
         let removed = match rt.load(&id) {
-            Ok(c) => c.delete(true).is_ok(),
+            Ok(c) => c.delete(true).map(|()| true),
             // Killed inside `create`, before its state was written: no process or cgroup yet.
-            Err(_) => rt.remove_unfinished(&id).unwrap_or(false),
+            Err(_) => rt.remove_unfinished(&id),
         };
-        if removed {
-            out.push(format!("container {id}"));
+        match removed {
+            Ok(true) => out.push(format!("container {id}")),
+            Ok(false) => {}
+            Err(e) => failed.push(format!("container {id}: {e}")),
         }
     }
     let bundles = root.join("bundles");
@@ -197,6 +221,15 @@ fn remove_where(root: &Path, doomed: &dyn Fn(&str) -> bool) -> Vec<String> {
     out
 }
 
+/// Removes a dead run's scratch directories; says which.
+fn remove_scratch(r: &RunRecord) -> Vec<String> {
+    r.scratch
+        .iter()
+        .filter(|d| d.is_absolute() && std::fs::remove_dir_all(d).is_ok())
+        .map(|d| format!("work directory {}", d.display()))
+        .collect()
+}
+
 /// What a sweep did.
 #[derive(Debug, Default)]
 pub struct Sweep {
@@ -204,6 +237,8 @@ pub struct Sweep {
     pub removed: Vec<String>,
     /// Live runs whose containers it left alone, in words.
     pub kept: Vec<String>,
+    /// What it could not remove, and why.
+    pub failed: Vec<String>,
 }
 
 /// Removes what dead runs left under `root` — containers named `lcr-*` not owned by a live
@@ -222,10 +257,13 @@ pub fn sweep_dead(root: &Path, layout: &Layout) -> Sweep {
             .push(format!("run {} (pid {}): its owner runs", r.run_id, r.pid));
     }
     let prefixes: Vec<String> = live.iter().map(|r| r.prefix()).collect();
-    sweep.removed = remove_where(root, &|id| {
-        id.starts_with("lcr-") && !prefixes.iter().any(|p| id.starts_with(p))
-    });
+    sweep.removed = remove_where(
+        root,
+        &|id| id.starts_with("lcr-") && !prefixes.iter().any(|p| id.starts_with(p)),
+        &mut sweep.failed,
+    );
     for r in all.iter().filter(|r| !live.contains(r)) {
+        sweep.removed.extend(remove_scratch(r));
         if std::fs::remove_file(record_path(root, &r.run_id)).is_ok() {
             sweep.removed.push(format!(
                 "the record of run {} (pid {} is gone)",
@@ -274,7 +312,13 @@ pub fn guard(
             }
         }
     }
-    let removed = remove_run(root, run_id);
+    let mut removed = remove_run(root, run_id);
+    let record = std::fs::read(record_path(root, run_id))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok());
+    if let Some(r) = record {
+        removed.extend(remove_scratch(&r));
+    }
     let _ = std::fs::remove_file(record_path(root, run_id));
     let _ = std::fs::remove_dir(runs_dir(root));
     Ok(removed)
@@ -292,6 +336,7 @@ mod tests {
             run_id: "r".into(),
             pid: me,
             start_ticks: start,
+            scratch: Vec::new(),
         };
         assert!(rec.alive());
         let reused = RunRecord {

@@ -37,6 +37,8 @@ pub struct RunOptions {
     pub retries: u32,
     /// The pause before each retry (for the load that starved it to pass).
     pub retry_pause: Duration,
+    /// How long a step may block in the kernel before it is interrupted ([`STEP_DEADLINE`]).
+    pub step_deadline: Duration,
 }
 
 /// Retries by default: an inconclusive scenario runs up to three times in all.
@@ -390,9 +392,13 @@ fn run_inner<'l>(
             interrupted = true;
             break;
         }
-        r.steps.push(do_step(s, st, layout, running, t0));
-        if st.change == Change::Kill {
-            watch.killed[st.container] = true;
+        r.steps
+            .push(do_step(s, st, layout, running, t0, o.step_deadline));
+        match st.change {
+            Change::Kill => watch.killed[st.container] = true,
+            Change::Pause => watch.paused[st.container] = true,
+            Change::Resume => watch.paused[st.container] = false,
+            _ => {}
         }
         let c = &running[st.container].container;
         r.limits.push(read_limits(
@@ -423,6 +429,7 @@ fn run_inner<'l>(
         let log = o.run_dir.join(format!("{slug}-{}.log", c.name));
         r.died = Some(limitcheck_record::Death {
             container: c.name.clone(),
+            cause: why.cause,
             t: why.t,
             how: why.how,
             allowed: match c.exit {
@@ -447,18 +454,22 @@ fn run_inner<'l>(
     Ok(())
 }
 
-/// A container that ended when it should not have.
+/// A container that ended when it should not have (or was frozen, or lost its cgroup).
 struct Death {
     container: usize,
+    cause: limitcheck_record::Cause,
     t: f64,
     /// "exited with status 2", "was killed by signal 9 (SIGKILL)".
     how: String,
 }
 
-/// Watches the containers' inits (see [`run_inner`]).
+/// Watches the containers' inits (see [`run_inner`]), and their cgroups: one frozen or
+/// removed from outside the run is as good as dead to the measurement.
 struct Liveness {
     /// Containers a kill step has ended: their end is expected.
     killed: Vec<bool>,
+    /// Containers a pause step has frozen (until a resume step): their freeze is expected.
+    paused: Vec<bool>,
     /// Containers seen ended (checked no more).
     ended: Vec<bool>,
     /// The first end that was not expected.
@@ -469,6 +480,7 @@ impl Liveness {
     fn new(n: usize) -> Self {
         Liveness {
             killed: vec![false; n],
+            paused: vec![false; n],
             ended: vec![false; n],
             dead: None,
         }
@@ -481,7 +493,19 @@ impl Liveness {
             }
             let exit = match run.container.try_wait() {
                 Ok(Some(e)) => e,
-                _ => continue,
+                _ => {
+                    if self.dead.is_none() && !self.killed[i] {
+                        if let Some((cause, how)) = self.disturbed(i, &run.container) {
+                            self.dead = Some(Death {
+                                container: i,
+                                cause,
+                                t,
+                                how,
+                            });
+                        }
+                    }
+                    continue;
+                }
             };
             self.ended[i] = true;
             // A SIGKILL with OOM kills counted in its cgroup is the OOM killer's.
@@ -516,10 +540,31 @@ impl Liveness {
             };
             self.dead = Some(Death {
                 container: i,
+                cause: limitcheck_record::Cause::Ended,
                 t,
                 how,
             });
         }
+    }
+
+    /// A live container whose cgroup something outside the run removed or froze: how.
+    fn disturbed(&self, i: usize, c: &Container) -> Option<(limitcheck_record::Cause, String)> {
+        use limitcheck_record::Cause;
+        match c.cgroup() {
+            Err(limitcheck_runtime::RuntimeError::Cgroup(
+                limitcheck_cgroup::CgroupError::Dir { path, .. },
+            )) if !path.exists() => {
+                return Some((Cause::CgroupRemoved, format!("{} is gone", path.display())))
+            }
+            Err(_) => return None,
+            Ok(cg) => {
+                if let Some(gone) = cg.dirs().iter().find(|d| !d.exists()) {
+                    return Some((Cause::CgroupRemoved, format!("{} is gone", gone.display())));
+                }
+            }
+        }
+        (!self.paused[i] && c.status() == limitcheck_runtime::Status::Paused)
+            .then(|| (Cause::FrozenFromOutside, "its freezer reads FROZEN".into()))
     }
 }
 
@@ -533,12 +578,69 @@ fn last_lines(path: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
+/// How long a step's write may stay in the kernel before it is interrupted. A v1
+/// `memory.limit_in_bytes` below what the cgroup holds retries reclaim for as long as each
+/// pass frees a page (`mem_cgroup_resize_max`), checking for a pending signal on every pass;
+/// v2's `memory.high` and `memory.max` writes reclaim in the writer too. Without a deadline a
+/// run could hang in such a write.
+pub const STEP_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The signal that interrupts a blocked step: its handler does nothing, and without
+/// SA_RESTART the interrupted write returns EINTR.
+fn interrupt_signal() -> libc::c_int {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    extern "C" fn nothing(_: libc::c_int) {}
+    ONCE.call_once(|| {
+        // SAFETY: a handler that does nothing, installed once.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = nothing as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGUSR2, &sa, std::ptr::null_mut());
+        }
+    });
+    libc::SIGUSR2
+}
+
+/// Runs `f` on a thread of its own; one still in it after `deadline` is signalled (see
+/// [`interrupt_signal`]) until it returns. Gives `f`'s result and, if it had to be
+/// interrupted, how long it had blocked.
+fn bounded<T: Send>(deadline: Duration, f: impl FnOnce() -> T + Send) -> (T, Option<Duration>) {
+    let sig = interrupt_signal();
+    let thread = std::sync::atomic::AtomicU64::new(0);
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::scope(|sc| {
+        let start = Instant::now();
+        let h = sc.spawn(|| {
+            // SAFETY: pthread_self has no preconditions.
+            thread.store(unsafe { libc::pthread_self() } as u64, Ordering::SeqCst);
+            let r = f();
+            let _ = done.send(());
+            r
+        });
+        let mut blocked = None;
+        if finished.recv_timeout(deadline).is_err() {
+            blocked = Some(start.elapsed());
+            while finished.recv_timeout(Duration::from_millis(20)).is_err() {
+                let t = thread.load(Ordering::SeqCst);
+                if t != 0 {
+                    // SAFETY: the thread is not joined before the scope ends, so its id is
+                    // valid; the signal's handler does nothing.
+                    unsafe { libc::pthread_kill(t as libc::pthread_t, sig) };
+                }
+            }
+        }
+        (h.join().expect("a step does not panic"), blocked)
+    })
+}
+
 fn do_step(
     s: &Scenario,
     st: &Step,
     layout: &Layout,
     running: &[Running],
     t0: Instant,
+    deadline: Duration,
 ) -> StepResult {
     let c = &running[st.container].container;
     let mut res = StepResult {
@@ -556,7 +658,7 @@ fn do_step(
     }
     let cg = c.cgroup();
     let actual = t0.elapsed().as_secs_f64();
-    let out = match (&st.change, st.via, cg) {
+    let (out, blocked) = bounded(deadline, || match (&st.change, st.via, cg) {
         (_, _, Err(e)) => format!("error: {e}"),
         (Change::Set(limits), Via::File, Ok(cg)) => outcome(cg.apply(limits), |e| e.errno()),
         (Change::Set(limits), Via::Runtime, Ok(_)) => outcome(c.update(limits), |e| e.errno()),
@@ -566,14 +668,23 @@ fn do_step(
         (Change::Pause, _, Ok(_)) => outcome(c.pause(), |e| e.errno()),
         (Change::Resume, _, Ok(_)) => outcome(c.resume(), |e| e.errno()),
         (Change::Kill, _, Ok(cg)) => outcome(cg.kill_all(), |e| e.errno()),
-    };
+    });
     res.actual = Some(actual);
-    res.verdict = if out == st.expect {
+    res.verdict = if blocked.is_some() {
+        // The kernel neither applied it nor refused it: not a verdict on the limit.
+        Verdict::Error
+    } else if out == st.expect {
         Verdict::Pass
     } else {
         Verdict::Fail
     };
-    res.outcome = Some(out);
+    res.outcome = Some(match blocked {
+        Some(d) => format!(
+            "blocked in the kernel for {:.1} s, then interrupted (the write returned {out})",
+            d.as_secs_f64()
+        ),
+        None => out,
+    });
     res
 }
 
@@ -590,5 +701,35 @@ pub fn gather_host(layout: &Layout, version: &str) -> HostInfo {
             .unwrap_or(1),
         memory_bytes: procfs::Meminfo::current().map_or(0, |m| m.mem_total),
         limitcheck_version: version.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// A call that blocks in the kernel (a read of a pipe nobody writes) is interrupted once
+    /// past its deadline and returns EINTR; one that returns in time is left alone.
+    #[test]
+    fn a_call_blocked_in_the_kernel_is_interrupted_at_its_deadline() {
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        let mut r = File::from(r);
+        let started = Instant::now();
+        let (res, blocked) = bounded(Duration::from_millis(300), || {
+            let mut b = [0u8; 1];
+            r.read(&mut b).map_err(|e| e.kind())
+        });
+        assert_eq!(res, Err(std::io::ErrorKind::Interrupted));
+        let blocked = blocked.expect("it blocked");
+        assert!(blocked >= Duration::from_millis(300), "{blocked:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+
+        let (res, blocked) = bounded(Duration::from_secs(5), || 42);
+        assert_eq!((res, blocked), (42, None));
     }
 }

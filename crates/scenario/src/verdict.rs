@@ -497,14 +497,25 @@ fn starved_or(starved: bool, otherwise: String, figures: &str) -> (Verdict, Stri
 /// `version`: a pure function, so a recorded run can be judged again.
 pub fn judge(s: &Scenario, version: limitcheck_cgroup::Version, rec: &Recording) -> Judged {
     if let Some(d) = rec.died {
+        use limitcheck_record::Cause;
+        let what = match d.cause {
+            Cause::Ended => format!("its process {}", d.how),
+            Cause::FrozenFromOutside => format!(
+                "its cgroup was frozen from outside the run ({}, and no step of the scenario \
+                 froze it)",
+                d.how
+            ),
+            Cause::CgroupRemoved => {
+                format!("its cgroup was removed from outside the run ({})", d.how)
+            }
+        };
         return Judged {
             expectations: Vec::new(),
             verdict: Verdict::Error,
             reason: format!(
-                "container {}: its process {} (seen at {:.2} s, before the scenario's end at \
-                 {:.1} s): a dead workload is not judged{}; the end of its log ({}): {}",
+                "container {}: {what} (seen at {:.2} s, before the scenario's end at {:.1} s): \
+                 a dead or disturbed workload is not judged{}; the end of its log ({}): {}",
                 d.container,
-                d.how,
                 d.t,
                 s.duration.as_secs_f64(),
                 d.allowed
@@ -518,6 +529,14 @@ pub fn judge(s: &Scenario, version: limitcheck_cgroup::Version, rec: &Recording)
     let mut fails = Vec::new();
     let mut doubts = Vec::new();
     for st in rec.steps {
+        if st.verdict == Verdict::Error {
+            fails.push(format!(
+                "step at {}s ({}): {}; a limit the kernel did not apply is not judged",
+                st.at,
+                st.what,
+                st.outcome.clone().unwrap_or_default()
+            ));
+        }
         if st.verdict == Verdict::Fail {
             fails.push(format!(
                 "step at {}s ({}): expected {}, got {}",
@@ -619,7 +638,7 @@ pub fn judge(s: &Scenario, version: limitcheck_cgroup::Version, rec: &Recording)
     let any = |v: Verdict| out.iter().any(|x| x.verdict == v);
     let verdict = if any(Verdict::Fail) || rec.steps.iter().any(|x| x.verdict == Verdict::Fail) {
         Verdict::Fail
-    } else if any(Verdict::Error) {
+    } else if any(Verdict::Error) || rec.steps.iter().any(|x| x.verdict == Verdict::Error) {
         Verdict::Error
     } else if any(Verdict::Inconclusive) {
         Verdict::Inconclusive

@@ -12,6 +12,9 @@ use limitcheck_scenario::suite;
 use crate::cli::{GuardArgs, RunArgs, ValidateArgs, EXIT_ERROR, EXIT_OK};
 use limitcheck_scenario::owner;
 
+/// The runtime's state root by default: containers, bundles and run records.
+pub const STATE_ROOT: &str = "/run/limitcheck";
+
 static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
 
 extern "C" fn on_signal(_: libc::c_int) {
@@ -54,6 +57,9 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
     for r in &swept.removed {
         eprintln!("limitcheck: removed what a dead run left: {r}");
     }
+    for r in &swept.failed {
+        eprintln!("limitcheck: warning: cannot remove what a dead run left: {r}");
+    }
     for r in owner::live_runs(&a.root) {
         eprintln!(
             "limitcheck: warning: another run is live on this host (run {}, pid {}): it shares \
@@ -63,7 +69,8 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     // Until this is dropped a guardian watches this process: if it dies in any way, its
     // containers are removed at once.
-    let _ownership = owner::Ownership::claim(&a.root, &run_id, &exe).map_err(anyhow::Error::msg)?;
+    let _ownership =
+        owner::Ownership::claim(&a.root, &run_id, &exe, &[]).map_err(anyhow::Error::msg)?;
     let run_dir = a
         .report_dir
         .clone()
@@ -79,6 +86,15 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
         retry_pause: std::time::Duration::try_from_secs_f64(a.retry_pause).map_err(|_| {
             anyhow::anyhow!("--retry-pause {}: give seconds, 0 or more", a.retry_pause)
         })?,
+        step_deadline: std::time::Duration::try_from_secs_f64(a.step_timeout)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--step-timeout {}: give seconds, more than 0",
+                    a.step_timeout
+                )
+            })?,
     };
     // On a terminal a live line (progress and each container's CPU and memory) is redrawn in
     // place on stderr; in CI logs only the plain lines appear.
@@ -146,8 +162,8 @@ pub fn validate(a: &ValidateArgs) -> anyhow::Result<ExitCode> {
 /// Removes what dead runs left; keeps what live runs own, and says so.
 pub fn cleanup() -> anyhow::Result<ExitCode> {
     let layout = limitcheck_cgroup::Layout::detect()?;
-    let sweep = owner::sweep_dead(std::path::Path::new("/run/limitcheck"), &layout);
-    if sweep.removed.is_empty() {
+    let sweep = owner::sweep_dead(std::path::Path::new(STATE_ROOT), &layout);
+    if sweep.removed.is_empty() && sweep.failed.is_empty() {
         println!("nothing to clean up");
     }
     for r in &sweep.removed {
@@ -156,7 +172,14 @@ pub fn cleanup() -> anyhow::Result<ExitCode> {
     for k in &sweep.kept {
         println!("kept {k}");
     }
-    Ok(ExitCode::from(EXIT_OK))
+    for f in &sweep.failed {
+        eprintln!("limitcheck: cannot remove {f}");
+    }
+    Ok(ExitCode::from(if sweep.failed.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_ERROR
+    }))
 }
 
 /// The run's guardian: waits for the run's process to end, then removes its containers.

@@ -1,0 +1,143 @@
+//! What the end-to-end tests share: the binary, the lock that runs root tests one at a time,
+//! and the checks that a run left nothing behind.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_limitcheck");
+
+/// The root tests measure the whole machine and `cleanup` removes every run's containers: they
+/// run one at a time.
+pub static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn skip(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+pub fn root(test: &str) -> bool {
+    let ok = limitcheck_cgroup::nix::unistd::geteuid().is_root()
+        && limitcheck_cgroup::Layout::detect().is_ok();
+    if !ok {
+        skip(test, "needs root and a cgroup filesystem");
+    }
+    ok
+}
+
+pub fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+pub fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+}
+
+/// What runs left: container state, bundles, run records under /run/limitcheck, and
+/// container cgroups.
+pub fn leftovers() -> Vec<String> {
+    let mut left: Vec<String> = std::fs::read_dir("/run/limitcheck")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.starts_with("lcr-") || n == "bundles" || n == "runs"
+                })
+                .map(|e| e.path().display().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Ok(layout) = limitcheck_cgroup::Layout::detect() {
+        for h in &layout.hierarchies {
+            let dir = h.mount_point.join("limitcheck");
+            if let Ok(d) = std::fs::read_dir(&dir) {
+                left.extend(
+                    d.flatten()
+                        .filter(|e| e.file_name().to_string_lossy().starts_with("lcr-"))
+                        .map(|e| e.path().display().to_string()),
+                );
+            }
+        }
+    }
+    left
+}
+
+/// Nothing of a run is left: no container state, bundle, record, or cgroup.
+pub fn assert_clean() {
+    let left = leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+pub fn summary(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+pub fn scenario_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Processes whose command line contains `marker`.
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                String::from_utf8_lossy(&c)
+                    .replace('\0', " ")
+                    .contains(marker)
+            })
+        })
+        .collect()
+}
+
+/// A scenario (`dir/<name>.toml`) whose container runs a plain command (one that knows nothing
+/// of limitcheck), named by `marker` in its command line (and nowhere in the run's own).
+pub fn marked_scenario(dir: &Path, name: &str, marker: &str, secs: u32) -> PathBuf {
+    scenario_file(
+        dir,
+        &format!("{name}.toml"),
+        &format!(
+            "duration = \"{secs}s\"\n[[container]]\ncommand = [\"sh\", \"-c\", \"while :; do sleep 0.05; done\", \"{marker}\"]\n[[expect]]\nmetric = \"pids.current\"\nwindow = [\"1s\", \"{secs}s\"]\nmin = 1\n"
+        ),
+    )
+}
+
+/// Runs a 2 s marked scenario `dir/<name>.toml` into `dir/<name>-out`; it must pass.
+pub fn run_short(dir: &Path, name: &str) -> Output {
+    let marker = format!("lc-{name}-{}", std::process::id());
+    let file = marked_scenario(dir, name, &marker, 2);
+    let out = run(&[
+        "run",
+        "--report-dir",
+        dir.join(format!("{name}-out")).to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
+}
+
+pub fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    start.elapsed()
+}
