@@ -5,6 +5,7 @@
 //! The kernel is fetched once into ~/.cache/limitcheck with `apt-get download`. Skipped, with
 //! the reason, where qemu-system-x86 is not installed (scripts/test.sh installs it).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
@@ -357,6 +358,76 @@ fn sigint_stops_the_guest_and_leaves_nothing() {
     assert!(
         vm["outcome"].as_str().unwrap().contains("interrupted"),
         "{vm}"
+    );
+}
+
+/// SIGKILL of `limitcheck vm` while the guest runs a scenario: no qemu is left 2 s later
+/// (it dies with its parent), and the run's guardian removes the work directory with the
+/// initramfs; the console log stays.
+#[test]
+fn a_killed_vm_run_leaves_no_qemu_and_no_work_directory() {
+    let test = "a_killed_vm_run_leaves_no_qemu_and_no_work_directory";
+    let Some(k) = debian_kernel(test) else {
+        return;
+    };
+    if !nix::unistd::geteuid().is_root() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: needs root (the run's guardian)"
+        );
+        return;
+    }
+    let k = fast(&k);
+    use std::io::BufRead;
+    let d = tempfile::tempdir().unwrap();
+    let run_dir = d.path().join("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_limitcheck"))
+        .args(["vm", "--accel", "tcg", "--memory", "1g", "--kernel"])
+        .arg(&k.path)
+        .arg("--report-dir")
+        .arg(&run_dir)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/cpu-halving.toml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    for l in lines.by_ref() {
+        let l = l.unwrap();
+        seen.push(l.clone());
+        if l.starts_with("RUN ") {
+            break;
+        }
+    }
+    assert!(seen.last().unwrap().starts_with("RUN "), "{seen:?}");
+    assert!(run_dir.join(".vm-work").exists());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let t0 = std::time::Instant::now();
+    let gone = |what: &str| {
+        Command::new("pgrep")
+            .args(["-f", what])
+            .output()
+            .unwrap()
+            .stdout
+            .is_empty()
+    };
+    while !gone(&run_dir.to_string_lossy()) || run_dir.join(".vm-work").exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "2 s after the kill: qemu left {}, work directory left {}",
+            !gone(&run_dir.to_string_lossy()),
+            run_dir.join(".vm-work").exists()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(run_dir.join("console.log").exists());
+    let _ = writeln!(
+        std::io::stderr(),
+        "{test}: qemu and work directory gone {:?} after the kill",
+        t0.elapsed()
     );
 }
 

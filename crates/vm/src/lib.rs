@@ -510,8 +510,14 @@ pub fn run(o: &VmOptions, progress: &mut dyn FnMut(&str)) -> Result<Vec<KernelRu
     result
 }
 
+/// Where a run works (the initramfs, probe images): `<run dir>/.vm-work`, removed at its end
+/// (and, if it is killed, by its guardian or the next run's sweep).
+pub fn work_dir(run_dir: &Path) -> PathBuf {
+    run_dir.join(".vm-work")
+}
+
 fn tempfile_dir(run_dir: &Path) -> Result<PathBuf, String> {
-    let d = run_dir.join(".vm-work");
+    let d = work_dir(run_dir);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
     Ok(d)

@@ -80,6 +80,29 @@ pub fn run(a: &VmArgs) -> anyhow::Result<ExitCode> {
     if o.cpus == 0 {
         bail!("--cpus: give at least 1");
     }
+    // As root the run is owned as `run`'s are: what dead runs left is swept, and a guardian
+    // removes this run's work directory if it is killed. (Without root there is no state
+    // root to record it in; the guest needs none.)
+    let _ownership = if limitcheck_cgroup::nix::unistd::geteuid().is_root() {
+        let root = std::path::Path::new(super::run::STATE_ROOT);
+        if let Ok(layout) = limitcheck_cgroup::Layout::detect() {
+            let swept = limitcheck_scenario::owner::sweep_dead(root, &layout);
+            for r in &swept.removed {
+                eprintln!("limitcheck: removed what a dead run left: {r}");
+            }
+            for r in &swept.failed {
+                eprintln!("limitcheck: warning: cannot remove what a dead run left: {r}");
+            }
+        }
+        let work = std::path::absolute(limitcheck_vm::work_dir(&run_dir))
+            .context("cannot resolve the run directory")?;
+        Some(
+            limitcheck_scenario::owner::Ownership::claim(root, &o.run_id, &o.exe, &[work])
+                .map_err(anyhow::Error::msg)?,
+        )
+    } else {
+        None
+    };
     let mut out = std::io::stdout();
     let runs = limitcheck_vm::run(&o, &mut |l| {
         let _ = writeln!(out, "{l}");
