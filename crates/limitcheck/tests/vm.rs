@@ -302,28 +302,29 @@ fn the_vmlinux_inside_debians_vmlinuz_boots_directly_by_pvh() {
     );
 }
 
-#[test]
-fn sigint_stops_the_guest_and_leaves_nothing() {
-    let Some(k) = debian_kernel("sigint_stops_the_guest_and_leaves_nothing") else {
-        return;
-    };
-    let k = fast(&k);
+/// `limitcheck vm` of cpu-halving on `k` into `run_dir`, once the guest runs the scenario:
+/// the child and the rest of its stdout.
+fn vm_running_a_scenario(
+    k: &Kernel,
+    run_dir: &Path,
+    stderr: std::process::Stdio,
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
     use std::io::BufRead;
-    let d = tempfile::tempdir().unwrap();
-    let run_dir = d.path().join("run");
     let mut child = Command::new(env!("CARGO_BIN_EXE_limitcheck"))
         .args(["vm", "--accel", "tcg", "--memory", "1g", "--kernel"])
         .arg(&k.path)
         .arg("--report-dir")
-        .arg(&run_dir)
+        .arg(run_dir)
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/cpu-halving.toml"))
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufReader::new(stdout).lines();
-    // Wait until the guest runs the scenario.
     let mut seen = Vec::new();
     for l in lines.by_ref() {
         let l = l.unwrap();
@@ -333,6 +334,19 @@ fn sigint_stops_the_guest_and_leaves_nothing() {
         }
     }
     assert!(seen.last().unwrap().starts_with("RUN "), "{seen:?}");
+    (child, lines)
+}
+
+#[test]
+fn sigint_stops_the_guest_and_leaves_nothing() {
+    let Some(k) = debian_kernel("sigint_stops_the_guest_and_leaves_nothing") else {
+        return;
+    };
+    let k = fast(&k);
+    let d = tempfile::tempdir().unwrap();
+    let run_dir = d.path().join("run");
+    // Wait until the guest runs the scenario.
+    let (child, lines) = vm_running_a_scenario(&k, &run_dir, std::process::Stdio::piped());
     let t0 = std::time::Instant::now();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
@@ -378,30 +392,9 @@ fn a_killed_vm_run_leaves_no_qemu_and_no_work_directory() {
         return;
     }
     let k = fast(&k);
-    use std::io::BufRead;
     let d = tempfile::tempdir().unwrap();
     let run_dir = d.path().join("run");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_limitcheck"))
-        .args(["vm", "--accel", "tcg", "--memory", "1g", "--kernel"])
-        .arg(&k.path)
-        .arg("--report-dir")
-        .arg(&run_dir)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/cpu-halving.toml"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    for l in lines.by_ref() {
-        let l = l.unwrap();
-        seen.push(l.clone());
-        if l.starts_with("RUN ") {
-            break;
-        }
-    }
-    assert!(seen.last().unwrap().starts_with("RUN "), "{seen:?}");
+    let (mut child, _lines) = vm_running_a_scenario(&k, &run_dir, std::process::Stdio::null());
     assert!(run_dir.join(".vm-work").exists());
     child.kill().unwrap();
     child.wait().unwrap();

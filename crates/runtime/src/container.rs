@@ -521,6 +521,16 @@ impl Container {
 
     /// The container's cgroup.
     pub fn cgroup(&self) -> Result<Cgroup> {
+        Ok(self.cgroup_builder()?.open()?)
+    }
+
+    /// Whichever of the container's cgroup directories still exist (one may have been removed
+    /// from outside): what `delete` kills through and removes.
+    fn cgroup_remains(&self) -> Result<Cgroup> {
+        Ok(self.cgroup_builder()?.open_partial()?)
+    }
+
+    fn cgroup_builder(&self) -> Result<limitcheck_cgroup::CgroupBuilder<'_>> {
         let layout = match self.layout.get() {
             Some(l) => l,
             None => {
@@ -533,26 +543,7 @@ impl Container {
             .cgroup()
             .parent(&r.parent)
             .name(&r.name)
-            .controllers(&r.controllers)
-            .open()?)
-    }
-
-    /// Whichever of the container's cgroup directories still exist (one may have been removed
-    /// from outside): what `delete` kills through and removes.
-    fn cgroup_remains(&self) -> Result<Cgroup> {
-        match self.cgroup() {
-            Err(RuntimeError::Cgroup(limitcheck_cgroup::CgroupError::Dir { .. })) => {
-                let layout = self.layout.get().expect("cgroup() detected it");
-                let r = &self.state.cgroup;
-                Ok(layout
-                    .cgroup()
-                    .parent(&r.parent)
-                    .name(&r.name)
-                    .controllers(&r.controllers)
-                    .open_partial()?)
-            }
-            other => other,
-        }
+            .controllers(&r.controllers))
     }
 
     fn bad_state(&self, op: &'static str, status: Status, hint: &str) -> RuntimeError {
