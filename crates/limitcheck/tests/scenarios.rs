@@ -170,7 +170,7 @@ fn scenarios_that_must_fail_fail_with_exit_1_on_an_idle_or_busy_host() {
 /// The shipped suite on a host with one and then two unrelated busy loops, and then two bursty
 /// ones (busy 0.3 s, idle 0.2 s, as a build's compilers come and go): no verdict fails and none
 /// errors — each scenario passes or is inconclusive, an inconclusive one naming the foreign
-/// load it turned on — and the run's exit status is 0 or 6, never 1.
+/// load it turned on — every ceiling passes, and the run's exit status is 0 or 6, never 1.
 #[test]
 fn the_shipped_suite_on_a_busy_host_fails_nothing() {
     let test = "the_shipped_suite_on_a_busy_host_fails_nothing";
@@ -208,7 +208,25 @@ fn the_shipped_suite_on_a_busy_host_fails_nothing() {
                         e["reason"].as_str().unwrap().contains("foreign load"),
                         "{e}"
                     );
-                    assert!(e["context"]["foreign_cpus"].as_f64().unwrap() >= 0.1, "{e}");
+                    // Other processes really took CPU from it; for a CPU share, at least what
+                    // it lacked (with the idle time), which is the judge's rule. (Not a fixed
+                    // amount: a container 0.001 CPU short beside 0.045 CPU of foreign load is
+                    // inconclusive, rightly — measured here with one loop.)
+                    let c = &e["context"];
+                    let foreign = c["foreign_cpus"].as_f64().unwrap();
+                    assert!(foreign > 0.0, "{e}");
+                    if e["metric"] == "cpu.usage" {
+                        let lo = e["min"].as_f64().unwrap_or_else(|| {
+                            let x = e["expected"].as_f64().unwrap();
+                            let t = &e["tolerance"];
+                            x - t["relative"]
+                                .as_f64()
+                                .map_or_else(|| t["absolute"].as_f64().unwrap(), |r| r * x)
+                        });
+                        let lacked = lo - e["measured"].as_f64().unwrap();
+                        let idle = c["idle_cpus"].as_f64().unwrap();
+                        assert!(foreign + idle >= lacked - 1e-9, "{e}");
+                    }
                 }
             }
         }
