@@ -311,6 +311,10 @@ pub struct StepResult {
     pub expected: String,
     /// What happened: `ok` or the errno's name (`EBUSY`), or `error: ...`.
     pub outcome: Option<String>,
+    /// Limits the change did not name that it changed anyway, `before -> after` (the update
+    /// that resets the CPU period, runc#4225, or clears the burst, runc#4210): each fails it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
     /// Verdict.
     pub verdict: Verdict,
 }
@@ -1188,6 +1192,7 @@ mod tests {
                 via: Via::File,
                 expected: "ok".into(),
                 outcome: Some("ok".into()),
+                changed: Vec::new(),
                 verdict: Verdict::Pass,
             }],
             limits: vec![LimitPoint {

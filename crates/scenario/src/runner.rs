@@ -578,6 +578,61 @@ fn last_lines(path: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
+/// The limits a change could move by mistake, as the kernel reports them now (those this
+/// host has).
+fn snapshot(cg: &limitcheck_cgroup::Cgroup) -> Vec<limitcheck_cgroup::Limit> {
+    use limitcheck_cgroup::LimitKind as K;
+    [
+        K::CpuMax,
+        K::CpuBurst,
+        K::CpuShares,
+        K::CpuWeight,
+        K::CpusetCpus,
+        K::CpusetMems,
+        K::MemoryMax,
+        K::MemorySwapMax,
+        K::MemoryHigh,
+        K::MemoryLow,
+        K::MemoryMin,
+        K::MemorySoftLimit,
+        K::PidsMax,
+        K::BlkioWeight,
+    ]
+    .into_iter()
+    .filter_map(|k| cg.get(k).ok())
+    .collect()
+}
+
+/// What moved between `before` and `after` that a change naming `named` should have left
+/// alone, as `cpu quota 50000/100000 µs -> cpu quota 50000/50000 µs`. Kinds that are one
+/// setting seen two ways move together: shares and weight (v1 shares read as a weight and back),
+/// and a memory limit with its memory+swap limit (v1 keeps memsw at or above it).
+pub fn unnamed_changes(
+    named: &[limitcheck_cgroup::Limit],
+    before: &[limitcheck_cgroup::Limit],
+    after: &[limitcheck_cgroup::Limit],
+) -> Vec<String> {
+    use limitcheck_cgroup::LimitKind as K;
+    let family = |k: K| match k {
+        K::CpuShares | K::CpuWeight => K::CpuShares,
+        K::MemoryMax | K::MemorySwapMax => K::MemoryMax,
+        k => k,
+    };
+    let named: Vec<K> = named.iter().map(|l| family(l.kind())).collect();
+    before
+        .iter()
+        .filter(|b| !named.contains(&family(b.kind())))
+        .filter_map(|b| {
+            let a = after.iter().find(|a| a.kind() == b.kind());
+            match a {
+                Some(a) if a == b => None,
+                Some(a) => Some(format!("{b} -> {a}")),
+                None => Some(format!("{b} -> (unreadable)")),
+            }
+        })
+        .collect()
+}
+
 /// How long a step's write may stay in the kernel before it is interrupted. A v1
 /// `memory.limit_in_bytes` below what the cgroup holds retries reclaim for as long as each
 /// pass frees a page (`mem_cgroup_resize_max`), checking for a pending signal on every pass;
@@ -651,12 +706,18 @@ fn do_step(
         via: st.via,
         expected: st.expect.clone(),
         outcome: None,
+        changed: Vec::new(),
         verdict: Verdict::Skip,
     };
     if !applies(st.only, layout) {
         return res;
     }
     let cg = c.cgroup();
+    // What a change of limits does not name must not move: read it all before and after.
+    let before = match (&st.change, &cg) {
+        (Change::Set(_), Ok(g)) => Some(snapshot(g)),
+        _ => None,
+    };
     let actual = t0.elapsed().as_secs_f64();
     let (out, blocked) = bounded(deadline, || match (&st.change, st.via, cg) {
         (_, _, Err(e)) => format!("error: {e}"),
@@ -670,9 +731,14 @@ fn do_step(
         (Change::Kill, _, Ok(cg)) => outcome(cg.kill_all(), |e| e.errno()),
     });
     res.actual = Some(actual);
+    if let (Change::Set(named), Some(before), Ok(g)) = (&st.change, &before, c.cgroup()) {
+        res.changed = unnamed_changes(named, before, &snapshot(&g));
+    }
     res.verdict = if blocked.is_some() {
         // The kernel neither applied it nor refused it: not a verdict on the limit.
         Verdict::Error
+    } else if !res.changed.is_empty() {
+        Verdict::Fail
     } else if out == st.expect {
         Verdict::Pass
     } else {
@@ -682,6 +748,10 @@ fn do_step(
         Some(d) => format!(
             "blocked in the kernel for {:.1} s, then interrupted (the write returned {out})",
             d.as_secs_f64()
+        ),
+        None if !res.changed.is_empty() => format!(
+            "{out}, but it changed what it did not name: {}",
+            res.changed.join("; ")
         ),
         None => out,
     });
@@ -731,5 +801,49 @@ mod tests {
 
         let (res, blocked) = bounded(Duration::from_secs(5), || 42);
         assert_eq!((res, blocked), (42, None));
+    }
+
+    /// An update of the memory limit that also reset the CPU period and cleared the burst (as
+    /// runc#4225 and #4210 did) is caught, field by field; what it named, and what moves with
+    /// it, is not.
+    #[test]
+    fn an_update_that_changes_what_it_did_not_name_is_caught() {
+        use limitcheck_cgroup::{Limit, Max};
+        let cpu = |q, p| Limit::CpuMax {
+            quota_us: Max::Value(q),
+            period_us: p,
+        };
+        let before = vec![
+            cpu(50_000, 100_000),
+            Limit::CpuBurst(20_000),
+            Limit::CpuShares(1024),
+            Limit::MemoryMax(Max::Value(256 << 20)),
+            Limit::MemorySwapMax(Max::Value(256 << 20)),
+            Limit::PidsMax(Max::Value(20)),
+        ];
+        let mut after = before.clone();
+        after[3] = Limit::MemoryMax(Max::Value(128 << 20));
+        after[4] = Limit::MemorySwapMax(Max::Value(128 << 20));
+        let named = [Limit::MemoryMax(Max::Value(128 << 20))];
+        assert!(unnamed_changes(&named, &before, &after).is_empty());
+        after[0] = cpu(50_000, 50_000);
+        after[1] = Limit::CpuBurst(0);
+        assert_eq!(
+            unnamed_changes(&named, &before, &after),
+            [
+                "cpu quota 50000/100000 µs (0.50 CPUs) -> cpu quota 50000/50000 µs (1.00 CPUs)",
+                "cpu burst 20000 µs -> cpu burst 0 µs"
+            ]
+        );
+        // Naming the CPU limit makes its change the point, not a clobber; the memory it did
+        // not name is one.
+        assert_eq!(
+            unnamed_changes(&[cpu(50_000, 50_000)], &before, &after),
+            [
+                "cpu burst 20000 µs -> cpu burst 0 µs",
+                "memory 256 MiB -> memory 128 MiB",
+                "memory+swap 256 MiB -> memory+swap 128 MiB"
+            ]
+        );
     }
 }

@@ -537,7 +537,14 @@ pub fn judge(s: &Scenario, version: limitcheck_cgroup::Version, rec: &Recording)
                 st.outcome.clone().unwrap_or_default()
             ));
         }
-        if st.verdict == Verdict::Fail {
+        if st.verdict == Verdict::Fail && !st.changed.is_empty() {
+            fails.push(format!(
+                "step at {}s ({}): it changed what it did not name: {}",
+                st.at,
+                st.what,
+                st.changed.join("; ")
+            ));
+        } else if st.verdict == Verdict::Fail {
             fails.push(format!(
                 "step at {}s ({}): expected {}, got {}",
                 st.at,
