@@ -3,7 +3,7 @@
 //! or a leak. After each, nothing of the run is left.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -25,19 +25,6 @@ fn cgroups_of(slug: &str) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-fn spawn_run(out: &Path, file: &Path, extra: &[&str]) -> Child {
-    Command::new(BIN)
-        .arg("run")
-        .args(extra)
-        .arg("--report-dir")
-        .arg(out)
-        .arg(file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
 }
 
 /// Waits for the run to end; its exit status and stderr, and how long the wait took.
@@ -86,7 +73,7 @@ fn a_container_frozen_from_outside_is_an_error_and_is_removed() {
          [[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"1s\", \"30s\"]\nmin = 0.8\n",
     );
     let out = dir.path().join("out");
-    let child = spawn_run(&out, &file, &[]);
+    let child = spawn_run(&out, &[&file], &[]);
     wait_for("the container runs", Duration::from_secs(20), || {
         !cgroups_of("-frozen-outside-").is_empty() && out.join("running-samples.csv").exists()
     });
@@ -134,7 +121,7 @@ fn a_container_whose_cgroup_is_removed_from_outside_is_an_error_and_is_removed()
     let marker = format!("lc-removed-{}", std::process::id());
     let file = marked_scenario(dir.path(), "removed-outside", &marker, 30);
     let out = dir.path().join("out");
-    let child = spawn_run(&out, &file, &[]);
+    let child = spawn_run(&out, &[&file], &[]);
     wait_for("the container runs", Duration::from_secs(20), || {
         !processes_with(&marker).is_empty() && out.join("running-samples.csv").exists()
     });
@@ -217,7 +204,7 @@ fn a_full_report_filesystem_is_an_error_that_names_the_file() {
     let file = marked_scenario(dir.path(), "enospc", &marker, 60);
     let fs = SmallFs::mount(dir.path().join("small"), "size=32k");
     let out = fs.0.join("out");
-    let child = spawn_run(&out, &file, &[]);
+    let child = spawn_run(&out, &[&file], &[]);
     let (code, err, took) = finish(child, Duration::from_secs(40));
     assert_eq!(code, Some(2), "{err}");
     assert!(
@@ -250,7 +237,7 @@ fn an_unwritable_state_root_is_an_error_before_anything_starts() {
     let fs = SmallFs::mount(dir.path().join("ro"), "ro,size=1m");
     let state = fs.0.join("state");
     let out = dir.path().join("out");
-    let child = spawn_run(&out, &file, &["--root", state.to_str().unwrap()]);
+    let child = spawn_run(&out, &[&file], &["--root", state.to_str().unwrap()]);
     let (code, err, _) = finish(child, Duration::from_secs(20));
     assert_eq!(code, Some(2), "{err}");
     assert!(
@@ -287,7 +274,7 @@ fn sigterm_during_the_cleanup_does_not_cut_it_short() {
     text.push_str("[[expect]]\nmetric = \"pids.current\"\ncontainer = \"c0\"\nwindow = [\"1s\", \"60s\"]\nmin = 1\n");
     let file = scenario_file(dir.path(), "term.toml", &text);
     let out = dir.path().join("out");
-    let child = spawn_run(&out, &file, &[]);
+    let child = spawn_run(&out, &[&file], &[]);
     wait_for("the containers run", Duration::from_secs(30), || {
         processes_with(&marker).len() >= 4
     });
@@ -384,7 +371,7 @@ fn sigkill_at_random_moments_leaves_nothing() {
     let out = dir.path().join("out");
     // One whole run first: it passes, and its length is the span the kills fall in.
     let started = Instant::now();
-    let whole = spawn_run(&out, &file, &[]);
+    let whole = spawn_run(&out, &[&file], &[]);
     let (code, err, _) = finish(whole, Duration::from_secs(60));
     assert_eq!(code, Some(0), "{err}");
     let span = started.elapsed().as_secs_f64();
@@ -393,7 +380,7 @@ fn sigkill_at_random_moments_leaves_nothing() {
     let mut left_for_next: Vec<String> = Vec::new();
     for k in 0..kills {
         let at = Duration::from_secs_f64(points.next() * span);
-        let mut child = spawn_run(&out, &file, &[]);
+        let mut child = spawn_run(&out, &[&file], &[]);
         std::thread::sleep(at);
         // What the kill before this one left is swept by this run's start: the run's
         // record exists only after that sweep.
@@ -428,7 +415,7 @@ fn sigkill_at_random_moments_leaves_nothing() {
         left_for_next = leftovers();
     }
     // The last kill's leftovers, if any, go with the next run.
-    let (code, err, _) = finish(spawn_run(&out, &file, &[]), Duration::from_secs(60));
+    let (code, err, _) = finish(spawn_run(&out, &[&file], &[]), Duration::from_secs(60));
     assert_eq!(code, Some(0), "{err}");
     assert_clean();
     gone.sort();

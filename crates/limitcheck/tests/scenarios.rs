@@ -557,19 +557,7 @@ fn an_interrupted_run_stops_and_leaves_nothing() {
         "duration = \"60s\"\n[[container]]\nworkload = { kind = \"cpu\", workers = 1 }\n[[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"1s\", \"60s\"]\nmin = 0.5\n",
     );
     let out_dir = dir.path().join("out");
-    let spawn = || {
-        Command::new(BIN)
-            .args([
-                "run",
-                "--report-dir",
-                out_dir.to_str().unwrap(),
-                long.to_str().unwrap(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || spawn_run(&out_dir, &[&long], &[]);
     let wait_running = || {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(20) {
@@ -630,14 +618,7 @@ fn a_run_killed_mid_scenario_keeps_the_samples_it_took() {
     let first = marked_scenario(dir.path(), "a-first", &format!("{marker}-a"), 2);
     let long = marked_scenario(dir.path(), "b-long", &marker, 60);
     let out = dir.path().join("out");
-    let mut child = Command::new(BIN)
-        .args(["run", "--report-dir"])
-        .arg(&out)
-        .args([&first, &long])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&out, &[&first, &long], &[]);
     let journal = out.join("running-samples.csv");
     let rows = || {
         std::fs::read_to_string(&journal)
@@ -702,16 +683,8 @@ fn a_killed_run_leaves_nothing_its_guardian_removes_its_containers() {
     let dir = tempfile::tempdir().unwrap();
     let marker = format!("lc-guard-{}", std::process::id());
     let file = marked_scenario(dir.path(), "long", &marker, 60);
-    let spawn = || {
-        Command::new(BIN)
-            .args(["run", "--report-dir"])
-            .arg(dir.path().join("out"))
-            .arg(&file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let out = dir.path().join("out");
+    let spawn = || spawn_run(&out, &[&file], &[]);
     let mut times = Vec::new();
     for _ in 0..3 {
         let mut child = spawn();

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -140,4 +140,19 @@ pub fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> D
         std::thread::sleep(Duration::from_millis(5));
     }
     start.elapsed()
+}
+
+/// `limitcheck run [extra] --report-dir out files...` in the background, its stdout dropped
+/// and its stderr piped.
+pub fn spawn_run(out: &Path, files: &[&Path], extra: &[&str]) -> Child {
+    Command::new(BIN)
+        .arg("run")
+        .args(extra)
+        .arg("--report-dir")
+        .arg(out)
+        .args(files)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
