@@ -3,7 +3,7 @@
 //!
 //! | file | type | written by |
 //! |---|---|---|
-//! | `summary.json` | [`Summary`] (schema [`SCHEMA`]) | [`write_run`] |
+//! | `summary.json` | [`Summary`] (schema [`SCHEMA`]) | [`write_run`], [`write_summary`] |
 //! | `samples.csv` | rows of [`Sample`], one per container per sample | [`write_run`] / [`read_samples`] |
 //! | `host.csv` | rows of [`HostSample`], one per sample | [`write_run`] / [`read_host`] |
 //! | `running-samples.csv`, `running-host.csv` | the running scenario's rows, as taken | [`Journal`] / [`load_run`] |
@@ -801,6 +801,17 @@ pub fn write_run(dir: &Path, summary: &Summary) -> Result<(), RecordError> {
         }),
     )?;
 
+    write_summary(dir, summary)
+}
+
+/// Writes summary.json alone (temp + rename), then removes the journal: for a summary whose
+/// scenarios' samples are already in samples.csv and host.csv (the mark that a scenario
+/// starts, or that the run finished), so they are not rewritten.
+pub fn write_summary(dir: &Path, summary: &Summary) -> Result<(), RecordError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RecordError::Io { path, source }
+    };
     let file = dir.join("summary.json");
     let json = serde_json::to_string_pretty(summary).expect("a summary serializes") + "\n";
     std::fs::write(temp_of(&file), json).map_err(io(&file))?;

@@ -105,6 +105,11 @@ pub fn run_all<'l>(
         limitcheck_record::write_run(&o.run_dir, s)
             .map_err(|e| format!("cannot write {}: {e}", o.run_dir.display()))
     };
+    // When no samples were added since the last save: summary.json alone.
+    let mark = |s: &Summary| {
+        limitcheck_record::write_summary(&o.run_dir, s)
+            .map_err(|e| format!("cannot write {}: {e}", o.run_dir.display()))
+    };
     // Scenarios are loaded first: a broken file stops the run before anything starts.
     let scenarios = files
         .iter()
@@ -141,7 +146,7 @@ pub fn run_all<'l>(
             // Named as running (its samples go to the journal): a kill now leaves a record
             // that says which scenario it cut short, with what it measured.
             summary.running = Some(runner::skeleton(s));
-            save(&summary)?;
+            mark(&summary)?;
             let watch = kernel::KernelWatch::start();
             if o.kmsg_markers {
                 kernel::mark(&format!("limitcheck: begin {}\n", s.name));
@@ -208,7 +213,7 @@ pub fn run_all<'l>(
     // Only a run that got through every scenario is marked finished.
     if !o.stop.load(std::sync::atomic::Ordering::Relaxed) {
         summary.complete = true;
-        save(&summary)?;
+        mark(&summary)?;
         after_each(&summary);
     }
     Ok(summary)
