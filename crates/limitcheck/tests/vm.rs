@@ -19,7 +19,7 @@ use limitcheck_vm::{AccelMode, VmOptions};
 
 fn debian_kernel(test: &str) -> Option<Kernel> {
     if let Err(e) = qemu::check_installed() {
-        limitcheck_testkit::skip(test, &e);
+        limitcheck_testkit::skip(test, &e.to_string());
         return None;
     }
     let path = kernel::fetch_debian(

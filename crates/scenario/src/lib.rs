@@ -7,6 +7,7 @@
 
 #![deny(missing_docs)]
 
+pub mod error;
 pub mod host;
 pub mod kernel;
 pub mod model;
@@ -15,3 +16,5 @@ pub mod runner;
 pub mod sample;
 pub mod suite;
 pub mod verdict;
+
+pub use error::RunError;

@@ -19,6 +19,8 @@ use limitcheck_cgroup::Layout;
 use limitcheck_runtime::Runtime;
 use serde::{Deserialize, Serialize};
 
+use crate::error::RunError;
+
 /// A run's ownership record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -103,23 +105,30 @@ impl Ownership {
         run_id: &str,
         exe: &Path,
         scratch: &[PathBuf],
-    ) -> Result<Ownership, String> {
+    ) -> Result<Ownership, RunError> {
         use std::os::unix::process::CommandExt;
         let dir = runs_dir(root);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
+            action: "create",
+            path: dir.clone(),
+            source,
+        })?;
         let me = std::process::id();
         let rec = RunRecord {
             run_id: run_id.to_string(),
             pid: me,
-            start_ticks: start_ticks(me).ok_or("cannot read this process's start time")?,
+            start_ticks: start_ticks(me).ok_or(RunError::StartTime { pid: me })?,
             scratch: scratch.to_vec(),
         };
         let path = record_path(root, run_id);
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, serde_json::to_vec(&rec).expect("a record serializes"))
             .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            .map_err(|source| RunError::Io {
+                action: "write",
+                path: path.clone(),
+                source,
+            })?;
         let mut own = Ownership {
             root: root.to_path_buf(),
             run_id: run_id.to_string(),
@@ -143,10 +152,10 @@ impl Ownership {
                 Ok(())
             });
         }
-        own.guardian = Some(
-            cmd.spawn()
-                .map_err(|e| format!("cannot start the run's guardian: {e}"))?,
-        );
+        own.guardian = Some(cmd.spawn().map_err(|source| RunError::Guardian {
+            exe: exe.to_path_buf(),
+            source,
+        })?);
         Ok(own)
     }
 }
@@ -286,7 +295,7 @@ pub fn guard(
     run_id: &str,
     owner_pid: u32,
     owner_start: u64,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, RunError> {
     // SAFETY: pidfd_open(2) with no flags; the fd is closed by OwnedFd.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, owner_pid as libc::c_int, 0) };
     let pidfd = (fd >= 0).then(|| {
@@ -308,7 +317,11 @@ pub fn guard(
                 break;
             }
             if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                return Err(format!("poll: {}", std::io::Error::last_os_error()));
+                return Err(RunError::Io {
+                    action: "wait (poll) for its owner, the process",
+                    path: format!("/proc/{owner_pid}").into(),
+                    source: std::io::Error::last_os_error(),
+                });
             }
         }
     }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use limitcheck_cgroup::Layout;
 
+use crate::error::RunError;
 use crate::kernel;
 use crate::model::{self, ScenarioError};
 use crate::runner::{self, RunOptions, ScenarioResult, Summary};
@@ -99,23 +100,16 @@ pub fn run_all<'l>(
     progress: &mut dyn FnMut(&str),
     mut live: Option<&mut (dyn FnMut(&str) + 'l)>,
     after_each: &mut dyn FnMut(&Summary),
-) -> Result<Summary, String> {
-    let layout = Layout::detect().map_err(|e| e.to_string())?;
-    let save = |s: &Summary| {
-        limitcheck_record::write_run(&o.run_dir, s)
-            .map_err(|e| format!("cannot write {}: {e}", o.run_dir.display()))
-    };
+) -> Result<Summary, RunError> {
+    let layout = Layout::detect()?;
+    let save = |s: &Summary| limitcheck_record::write_run(&o.run_dir, s);
     // When no samples were added since the last save: summary.json alone.
-    let mark = |s: &Summary| {
-        limitcheck_record::write_summary(&o.run_dir, s)
-            .map_err(|e| format!("cannot write {}: {e}", o.run_dir.display()))
-    };
+    let mark = |s: &Summary| limitcheck_record::write_summary(&o.run_dir, s);
     // Scenarios are loaded first: a broken file stops the run before anything starts.
     let scenarios = files
         .iter()
         .map(|f| model::load(f))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
+        .collect::<Result<Vec<_>, _>>()?;
     let mut summary = Summary {
         schema: limitcheck_record::SCHEMA,
         run_id: o.run_id.clone(),

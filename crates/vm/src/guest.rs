@@ -16,10 +16,14 @@ use std::sync::Arc;
 use nix::mount::{mount, MsFlags};
 use serde::{Deserialize, Serialize};
 
+use limitcheck_scenario::RunError;
+
 use crate::console::PROGRESS;
+use crate::error::{io, sys};
 use crate::initramfs::{GUEST_BUSYBOX, GUEST_CONFIG, GUEST_EXE, GUEST_SETUP};
 use crate::qemu::{EXIT_BASE, EXIT_PORT};
 use crate::transport;
+use crate::VmError;
 
 /// The cgroup layout a guest mounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,16 +90,16 @@ fn mnt(
     fstype: &str,
     flags: MsFlags,
     data: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), VmError> {
     let _ = std::fs::create_dir_all(target);
     mount(Some(src), target, Some(fstype), flags, data)
-        .map_err(|e| format!("mount {fstype} on {target}: {e}"))
+        .map_err(sys(format!("mount {fstype} on {target}")))
 }
 
 /// Moves `/` onto a bind mount of itself so that `pivot_root` works under it.
-fn make_root_pivotable() -> Result<(), String> {
+fn make_root_pivotable() -> Result<(), VmError> {
     let new = "/.limitcheck-root";
-    std::fs::create_dir_all(new).map_err(|e| format!("mkdir {new}: {e}"))?;
+    std::fs::create_dir_all(new).map_err(io("create", new))?;
     mount(
         Some("/"),
         new,
@@ -103,12 +107,12 @@ fn make_root_pivotable() -> Result<(), String> {
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )
-    .map_err(|e| format!("bind / on {new}: {e}"))?;
-    nix::unistd::chdir(new).map_err(|e| format!("chdir {new}: {e}"))?;
+    .map_err(sys(format!("bind / on {new}")))?;
+    nix::unistd::chdir(new).map_err(sys(format!("chdir {new}")))?;
     mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
-        .map_err(|e| format!("move {new} to /: {e}"))?;
-    nix::unistd::chroot(".").map_err(|e| format!("chroot: {e}"))?;
-    nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))
+        .map_err(sys(format!("move {new} to /")))?;
+    nix::unistd::chroot(".").map_err(sys("chroot ."))?;
+    nix::unistd::chdir("/").map_err(sys("chdir /"))
 }
 
 /// The controllers the kernel command line keeps off v1 (`cgroup_no_v1=memory,pids` or
@@ -152,7 +156,7 @@ pub fn v1_hierarchies(proc_cgroups: &str, cmdline: &str) -> Vec<String> {
     out
 }
 
-fn mount_cgroups(layout: CgroupLayout) -> Result<(), String> {
+fn mount_cgroups(layout: CgroupLayout) -> Result<(), VmError> {
     let nosx = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     if layout == CgroupLayout::V2 {
         return mnt(
@@ -164,19 +168,18 @@ fn mount_cgroups(layout: CgroupLayout) -> Result<(), String> {
         );
     }
     mnt("tmpfs", "/sys/fs/cgroup", "tmpfs", nosx, Some("mode=755"))?;
-    let table =
-        std::fs::read_to_string("/proc/cgroups").map_err(|e| format!("/proc/cgroups: {e}"))?;
+    let table = std::fs::read_to_string("/proc/cgroups").map_err(io("read", "/proc/cgroups"))?;
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let hierarchies = v1_hierarchies(&table, &cmdline);
     if hierarchies.is_empty() {
-        return Err(format!(
-            "--cgroup {layout}: this kernel has no cgroup v1 controller to mount{}",
-            if no_v1(&cmdline).iter().any(|c| c == "all") {
-                " (its command line has cgroup_no_v1=all: drop it from --append, or use --cgroup v2)"
+        return Err(VmError::NoV1 {
+            layout: layout.to_string(),
+            fix: if no_v1(&cmdline).iter().any(|c| c == "all") {
+                "its command line has cgroup_no_v1=all: drop it from --append, or use --cgroup v2"
             } else {
-                " (built without v1 support?); use --cgroup v2"
-            }
-        ));
+                "built without v1 support?; use --cgroup v2"
+            },
+        });
     }
     for h in &hierarchies {
         mnt(
@@ -204,7 +207,7 @@ fn mount_cgroups(layout: CgroupLayout) -> Result<(), String> {
     Ok(())
 }
 
-fn setup(cfg: &GuestConfig) -> Result<(), String> {
+fn setup(cfg: &GuestConfig) -> Result<(), VmError> {
     let nosx = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     make_root_pivotable()?;
     mnt("proc", "/proc", "proc", nosx, None)?;
@@ -253,8 +256,8 @@ fn setup(cfg: &GuestConfig) -> Result<(), String> {
 pub const GUEST_RUN_DIR: &str = "/run/limitcheck-vm/run";
 
 /// Runs the scenarios and streams the run to the results port; returns the exit status.
-fn run_scenarios(cfg: &GuestConfig, results: &mut std::fs::File) -> Result<u8, String> {
-    let layout = limitcheck_cgroup::Layout::detect().map_err(|e| e.to_string())?;
+fn run_scenarios(cfg: &GuestConfig, results: &mut std::fs::File) -> Result<u8, VmError> {
+    let layout = limitcheck_cgroup::Layout::detect().map_err(RunError::from)?;
     say(&format!(
         "guest: kernel {}, cgroup {} (asked for {}), {} CPUs",
         nix::sys::utsname::uname()
@@ -273,9 +276,9 @@ fn run_scenarios(cfg: &GuestConfig, results: &mut std::fs::File) -> Result<u8, S
         let st = std::process::Command::new(GUEST_BUSYBOX)
             .args(["sh", GUEST_SETUP])
             .status()
-            .map_err(|e| format!("cannot run the --guest-setup script: {e}"))?;
+            .map_err(io("run", GUEST_SETUP))?;
         if !st.success() {
-            return Err(format!("the --guest-setup script failed ({st})"));
+            return Err(VmError::SetupScript { status: st });
         }
     }
     let opts = limitcheck_scenario::runner::RunOptions {
@@ -312,16 +315,16 @@ fn run_scenarios(cfg: &GuestConfig, results: &mut std::fs::File) -> Result<u8, S
     )?;
     let code = limitcheck_scenario::suite::exit_code(&summary.scenarios);
     let n = transport::dir(results, Path::new(GUEST_RUN_DIR))
-        .map_err(|e| format!("cannot send the run: {e}"))?;
+        .map_err(io("send the run over", "/dev/ttyS1"))?;
     say(&format!("guest: sent {n} file(s); exit status {code}"));
     Ok(code)
 }
 
-fn open_results_port() -> Result<std::fs::File, String> {
+fn open_results_port() -> Result<std::fs::File, VmError> {
     let f = std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/ttyS1")
-        .map_err(|e| format!("cannot open /dev/ttyS1 (the results port): {e}"))?;
+        .map_err(io("open the results port", "/dev/ttyS1"))?;
     // Raw output: no newline translation (the stream is text, but be exact).
     if let Ok(mut t) = nix::sys::termios::tcgetattr(&f) {
         nix::sys::termios::cfmakeraw(&mut t);
@@ -352,7 +355,7 @@ pub fn run_guest_init() -> ! {
             say(&format!("guest: error: {e}"));
             if let Ok(mut port) = open_results_port() {
                 let _ = transport::begin(&mut port);
-                let _ = transport::error(&mut port, &e);
+                let _ = transport::error(&mut port, &e.to_string());
                 let _ = transport::exit(&mut port, 2);
                 let _ = nix::sys::termios::tcdrain(&port);
             }
@@ -362,32 +365,35 @@ pub fn run_guest_init() -> ! {
     exit_vm(code)
 }
 
-fn guest_main() -> Result<u8, String> {
-    let text = std::fs::read_to_string(GUEST_CONFIG).map_err(|e| format!("{GUEST_CONFIG}: {e}"))?;
-    let cfg: GuestConfig =
-        serde_json::from_str(&text).map_err(|e| format!("{GUEST_CONFIG}: {e}"))?;
+fn guest_main() -> Result<u8, VmError> {
+    let text = std::fs::read_to_string(GUEST_CONFIG).map_err(io("read", GUEST_CONFIG))?;
+    let cfg: GuestConfig = serde_json::from_str(&text).map_err(|source| VmError::Config {
+        path: GUEST_CONFIG.into(),
+        source,
+    })?;
     setup(&cfg)?;
     // The runner is a child; PID 1 reaps every orphan, as on a host.
     // SAFETY: single-threaded here (no thread has been started).
-    match unsafe { nix::unistd::fork() }.map_err(|e| format!("fork: {e}"))? {
+    match unsafe { nix::unistd::fork() }.map_err(sys("fork"))? {
         nix::unistd::ForkResult::Child => {
             let code = (|| {
                 let mut port = open_results_port()?;
-                transport::begin(&mut port).map_err(|e| e.to_string())?;
+                let port_err = || io("write to the results port", "/dev/ttyS1");
+                transport::begin(&mut port).map_err(port_err())?;
                 let r = run_scenarios(&cfg, &mut port);
                 let code = match r {
                     Ok(c) => c,
                     Err(e) => {
                         say(&format!("guest: error: {e}"));
-                        let _ = transport::error(&mut port, &e);
+                        let _ = transport::error(&mut port, &e.to_string());
                         2
                     }
                 };
-                transport::exit(&mut port, code).map_err(|e| e.to_string())?;
-                port.flush().map_err(|e| e.to_string())?;
+                transport::exit(&mut port, code).map_err(port_err())?;
+                port.flush().map_err(port_err())?;
                 // Every byte out of the UART before the VM ends.
-                nix::sys::termios::tcdrain(&port).map_err(|e| format!("tcdrain: {e}"))?;
-                Ok::<u8, String>(code)
+                nix::sys::termios::tcdrain(&port).map_err(sys("tcdrain /dev/ttyS1"))?;
+                Ok::<u8, VmError>(code)
             })()
             .unwrap_or_else(|e| {
                 say(&format!("guest: error: {e}"));
@@ -401,11 +407,11 @@ fn guest_main() -> Result<u8, String> {
                     return Ok(c as u8)
                 }
                 Ok(nix::sys::wait::WaitStatus::Signaled(pid, sig, _)) if pid == child => {
-                    return Err(format!("the guest runner was killed by {sig}"));
+                    return Err(VmError::RunnerKilled { signal: sig });
                 }
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(format!("waitpid: {e}")),
+                Err(e) => return Err(sys("waitpid")(e)),
             }
         },
     }

@@ -9,6 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::io;
+use crate::VmError;
+
 /// What a kernel file is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelFormat {
@@ -167,13 +170,16 @@ impl Kernel {
 /// Extracts the ELF `vmlinux` from a bzImage's compressed payload into `out` (for PVH direct
 /// boot, which skips the decompression in the guest: seconds under emulation). xz and gzip
 /// payloads (Debian's and most distributions'); zstd with the `zstd` tool.
-pub fn extract_vmlinux(bz: &Kernel, out: &Path) -> Result<Kernel, String> {
-    let b = std::fs::read(&bz.path).map_err(|e| format!("{}: {e}", bz.path.display()))?;
+pub fn extract_vmlinux(bz: &Kernel, out: &Path) -> Result<Kernel, VmError> {
+    let b = std::fs::read(&bz.path).map_err(io("read", &bz.path))?;
     let u32_at = |o: usize| -> Option<usize> {
         b.get(o..o + 4)
             .map(|x| u32::from_le_bytes(x.try_into().expect("4 bytes")) as usize)
     };
-    let bad = |why: &str| format!("cannot extract vmlinux from {}: {why}", bz.path.display());
+    let bad = |why: &str| VmError::Extract {
+        path: bz.path.clone(),
+        why: why.to_string(),
+    };
     if bz.format != KernelFormat::BzImage {
         return Err(bad("not a bzImage"));
     }
@@ -190,7 +196,7 @@ pub fn extract_vmlinux(bz: &Kernel, out: &Path) -> Result<Kernel, String> {
     let payload = b
         .get(pm + off..pm + off + len)
         .ok_or_else(|| bad("the payload lies outside the file"))?;
-    let tool = |cmd: &str, args: &[&str], input: &[u8]| -> Result<Vec<u8>, String> {
+    let tool = |cmd: &str, args: &[&str], input: &[u8]| -> Result<Vec<u8>, VmError> {
         use std::io::Write;
         let mut child = std::process::Command::new(cmd)
             .args(args)
@@ -238,9 +244,9 @@ pub fn extract_vmlinux(bz: &Kernel, out: &Path) -> Result<Kernel, String> {
         return Err(bad("the payload is not an ELF file"));
     }
     let tmp = out.with_extension("partial");
-    std::fs::write(&tmp, &elf).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-    let mut k = Kernel::open(out).map_err(|e| e.to_string())?;
+    std::fs::write(&tmp, &elf).map_err(io("write", &tmp))?;
+    std::fs::rename(&tmp, out).map_err(io("write", out))?;
+    let mut k = Kernel::open(out)?;
     k.version = bz.version.clone();
     Ok(k)
 }
@@ -273,7 +279,7 @@ pub fn prefer_vmlinux(k: &Kernel, cache: &Path) -> (Kernel, String) {
         );
     }
     let r = std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+        .map_err(io("create", &dir))
         .and_then(|_| extract_vmlinux(k, &out));
     match r {
         Ok(v) => (
@@ -302,16 +308,20 @@ pub fn cache_dir() -> PathBuf {
 /// The Debian package `limitcheck vm --kernel debian` boots.
 pub const DEBIAN_DEFAULT_PACKAGE: &str = "linux-image-amd64";
 
-fn run(cmd: &mut std::process::Command, what: &str) -> Result<String, String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
+fn run(cmd: &mut std::process::Command, what: &str) -> Result<String, VmError> {
+    let out = cmd.output().map_err(|e| VmError::Program {
+        program: what.into(),
+        why: format!("cannot run it: {e}"),
+    })?;
     if !out.status.success() {
-        return Err(format!(
-            "{what} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(VmError::Program {
+            program: what.into(),
+            why: format!(
+                "failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -323,20 +333,17 @@ pub fn fetch_debian(
     package: &str,
     cache: &Path,
     progress: &mut dyn FnMut(&str),
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, VmError> {
     let dir = cache.join("kernels");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
     // One fetch at a time (parallel tests, two runs): an exclusive lock on the cache.
-    let lock = std::fs::File::create(dir.join(".lock"))
-        .map_err(|e| format!("cannot create {}/.lock: {e}", dir.display()))?;
+    let lock = std::fs::File::create(dir.join(".lock")).map_err(io("create", dir.join(".lock")))?;
     {
         use std::os::fd::AsRawFd;
         // SAFETY: flock on an fd we own; released when `lock` is closed.
         if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(format!(
-                "cannot lock {}/.lock: {}",
-                dir.display(),
-                std::io::Error::last_os_error()
+            return Err(io("lock", dir.join(".lock"))(
+                std::io::Error::last_os_error(),
             ));
         }
     }
@@ -370,7 +377,10 @@ pub fn fetch_debian(
                         .current_dir(&dir),
                     &format!("apt-get download {pkg}"),
                 )?;
-                find(&listing()).ok_or_else(|| format!("apt-get download {pkg} wrote no .deb"))?
+                find(&listing()).ok_or_else(|| VmError::Package {
+                    package: pkg.clone(),
+                    why: format!("apt-get download {pkg} wrote no .deb"),
+                })?
             }
         };
         let unpacked = dir.join(deb.file_stem().expect("a .deb has a stem"));
@@ -379,14 +389,16 @@ pub fn fetch_debian(
             progress(&format!("unpacking ./boot of {}", deb.display()));
             let tmp = unpacked.with_extension("partial");
             let _ = std::fs::remove_dir_all(&tmp);
-            std::fs::create_dir_all(&tmp)
-                .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+            std::fs::create_dir_all(&tmp).map_err(io("create", &tmp))?;
             let mut tarball = std::process::Command::new("dpkg-deb")
                 .arg("--fsys-tarfile")
                 .arg(&deb)
                 .stdout(std::process::Stdio::piped())
                 .spawn()
-                .map_err(|e| format!("cannot run dpkg-deb: {e}"))?;
+                .map_err(|e| VmError::Program {
+                    program: "dpkg-deb".into(),
+                    why: format!("cannot run it: {e} (apt-get install dpkg)"),
+                })?;
             let tar = std::process::Command::new("tar")
                 .arg("-x")
                 .arg("-C")
@@ -402,15 +414,14 @@ pub fn fetch_debian(
                     // A package without ./boot (a meta-package) makes tar fail: that is fine,
                     // its Depends are followed below.
                     if !matches!(d, Ok(ref d) if d.success()) {
-                        return Err(format!(
-                            "dpkg-deb --fsys-tarfile {} failed ({d:?}, tar {t:?})",
-                            deb.display()
-                        ));
+                        return Err(VmError::Program {
+                            program: format!("dpkg-deb --fsys-tarfile {}", deb.display()),
+                            why: format!("failed ({d:?}, tar {t:?})"),
+                        });
                     }
                 }
             }
-            std::fs::rename(&tmp, &unpacked)
-                .map_err(|e| format!("cannot rename {}: {e}", tmp.display()))?;
+            std::fs::rename(&tmp, &unpacked).map_err(io("rename", &tmp))?;
         }
         let boot = unpacked.join("boot");
         if let Some(v) = std::fs::read_dir(&boot).ok().and_then(|r| {
@@ -433,10 +444,16 @@ pub fn fetch_debian(
             .split(',')
             .map(|d| d.split_whitespace().next().unwrap_or(""))
             .find(|d| d.starts_with("linux-image-"))
-            .ok_or_else(|| format!("{pkg} has no vmlinuz and depends on no linux-image package"))?
+            .ok_or_else(|| VmError::Package {
+                package: pkg.clone(),
+                why: "it has no vmlinuz and depends on no linux-image package".into(),
+            })?
             .to_string();
     }
-    Err(format!("{package}: too many meta-packages to follow"))
+    Err(VmError::Package {
+        package: package.into(),
+        why: "too many meta-packages to follow (more than 4)".into(),
+    })
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 
 pub mod console;
 pub mod cpio;
+pub mod error;
 pub mod guest;
 pub mod initramfs;
 pub mod kernel;
@@ -32,6 +33,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::error::io;
+pub use crate::error::VmError;
 use crate::guest::{CgroupLayout, GuestConfig};
 use crate::initramfs::{Initramfs, GUEST_CONFIG, GUEST_EXE, GUEST_SCENARIOS, GUEST_SETUP};
 use crate::kernel::Kernel;
@@ -218,8 +221,8 @@ fn annotate_summary(o: &VmOptions, summary: &Path, vm: limitcheck_record::VmInfo
 }
 
 /// Writes the guest's initramfs into `path`.
-pub fn build_initramfs(o: &VmOptions, path: &Path) -> Result<(), String> {
-    let e = |x: std::io::Error| format!("initramfs {}: {x}", path.display());
+pub fn build_initramfs(o: &VmOptions, path: &Path) -> Result<(), VmError> {
+    let e = |x: std::io::Error| io("write the initramfs", path)(x);
     let mut ir = Initramfs::create(path).map_err(e)?;
     ir.add_busybox(&o.busybox).map_err(e)?;
     // Debug info is most of a release build with debug = 1: strip it for the guest (a smaller
@@ -253,13 +256,12 @@ pub fn build_initramfs(o: &VmOptions, path: &Path) -> Result<(), String> {
     let mut guest_files = Vec::new();
     for (i, f) in o.scenarios.iter().enumerate() {
         let g = guest_scenario_path(i, f);
-        let data = std::fs::read(f).map_err(|x| format!("{}: {x}", f.display()))?;
+        let data = std::fs::read(f).map_err(io("read", f))?;
         ir.add_file(&g.to_string_lossy(), 0o644, &data).map_err(e)?;
         guest_files.push(g);
     }
     if let Some(script) = &o.guest_setup {
-        let data = std::fs::read(script)
-            .map_err(|x| format!("--guest-setup {}: {x}", script.display()))?;
+        let data = std::fs::read(script).map_err(io("read the --guest-setup script", script))?;
         ir.add_file(GUEST_SETUP, 0o755, &data).map_err(e)?;
     }
     let cfg = GuestConfig {
@@ -276,14 +278,14 @@ pub fn build_initramfs(o: &VmOptions, path: &Path) -> Result<(), String> {
 }
 
 /// Writes a probe initramfs (busybox and a script reporting [`qemu::PROBE_CODE`]).
-pub fn build_probe_initramfs(busybox: &Path, path: &Path) -> Result<(), String> {
+pub fn build_probe_initramfs(busybox: &Path, path: &Path) -> Result<(), VmError> {
     build_script_initramfs(busybox, &qemu::probe_init_script(), path)
 }
 
 /// Writes an initramfs whose `/init` is `script` (a `#!/bin/busybox sh` script): for probes,
 /// and for tests of what happens when a guest misbehaves.
-pub fn build_script_initramfs(busybox: &Path, script: &str, path: &Path) -> Result<(), String> {
-    let e = |x: std::io::Error| format!("initramfs {}: {x}", path.display());
+pub fn build_script_initramfs(busybox: &Path, script: &str, path: &Path) -> Result<(), VmError> {
+    let e = |x: std::io::Error| io("write the initramfs", path)(x);
     let mut ir = Initramfs::create(path).map_err(e)?;
     ir.add_busybox(busybox).map_err(e)?;
     ir.add_file("init", 0o755, script.as_bytes()).map_err(e)?;
@@ -301,8 +303,8 @@ pub fn boot_and_collect(
     dir: &Path,
     timeout: Duration,
     progress: &mut dyn FnMut(&str),
-) -> Result<KernelRun, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+) -> Result<KernelRun, VmError> {
+    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
     let m = Machine {
         kernel: kernel.clone(),
         initrd: initrd.to_path_buf(),
@@ -331,13 +333,13 @@ pub fn boot_and_collect(
         },
         &o.stop,
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(VmError::Boot)?;
     let wall_s = t0.elapsed().as_secs_f64();
     let stream = std::fs::read_to_string(&m.results).unwrap_or_default();
     let received = transport::parse(&stream);
     received
         .write_into(dir)
-        .map_err(|e| format!("cannot write the guest's files into {}: {e}", dir.display()))?;
+        .map_err(io("write the guest's files into", dir))?;
     if received.damaged.is_empty() {
         let _ = std::fs::remove_file(&m.results);
     }
@@ -427,18 +429,20 @@ pub fn boot_and_collect(
         dir.join("vm.json"),
         serde_json::to_string_pretty(&run).expect("serializes") + "\n",
     )
-    .map_err(|e| format!("cannot write vm.json: {e}"))?;
+    .map_err(io("write", dir.join("vm.json")))?;
     if dir.join("summary.json").exists() {
-        limitcheck_report::render(dir).map_err(|e| format!("report: {e}"))?;
+        limitcheck_report::render(dir).map_err(|source| VmError::Report {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
     }
     Ok(run)
 }
 
 /// Runs the scenarios on every kernel in turn. `progress` gets a line per event.
-pub fn run(o: &VmOptions, progress: &mut dyn FnMut(&str)) -> Result<Vec<KernelRun>, String> {
+pub fn run(o: &VmOptions, progress: &mut dyn FnMut(&str)) -> Result<Vec<KernelRun>, VmError> {
     let qemu_version = qemu::check_installed()?;
-    std::fs::create_dir_all(&o.run_dir)
-        .map_err(|e| format!("cannot create {}: {e}", o.run_dir.display()))?;
+    std::fs::create_dir_all(&o.run_dir).map_err(io("create", &o.run_dir))?;
     let work = tempfile_dir(&o.run_dir)?;
     let result = (|| {
         let initrd = work.join("initramfs.cpio");
@@ -469,10 +473,10 @@ pub fn run(o: &VmOptions, progress: &mut dyn FnMut(&str)) -> Result<Vec<KernelRu
                 build_probe_initramfs(&o.busybox, &probe)?;
                 let c = qemu::choose_accel(k, &probe, &work, Duration::from_secs(20));
                 if o.accel == AccelMode::Kvm && c.accel != Accel::Kvm {
-                    return Err(format!(
-                        "--accel kvm: KVM cannot boot {} here: {}; use --accel auto or tcg",
-                        k.version, c.reason
-                    ));
+                    return Err(VmError::NoKvm {
+                        kernel: k.version.clone(),
+                        reason: c.reason,
+                    });
                 }
                 c
             };
@@ -516,10 +520,10 @@ pub fn work_dir(run_dir: &Path) -> PathBuf {
     run_dir.join(".vm-work")
 }
 
-fn tempfile_dir(run_dir: &Path) -> Result<PathBuf, String> {
+fn tempfile_dir(run_dir: &Path) -> Result<PathBuf, VmError> {
     let d = work_dir(run_dir);
     let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+    std::fs::create_dir_all(&d).map_err(io("create", &d))?;
     Ok(d)
 }
 
@@ -554,5 +558,57 @@ mod tests {
             .find(|p| p.is_file())
             .unwrap();
         assert_eq!(found, vec![sh]);
+    }
+
+    /// The errors carry what failed and on which path, as types (not text to parse).
+    #[test]
+    fn errors_name_the_path_that_failed() {
+        let t = tempfile::tempdir().unwrap();
+        let missing = t.path().join("no-such-scenario.toml");
+        let o = VmOptions {
+            kernels: Vec::new(),
+            cgroup: CgroupLayout::V2,
+            append: String::new(),
+            scenarios: vec![missing.clone()],
+            run_dir: t.path().join("run"),
+            run_id: "r".into(),
+            version: "0".into(),
+            exe: std::env::current_exe().unwrap(),
+            busybox: match initramfs::find_busybox() {
+                Ok(b) => b,
+                Err(e) => {
+                    limitcheck_testkit::skip("errors_name_the_path_that_failed", &e.to_string());
+                    return;
+                }
+            },
+            accel: AccelMode::Tcg,
+            memory_mib: 256,
+            cpus: 1,
+            timeout: None,
+            stop: Arc::new(AtomicBool::new(false)),
+            verbose: false,
+            guest_setup: None,
+        };
+        match build_initramfs(&o, &t.path().join("i.cpio")) {
+            Err(VmError::Io {
+                action,
+                path,
+                source,
+            }) => {
+                assert_eq!((action, path), ("read", missing.clone()));
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("expected the missing scenario's read error, got {other:?}"),
+        }
+        // The message names it, for the user.
+        let text = build_initramfs(&o, &t.path().join("i.cpio"))
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains(&missing.display().to_string()), "{text}");
+        let gone = t.path().join("gone");
+        match matrix::write(&gone, &[]) {
+            Err(VmError::Io { path, .. }) => assert!(path.starts_with(&gone), "{path:?}"),
+            other => panic!("expected a write error in {gone:?}, got {other:?}"),
+        }
     }
 }

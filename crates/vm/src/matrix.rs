@@ -216,7 +216,7 @@ pub fn html(m: &Matrix) -> String {
 }
 
 /// Writes `matrix.html`, `matrix.md` and `matrix.json` into `dir` from the kernels' runs.
-pub fn write(dir: &Path, runs: &[KernelRun]) -> Result<(), String> {
+pub fn write(dir: &Path, runs: &[KernelRun]) -> Result<(), crate::VmError> {
     let loaded: Vec<(KernelRun, Option<Summary>)> = runs
         .iter()
         .map(|r| {
@@ -226,7 +226,7 @@ pub fn write(dir: &Path, runs: &[KernelRun]) -> Result<(), String> {
         .collect();
     let m = build(&loaded, dir);
     let w = |name: &str, text: String| {
-        std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {name}: {e}"))
+        std::fs::write(dir.join(name), text).map_err(crate::error::io("write", dir.join(name)))
     };
     w("matrix.md", markdown(&m))?;
     w("matrix.html", html(&m))?;

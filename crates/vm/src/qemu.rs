@@ -320,11 +320,15 @@ pub fn probe_init_script() -> String {
 }
 
 /// Whether qemu is installed, with the fix when not.
-pub fn check_installed() -> Result<String, String> {
-    let out = Command::new(QEMU)
-        .arg("--version")
-        .output()
-        .map_err(|e| format!("{QEMU} is not installed ({e}): apt-get install qemu-system-x86"))?;
+pub fn check_installed() -> Result<String, crate::VmError> {
+    let out =
+        Command::new(QEMU)
+            .arg("--version")
+            .output()
+            .map_err(|e| crate::VmError::Program {
+                program: QEMU.into(),
+                why: format!("not installed ({e}): apt-get install qemu-system-x86"),
+            })?;
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .next()

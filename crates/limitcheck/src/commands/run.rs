@@ -69,8 +69,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     // Until this is dropped a guardian watches this process: if it dies in any way, its
     // containers are removed at once.
-    let _ownership =
-        owner::Ownership::claim(&a.root, &run_id, &exe, &[]).map_err(anyhow::Error::msg)?;
+    let _ownership = owner::Ownership::claim(&a.root, &run_id, &exe, &[])?;
     let run_dir = a
         .report_dir
         .clone()
@@ -117,8 +116,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
         },
         live,
         &mut |_| {},
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     let code = suite::exit_code(&summary.scenarios);
     limitcheck_report::render(&run_dir)?;
     writeln!(
@@ -184,6 +182,6 @@ pub fn cleanup() -> anyhow::Result<ExitCode> {
 
 /// The run's guardian: waits for the run's process to end, then removes its containers.
 pub fn guard(a: &GuardArgs) -> anyhow::Result<ExitCode> {
-    owner::guard(&a.root, &a.run_id, a.owner_pid, a.owner_start).map_err(anyhow::Error::msg)?;
+    owner::guard(&a.root, &a.run_id, a.owner_pid, a.owner_start)?;
     Ok(ExitCode::from(EXIT_OK))
 }

@@ -20,7 +20,6 @@ fn resolve_kernel(spec: &str) -> anyhow::Result<Kernel> {
             .strip_prefix("debian:")
             .unwrap_or(kernel::DEBIAN_DEFAULT_PACKAGE);
         kernel::fetch_debian(pkg, &kernel::cache_dir(), &mut |l| println!("{l}"))
-            .map_err(anyhow::Error::msg)
             .with_context(|| format!("--kernel {spec}"))?
     } else {
         PathBuf::from(spec)
@@ -96,18 +95,19 @@ pub fn run(a: &VmArgs) -> anyhow::Result<ExitCode> {
         }
         let work = std::path::absolute(limitcheck_vm::work_dir(&run_dir))
             .context("cannot resolve the run directory")?;
-        Some(
-            limitcheck_scenario::owner::Ownership::claim(root, &o.run_id, &o.exe, &[work])
-                .map_err(anyhow::Error::msg)?,
-        )
+        Some(limitcheck_scenario::owner::Ownership::claim(
+            root,
+            &o.run_id,
+            &o.exe,
+            &[work],
+        )?)
     } else {
         None
     };
     let mut out = std::io::stdout();
     let runs = limitcheck_vm::run(&o, &mut |l| {
         let _ = writeln!(out, "{l}");
-    })
-    .map_err(anyhow::Error::msg)?;
+    })?;
     let code = limitcheck_vm::exit_code(&runs);
     for r in &runs {
         writeln!(
@@ -134,8 +134,7 @@ pub fn run(a: &VmArgs) -> anyhow::Result<ExitCode> {
 
 /// `limitcheck kernel fetch [PACKAGE]`.
 pub fn kernel(a: &KernelArgs) -> anyhow::Result<ExitCode> {
-    let path = kernel::fetch_debian(&a.package, &kernel::cache_dir(), &mut |l| eprintln!("{l}"))
-        .map_err(anyhow::Error::msg)?;
+    let path = kernel::fetch_debian(&a.package, &kernel::cache_dir(), &mut |l| eprintln!("{l}"))?;
     let k = Kernel::open(&path)?;
     println!("{}", k.path.display());
     eprintln!("kernel {} ({:?})", k.version, k.format);
