@@ -180,6 +180,16 @@ pub struct RunArgs {
     /// error saying so, and the run goes on.
     #[arg(long, value_name = "SECONDS", default_value_t = limitcheck_scenario::runner::STEP_DEADLINE.as_secs_f64())]
     pub step_timeout: f64,
+    /// Run the containers with another OCI runtime, through its command line (create, start,
+    /// state, pause, resume, update, delete), as docker drives it: a name on PATH (runc, crun,
+    /// youki; lcrun is looked for beside limitcheck first) or a path. The same host-made
+    /// bundle; the initial limits go in its config.json; `via = "runtime"` steps run
+    /// `<runtime> update` with its flags (`-r -` where no flag says a limit); the cgroup
+    /// measured is the one it put the container in. Without it, lcrun's library runs them in
+    /// this process. A runtime that cannot run a container on this host makes every scenario
+    /// a skip with its own message.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub runtime: Option<String>,
 }
 
 /// Flags of the hidden `limitcheck guard`.

@@ -472,6 +472,10 @@ pub struct HostInfo {
     pub memory_bytes: u64,
     /// limitcheck's version.
     pub limitcheck_version: String,
+    /// The runtime the containers ran with: `lcrun (library)`, or another one's `--version`
+    /// line and path (`runc version 1.1.5+ds1 (/usr/sbin/runc)`). Older runs lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
 }
 
 /// How `limitcheck vm` ran a run (filled in on the host).
@@ -1254,6 +1258,7 @@ mod tests {
                 cpus: 2,
                 memory_bytes: 1 << 34,
                 limitcheck_version: "0.1.0".into(),
+                runtime: Some("runc version 1.1.5 (/usr/sbin/runc)".into()),
             },
             scenarios: vec![sc],
             planned: vec!["seed-2-4".into(), "never-ran".into()],

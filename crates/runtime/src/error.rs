@@ -72,6 +72,18 @@ pub enum RuntimeError {
         /// What to do instead, starting with "; ".
         hint: String,
     },
+    /// Another OCI runtime (runc, crun, ...) driven through its command line failed.
+    #[error("{runtime} {op} failed ({status}): {said}")]
+    External {
+        /// The runtime's name.
+        runtime: String,
+        /// The subcommand.
+        op: &'static str,
+        /// How it ended.
+        status: String,
+        /// The end of what it printed.
+        said: String,
+    },
     /// A hook failed or timed out.
     #[error("{kind} hook {path} failed: {reason}")]
     Hook {
@@ -91,6 +103,8 @@ impl RuntimeError {
             RuntimeError::Sys { errno, .. } => Some(*errno),
             RuntimeError::Io { source, .. } => source.raw_os_error().map(Errno::from_raw),
             RuntimeError::Cgroup(e) => e.errno(),
+            // Runtimes print the kernel's error as its text: "...: invalid argument".
+            RuntimeError::External { said, .. } => errno_in_text(said),
             _ => None,
         }
     }
@@ -116,4 +130,19 @@ impl RuntimeError {
             e => e.to_string(),
         }
     }
+}
+
+/// The errno whose description ends `text` (or one of its ` | `-joined lines), as Go and C
+/// runtimes print a failed write: `write /sys/fs/cgroup/...: invalid argument`.
+fn errno_in_text(text: &str) -> Option<Errno> {
+    let lower = text.to_lowercase();
+    (1..134)
+        .map(Errno::from_raw)
+        .filter(|e| *e != Errno::UnknownErrno)
+        .find(|e| {
+            let d = e.desc().to_lowercase();
+            lower
+                .split(" | ")
+                .any(|l| l.trim_end().ends_with(&d) || l.contains(&format!("{d}\"")))
+        })
 }

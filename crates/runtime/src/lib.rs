@@ -44,6 +44,7 @@ pub mod hooks;
 pub mod hostfs;
 pub mod init;
 pub mod isolation;
+pub mod oci_cli;
 pub mod process;
 pub mod rootfs;
 pub mod spawn;

@@ -7,6 +7,7 @@
 
 #![deny(missing_docs)]
 
+pub mod driver;
 pub mod error;
 pub mod host;
 pub mod kernel;

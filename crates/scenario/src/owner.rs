@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use limitcheck_cgroup::Layout;
+use limitcheck_runtime::oci_cli::OciRuntime;
 use limitcheck_runtime::Runtime;
 use serde::{Deserialize, Serialize};
 
@@ -221,13 +222,54 @@ fn remove_where(
     if let Ok(rd) = std::fs::read_dir(&bundles) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if doomed(&name) && std::fs::remove_dir_all(e.path()).is_ok() {
+            if !doomed(&name) {
+                continue;
+            }
+            // A container another runtime made: removed by that runtime (and its cgroup by
+            // us, if the runtime left it), before its bundle.
+            if let Some(ext) = recorded_runtime(&e.path()) {
+                match ext.remove(&name) {
+                    Ok(true) => out.push(format!("{} container {name}", ext.name())),
+                    Ok(false) => {}
+                    Err(err) => {
+                        failed.push(format!("{} container {name}: {err}", ext.name()));
+                        continue;
+                    }
+                }
+            }
+            if std::fs::remove_dir_all(e.path()).is_ok() {
                 out.push(format!("bundle {}", e.path().display()));
             }
         }
     }
     let _ = std::fs::remove_dir(&bundles);
+    // Other runtimes' state roots, once they hold no container.
+    let oci = root.join("oci");
+    if let Ok(rd) = std::fs::read_dir(&oci) {
+        for e in rd.flatten() {
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
+    let _ = std::fs::remove_dir(&oci);
     out
+}
+
+/// The state root of containers run with another OCI runtime (`--runtime NAME`):
+/// `<root>/oci/<NAME>`.
+pub fn oci_root(root: &Path, name: &str) -> PathBuf {
+    root.join("oci").join(name)
+}
+
+/// The runtime a bundle's container was made with, if not lcrun's library.
+fn recorded_runtime(bundle: &Path) -> Option<OciRuntime> {
+    #[derive(Deserialize)]
+    struct Rec {
+        program: PathBuf,
+        root: PathBuf,
+    }
+    let text = std::fs::read(bundle.join(limitcheck_runtime::oci_cli::RUNTIME_RECORD)).ok()?;
+    let r: Rec = serde_json::from_slice(&text).ok()?;
+    Some(OciRuntime::new(r.program, r.root))
 }
 
 /// Removes a dead run's scratch directories; says which.

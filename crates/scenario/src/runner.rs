@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 use limitcheck_cgroup::Layout;
 use limitcheck_runtime::hostfs::HostBundle;
-use limitcheck_runtime::{Container, CreateOptions, Runtime};
+use limitcheck_runtime::oci_cli::OciRuntime;
+use limitcheck_runtime::{CreateOptions, Runtime};
+
+use crate::driver::Handle;
 
 use crate::model::{Change, Exit, Only, Run, Scenario, Step, Via};
 use crate::sample::{self, Sample, Target};
@@ -39,6 +42,9 @@ pub struct RunOptions {
     pub retry_pause: Duration,
     /// How long a step may block in the kernel before it is interrupted ([`STEP_DEADLINE`]).
     pub step_deadline: Duration,
+    /// Another OCI runtime to run the containers with (`--runtime runc`), through its command
+    /// line; `None`: lcrun's library, in this process.
+    pub runtime: Option<OciRuntime>,
 }
 
 /// Retries by default: an inconclusive scenario runs up to three times in all.
@@ -46,7 +52,7 @@ pub const DEFAULT_RETRIES: u32 = 2;
 /// The pause before a retry by default.
 pub const DEFAULT_RETRY_PAUSE: Duration = Duration::from_secs(5);
 
-fn read_limits(name: &str, c: &Container, t: f64) -> LimitPoint {
+fn read_limits(name: &str, c: &Handle, t: f64) -> LimitPoint {
     use limitcheck_cgroup::{Limit, LimitKind, Max};
     let cg = c.cgroup().ok();
     let cpus = match cg.as_ref().and_then(|g| g.get(LimitKind::CpuMax).ok()) {
@@ -165,7 +171,7 @@ impl From<String> for Stopped {
 }
 
 struct Running {
-    container: Container,
+    container: Handle,
     _bundle: HostBundle,
 }
 
@@ -237,9 +243,9 @@ pub fn run<'l>(
     let result = run_inner(s, layout, o, &mut r, &mut running, live);
     // Whatever happened: stop and remove every container (and with it its cgroup and state).
     for c in running.drain(..) {
-        let _ = c.container.delete(true);
+        let _ = c.container.delete();
     }
-    let _ = std::fs::remove_dir(o.runtime_root.join("bundles"));
+    tidy(o);
     match result {
         Err(Stopped::Error(e)) => {
             r.verdict = Verdict::Error;
@@ -316,29 +322,53 @@ fn run_inner<'l>(
             File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
         let null = File::open("/dev/null").map_err(|e| e.to_string())?;
-        let container = rt
-            .create(
-                &id,
-                bundle.spec(),
-                CreateOptions {
-                    stdio: Some([null.into(), out.into(), err.into()]),
-                    ..Default::default()
-                },
-            )
+        let stdio = [null.into(), out.into(), err.into()];
+        let Some(ext) = &o.runtime else {
+            let container = rt
+                .create(
+                    &id,
+                    bundle.spec(),
+                    CreateOptions {
+                        stdio: Some(stdio),
+                        ..Default::default()
+                    },
+                )
+                .map_err(|e| format!("container {}: {e}", c.name))?;
+            running.push(Running {
+                container: Handle::Lib(container),
+                _bundle: bundle,
+            });
+            let cur = running.last().expect("just pushed");
+            cur.container.update(&c.limits).map_err(|e| match e {
+                // A limit this kernel does not have (CPU burst before 5.14, memory.high on
+                // v1): the scenario cannot apply here, which is a skip, not an error.
+                limitcheck_runtime::RuntimeError::Cgroup(
+                    u @ limitcheck_cgroup::CgroupError::Unsupported { .. },
+                ) => Stopped::Skip(format!("container {}: {u}", c.name)),
+                e => Stopped::Error(format!("container {}: initial limits: {e}", c.name)),
+            })?;
+            continue;
+        };
+        // Another runtime: the initial limits go in the config, as an engine puts them.
+        let container = ext
+            .create(&id, bundle.dir(), &bundle.spec().spec, &c.limits, stdio)
             .map_err(|e| format!("container {}: {e}", c.name))?;
         running.push(Running {
-            container,
+            container: Handle::Cli(container),
             _bundle: bundle,
         });
-        let cur = running.last().expect("just pushed");
-        cur.container.update(&c.limits).map_err(|e| match e {
-            // A limit this kernel does not have (CPU burst before 5.14, memory.high on v1):
-            // the scenario cannot apply here, which is a skip, not an error.
-            limitcheck_runtime::RuntimeError::Cgroup(
-                u @ limitcheck_cgroup::CgroupError::Unsupported { .. },
-            ) => Stopped::Skip(format!("container {}: {u}", c.name)),
-            e => Stopped::Error(format!("container {}: initial limits: {e}", c.name)),
-        })?;
+        let cur = &running.last().expect("just pushed").container;
+        // What it did not apply cannot be measured: a runtime that drops a field it does not
+        // know (runc 1.1 and cpu.burst) is not judged on it.
+        if let Ok(cg) = cur.cgroup() {
+            if let Some(why) = not_applied(&c.limits, &cg) {
+                return Err(Stopped::Skip(format!(
+                    "container {}: {} did not apply what its config.json asked: {why}",
+                    c.name,
+                    ext.name()
+                )));
+            }
+        }
     }
     let mut targets = Vec::new();
     for (i, run) in running.iter().enumerate() {
@@ -509,13 +539,7 @@ impl Liveness {
             };
             self.ended[i] = true;
             // A SIGKILL with OOM kills counted in its cgroup is the OOM killer's.
-            let oom_kills = run
-                .container
-                .stats()
-                .ok()
-                .and_then(|st| st.memory)
-                .and_then(|m| m.oom_kill)
-                .unwrap_or(0);
+            let oom_kills = run.container.oom_kills();
             let by_oom = exit.signal == Some(libc::SIGKILL) && oom_kills > 0;
             let allowed = match (s.containers[i].exit, exit.code) {
                 (Some(Exit::Status(want)), Some(code)) => want == code,
@@ -548,7 +572,7 @@ impl Liveness {
     }
 
     /// A live container whose cgroup something outside the run removed or froze: how.
-    fn disturbed(&self, i: usize, c: &Container) -> Option<(limitcheck_record::Cause, String)> {
+    fn disturbed(&self, i: usize, c: &Handle) -> Option<(limitcheck_record::Cause, String)> {
         use limitcheck_record::Cause;
         match c.cgroup() {
             Err(limitcheck_runtime::RuntimeError::Cgroup(
@@ -563,7 +587,7 @@ impl Liveness {
                 }
             }
         }
-        (!self.paused[i] && c.status() == limitcheck_runtime::Status::Paused)
+        (!self.paused[i] && c.frozen())
             .then(|| (Cause::FrozenFromOutside, "its freezer reads FROZEN".into()))
     }
 }
@@ -576,6 +600,17 @@ fn last_lines(path: &Path, n: usize) -> String {
         return "(empty)".into();
     }
     lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+/// The first of `wanted` the cgroup does not hold (as `what: wanted -> reads`), if any.
+fn not_applied(
+    wanted: &[limitcheck_cgroup::Limit],
+    cg: &limitcheck_cgroup::Cgroup,
+) -> Option<String> {
+    wanted.iter().find_map(|w| match cg.get(w.kind()) {
+        Ok(got) if got != *w => Some(format!("{w} was asked, the cgroup reads {got}")),
+        _ => None,
+    })
 }
 
 /// The limits a change could move by mistake, as the kernel reports them now (those this
@@ -758,6 +793,61 @@ fn do_step(
     res
 }
 
+/// Removes the state directories a scenario's containers had, once empty.
+fn tidy(o: &RunOptions) {
+    let _ = std::fs::remove_dir(o.runtime_root.join("bundles"));
+    if let Some(ext) = &o.runtime {
+        let _ = std::fs::remove_dir(&ext.root);
+        if let Some(p) = ext.root.parent() {
+            let _ = std::fs::remove_dir(p);
+        }
+    }
+}
+
+/// Runs `true` in a container of `o.runtime` (create, start, its end, delete): Ok if that
+/// runtime can run a container on this host, else its own words.
+pub fn probe_runtime(o: &RunOptions) -> Result<(), String> {
+    let Some(ext) = &o.runtime else {
+        return Ok(());
+    };
+    let r = probe(o, ext);
+    tidy(o);
+    r
+}
+
+fn probe(o: &RunOptions, ext: &OciRuntime) -> Result<(), String> {
+    let id = format!("lcr-{}-probe", o.run_id);
+    let bundle = HostBundle::create(
+        &o.runtime_root.join("bundles").join(&id),
+        vec!["true".into()],
+        &[],
+    )
+    .map_err(|e| e.to_string())?;
+    let null = || File::options().read(true).write(true).open("/dev/null");
+    let stdio = match (null(), null(), null()) {
+        (Ok(a), Ok(b), Ok(c)) => [a.into(), b.into(), c.into()],
+        _ => return Err("cannot open /dev/null".into()),
+    };
+    let c = ext
+        .create(&id, bundle.dir(), &bundle.spec().spec, &[], stdio)
+        .map_err(|e| e.to_string())?;
+    let ran = c.start().map_err(|e| e.to_string()).and_then(|()| {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            match c.try_wait() {
+                Ok(Some(e)) if e.code.is_none_or(|c| c == 0) => return Ok(()),
+                Ok(Some(e)) => return Err(format!("`true` in its container ended with {e:?}")),
+                Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(5)),
+                Ok(None) => return Err("`true` in its container did not end in 10 s".into()),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    });
+    let removed = c.delete().map_err(|e| e.to_string());
+    drop(bundle);
+    ran.and(removed)
+}
+
 /// Reads this host's facts.
 pub fn gather_host(layout: &Layout, version: &str) -> HostInfo {
     use procfs::Current;
@@ -771,6 +861,7 @@ pub fn gather_host(layout: &Layout, version: &str) -> HostInfo {
             .unwrap_or(1),
         memory_bytes: procfs::Meminfo::current().map_or(0, |m| m.mem_total),
         limitcheck_version: version.to_string(),
+        runtime: None,
     }
 }
 

@@ -7,7 +7,7 @@ use limitcheck_cgroup::Layout;
 use crate::error::RunError;
 use crate::kernel;
 use crate::model::{self, ScenarioError};
-use crate::runner::{self, RunOptions, ScenarioResult, Summary};
+use crate::runner::{self, HostInfo, RunOptions, ScenarioResult, Summary};
 use crate::verdict::Verdict;
 
 /// The `.toml` files named, directories expanded (sorted), in order.
@@ -113,7 +113,17 @@ pub fn run_all<'l>(
     let mut summary = Summary {
         schema: limitcheck_record::SCHEMA,
         run_id: o.run_id.clone(),
-        host: runner::gather_host(&layout, version),
+        host: HostInfo {
+            runtime: Some(match &o.runtime {
+                None => "lcrun (library)".to_string(),
+                Some(rt) => format!(
+                    "{} ({})",
+                    rt.version().unwrap_or_else(|e| e.to_string()),
+                    rt.program.display()
+                ),
+            }),
+            ..runner::gather_host(&layout, version)
+        },
         vm: None,
         scenarios: Vec::new(),
         planned: scenarios.iter().map(|s| s.name.clone()).collect(),
@@ -122,6 +132,19 @@ pub fn run_all<'l>(
     };
     // Written at once: a run killed in its first scenario still leaves a summary saying so.
     save(&summary)?;
+    // Another runtime is tried on a container that runs `true` first: one that cannot run a
+    // container here (crun 1.8 on a hybrid host) makes every scenario a skip, with its words.
+    let unusable = o.runtime.as_ref().and_then(|rt| {
+        limitcheck_runtime::oci_cli::become_subreaper();
+        runner::probe_runtime(o).err().map(|why| {
+            let why = format!(
+                "--runtime {}: it cannot run a container on this host: {why}",
+                rt.program.display()
+            );
+            progress(&format!("SKIP every scenario: {why}"));
+            why
+        })
+    });
     for s in &scenarios {
         if o.stop.load(std::sync::atomic::Ordering::Relaxed) {
             break;
@@ -137,6 +160,12 @@ pub fn run_all<'l>(
         // `retries` times; a failed one never does. Every attempt is kept.
         let mut earlier: Vec<runner::Attempt> = Vec::new();
         let mut r = loop {
+            if let Some(why) = &unusable {
+                let mut r = runner::skeleton(s);
+                r.verdict = Verdict::Skip;
+                r.reason = why.clone();
+                break r;
+            }
             // Named as running (its samples go to the journal): a kill now leaves a record
             // that says which scenario it cut short, with what it measured.
             summary.running = Some(runner::skeleton(s));

@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use std::path::{Path, PathBuf};
+
+use limitcheck_runtime::oci_cli::OciRuntime;
 use limitcheck_scenario::runner::RunOptions;
 use limitcheck_scenario::suite;
 
@@ -74,7 +77,18 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
         .report_dir
         .clone()
         .unwrap_or_else(|| suite::default_run_dir(&run_id));
+    let runtime = match &a.runtime {
+        None => None,
+        Some(name) => {
+            let program = find_runtime(name, &exe)?;
+            Some(OciRuntime::new(
+                program,
+                owner::oci_root(&a.root, name.rsplit('/').next().unwrap_or(name)),
+            ))
+        }
+    };
     let opts = RunOptions {
+        runtime,
         runtime_root: a.root.clone(),
         exe,
         run_dir: run_dir.clone(),
@@ -184,4 +198,34 @@ pub fn cleanup() -> anyhow::Result<ExitCode> {
 pub fn guard(a: &GuardArgs) -> anyhow::Result<ExitCode> {
     owner::guard(&a.root, &a.run_id, a.owner_pid, a.owner_start)?;
     Ok(ExitCode::from(EXIT_OK))
+}
+
+/// The program `--runtime NAME|PATH` names: a path as it is; `lcrun` beside this binary
+/// first; else the first on PATH.
+fn find_runtime(name: &str, exe: &Path) -> anyhow::Result<PathBuf> {
+    if name.contains('/') {
+        let p = std::path::absolute(name)?;
+        if !p.is_file() {
+            bail!("--runtime {name}: no such file");
+        }
+        return Ok(p);
+    }
+    let beside = exe.parent().map(|d| d.join(name));
+    if let Some(p) = beside.filter(|p| name == "lcrun" && p.is_file()) {
+        return Ok(p);
+    }
+    std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--runtime {name}: not found on PATH (apt-get install {name}, or give its path)"
+            )
+        })
 }

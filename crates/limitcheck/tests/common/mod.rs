@@ -49,7 +49,7 @@ pub fn leftovers() -> Vec<String> {
             d.flatten()
                 .filter(|e| {
                     let n = e.file_name().to_string_lossy().into_owned();
-                    n.starts_with("lcr-") || n == "bundles" || n == "runs"
+                    n.starts_with("lcr-") || n == "bundles" || n == "runs" || n == "oci"
                 })
                 .map(|e| e.path().display().to_string())
                 .collect()

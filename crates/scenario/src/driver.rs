@@ -1,0 +1,113 @@
+//! The container a scenario runs, whichever runtime made it: lcrun's library in this process
+//! (the default), or another OCI runtime through its command line (`--runtime runc`). The
+//! runner sees one interface; what differs is who is asked.
+
+use limitcheck_cgroup::{Cgroup, FreezerState, Limit, LimitKind};
+use limitcheck_runtime::oci_cli::OciContainer;
+use limitcheck_runtime::{Container, ExitInfo, Result, Status};
+
+/// A container of a scenario.
+#[derive(Debug)]
+// A scenario holds a few of them, each for its whole run: the sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum Handle {
+    /// Made by lcrun's library, in this process.
+    Lib(Container),
+    /// Made by another runtime, through its command line.
+    Cli(OciContainer),
+}
+
+impl Handle {
+    /// The container's id.
+    pub fn id(&self) -> &str {
+        match self {
+            Handle::Lib(c) => c.id(),
+            Handle::Cli(c) => c.id(),
+        }
+    }
+
+    /// Its init's host pid.
+    pub fn pid(&self) -> i32 {
+        match self {
+            Handle::Lib(c) => c.pid(),
+            Handle::Cli(c) => c.pid(),
+        }
+    }
+
+    /// Its cgroup (for another runtime: where it put the init).
+    pub fn cgroup(&self) -> Result<Cgroup> {
+        match self {
+            Handle::Lib(c) => c.cgroup(),
+            Handle::Cli(c) => c.cgroup(),
+        }
+    }
+
+    /// Lets the user process run.
+    pub fn start(&mut self) -> Result<()> {
+        match self {
+            Handle::Lib(c) => c.start(),
+            Handle::Cli(c) => c.start(),
+        }
+    }
+
+    /// Whether the init has ended, without waiting.
+    pub fn try_wait(&self) -> Result<Option<ExitInfo>> {
+        match self {
+            Handle::Lib(c) => c.try_wait(),
+            Handle::Cli(c) => c.try_wait(),
+        }
+    }
+
+    /// Whether its cgroup is frozen.
+    pub fn frozen(&self) -> bool {
+        match self {
+            Handle::Lib(c) => c.status() == Status::Paused,
+            Handle::Cli(c) => {
+                c.cgroup().ok().and_then(|g| g.get(LimitKind::Freezer).ok())
+                    == Some(Limit::Freezer(FreezerState::Frozen))
+            }
+        }
+    }
+
+    /// Changes its limits through the runtime (`<runtime> update` for another runtime).
+    pub fn update(&self, limits: &[Limit]) -> Result<()> {
+        match self {
+            Handle::Lib(c) => c.update(limits),
+            Handle::Cli(c) => c.update(limits).map(|_| ()),
+        }
+    }
+
+    /// Freezes it through the runtime.
+    pub fn pause(&self) -> Result<()> {
+        match self {
+            Handle::Lib(c) => c.pause(),
+            Handle::Cli(c) => c.pause(),
+        }
+    }
+
+    /// Thaws it through the runtime.
+    pub fn resume(&self) -> Result<()> {
+        match self {
+            Handle::Lib(c) => c.resume(),
+            Handle::Cli(c) => c.resume(),
+        }
+    }
+
+    /// Kills what runs and removes it, cgroup and state.
+    pub fn delete(self) -> Result<()> {
+        match self {
+            Handle::Lib(c) => c.delete(true),
+            Handle::Cli(c) => c.delete(),
+        }
+    }
+
+    /// The OOM kills counted in its cgroup.
+    pub fn oom_kills(&self) -> u64 {
+        self.cgroup()
+            .ok()
+            .and_then(|g| g.stats().ok())
+            .and_then(|s| s.memory)
+            .and_then(|m| m.oom_kill)
+            .unwrap_or(0)
+    }
+}
