@@ -98,6 +98,14 @@ fn runc_runs_the_seed_scenarios_and_its_updates_clobber_nothing() {
             sc["name"],
             sc["reason"]
         );
+        // Each container's create→running time, as the harness saw runc take it.
+        let startup = sc["startup_ms"].as_array().unwrap();
+        assert_eq!(
+            startup.len(),
+            sc["containers"].as_array().unwrap().len(),
+            "{sc}"
+        );
+        assert!(startup.iter().all(|t| t.as_f64().unwrap() > 0.0), "{sc}");
         for st in sc["steps"].as_array().unwrap() {
             assert!(
                 st["changed"].as_array().is_none_or(|c| c.is_empty()),

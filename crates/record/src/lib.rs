@@ -409,6 +409,11 @@ pub struct ScenarioResult {
     /// The container names, in order.
     #[serde(default)]
     pub containers: Vec<String>,
+    /// Per container, in `containers`' order: milliseconds from the start of its `create` to
+    /// the return of its `start` (the two calls' time; the runner creates every container,
+    /// then starts each), as the harness sees it with the runtime it ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub startup_ms: Vec<f64>,
     /// Judged expectations.
     #[serde(default)]
     pub expectations: Vec<ExpectResult>,
@@ -1198,6 +1203,7 @@ mod tests {
             samples: 2,
             jitter_ms: [0.1, 0.5],
             containers: vec!["hog".into(), "other, with a comma".into()],
+            startup_ms: vec![12.5, 31.0],
             expectations: vec![e],
             steps: vec![StepResult {
                 at: 2.0,

@@ -188,6 +188,7 @@ pub fn skeleton(s: &Scenario) -> ScenarioResult {
         samples: 0,
         jitter_ms: [0.0, 0.0],
         containers: s.containers.iter().map(|c| c.name.clone()).collect(),
+        startup_ms: Vec::new(),
         expectations: Vec::new(),
         steps: Vec::new(),
         limits: Vec::new(),
@@ -299,6 +300,7 @@ fn run_inner<'l>(
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .take(24)
         .collect();
+    let mut create_ms = Vec::new();
     for c in &s.containers {
         let id = format!("lcr-{}-{slug}-{}", o.run_id, c.name);
         let args = match &c.run {
@@ -323,6 +325,7 @@ fn run_inner<'l>(
         let err = out.try_clone().map_err(|e| e.to_string())?;
         let null = File::open("/dev/null").map_err(|e| e.to_string())?;
         let stdio = [null.into(), out.into(), err.into()];
+        let creating = Instant::now();
         let Some(ext) = &o.runtime else {
             let container = rt
                 .create(
@@ -334,6 +337,7 @@ fn run_inner<'l>(
                     },
                 )
                 .map_err(|e| format!("container {}: {e}", c.name))?;
+            create_ms.push(creating.elapsed().as_secs_f64() * 1e3);
             running.push(Running {
                 container: Handle::Lib(container),
                 _bundle: bundle,
@@ -353,6 +357,7 @@ fn run_inner<'l>(
         let container = ext
             .create(&id, bundle.dir(), &bundle.spec().spec, &c.limits, stdio)
             .map_err(|e| format!("container {}: {e}", c.name))?;
+        create_ms.push(creating.elapsed().as_secs_f64() * 1e3);
         running.push(Running {
             container: Handle::Cli(container),
             _bundle: bundle,
@@ -381,10 +386,13 @@ fn run_inner<'l>(
         r.limits
             .push(read_limits(&s.containers[i].name, &run.container, 0.0));
     }
-    for run in running.iter_mut() {
+    for (run, created) in running.iter_mut().zip(&create_ms) {
+        let starting = Instant::now();
         run.container
             .start()
             .map_err(|e| format!("start {}: {e}", run.container.id()))?;
+        r.startup_ms
+            .push(created + starting.elapsed().as_secs_f64() * 1e3);
     }
     let t0 = Instant::now();
     let stop_sampler = Arc::new(AtomicBool::new(false));
