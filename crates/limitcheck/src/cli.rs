@@ -188,8 +188,27 @@ pub struct RunArgs {
     /// measured is the one it put the container in. Without it, lcrun's library runs them in
     /// this process. A runtime that cannot run a container on this host makes every scenario
     /// a skip with its own message.
-    #[arg(long, value_name = "NAME|PATH")]
+    #[arg(long, value_name = "NAME|PATH", conflicts_with = "engine")]
     pub runtime: Option<String>,
+    /// Run every container through a container engine's command line, as the seed's
+    /// experiments ran: docker (the daemon DOCKER_HOST names, else the default one) or podman
+    /// (rootful, `--cgroup-manager cgroupfs`; its storage and OCI runtime from its own
+    /// configuration). The host-made rootfs is imported once as the image
+    /// limitcheck-hostfs:1 (`docker import`, no download); limits are `--cpus`,
+    /// `--cpu-quota`, `-m`, `--memory-swap`, `--pids-limit`, ...; `via = "runtime"` steps run
+    /// `docker update`; pause steps `docker pause`. The cgroup measured is where the engine
+    /// put the container (`inspect`'s pid). A limit it has no flag for (burst) is a skip.
+    #[arg(long, value_name = "docker|podman")]
+    pub engine: Option<EngineArg>,
+}
+
+/// `--engine`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineArg {
+    /// docker, through its daemon.
+    Docker,
+    /// podman, rootful.
+    Podman,
 }
 
 /// Flags of the hidden `limitcheck guard`.

@@ -38,6 +38,7 @@ pub mod args;
 pub mod console;
 pub mod container;
 pub mod devices;
+pub mod engine;
 mod error;
 pub mod exec;
 pub mod hooks;

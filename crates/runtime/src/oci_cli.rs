@@ -68,6 +68,7 @@ impl OciRuntime {
     fn command(&self) -> Command {
         let mut c = Command::new(&self.program);
         c.arg("--root").arg(&self.root);
+        die_with_parent(&mut c);
         c
     }
 
@@ -236,10 +237,52 @@ impl OciRuntime {
         if had_cgroup {
             cg.destroy()?;
         }
+        tidy_cgroup_parents(Some(id));
         match deleted {
             Err(e) if had_state && self.root.join(id).exists() => Err(e),
             _ => Ok(had_state || had_cgroup),
         }
+    }
+}
+
+/// The mount points of every cgroup filesystem here, v1 named hierarchies (`name=systemd`,
+/// which limitcheck does not model but runc and docker fill) included.
+pub fn cgroup_mounts() -> Vec<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let fstype = post.split_whitespace().next()?;
+            let mp = pre.split_whitespace().nth(4)?;
+            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(mp))
+        })
+        .collect()
+}
+
+/// Removes what another runtime or an engine left under `/limitcheck` in hierarchies
+/// limitcheck does not model: `child` if it is empty, then the `limitcheck` parent if that is
+/// (an rmdir of a non-empty directory fails and leaves it).
+pub fn tidy_cgroup_parents(child: Option<&str>) {
+    for mp in cgroup_mounts() {
+        let parent = mp.join(limitcheck_cgroup::DEFAULT_PARENT);
+        if let Some(c) = child {
+            let _ = std::fs::remove_dir(parent.join(c));
+        }
+        let _ = std::fs::remove_dir(&parent);
+    }
+}
+
+/// Makes `cmd`'s process die with the thread that starts it (SIGKILL, `PR_SET_PDEATHSIG`):
+/// a runtime or engine call in flight when limitcheck is killed does not finish after its
+/// guardian has looked (a `create` completing then would leave a container behind).
+pub(crate) fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
     }
 }
 

@@ -3,6 +3,7 @@
 //! runner sees one interface; what differs is who is asked.
 
 use limitcheck_cgroup::{Cgroup, FreezerState, Limit, LimitKind};
+use limitcheck_runtime::engine::EngineContainer;
 use limitcheck_runtime::oci_cli::OciContainer;
 use limitcheck_runtime::{Container, ExitInfo, Result, Status};
 
@@ -15,6 +16,8 @@ pub enum Handle {
     Lib(Container),
     /// Made by another runtime, through its command line.
     Cli(OciContainer),
+    /// Held by an engine (docker, podman), through its command line.
+    Engine(EngineContainer),
 }
 
 impl Handle {
@@ -23,6 +26,7 @@ impl Handle {
         match self {
             Handle::Lib(c) => c.id(),
             Handle::Cli(c) => c.id(),
+            Handle::Engine(c) => c.id(),
         }
     }
 
@@ -31,6 +35,7 @@ impl Handle {
         match self {
             Handle::Lib(c) => c.pid(),
             Handle::Cli(c) => c.pid(),
+            Handle::Engine(c) => c.pid(),
         }
     }
 
@@ -39,6 +44,7 @@ impl Handle {
         match self {
             Handle::Lib(c) => c.cgroup(),
             Handle::Cli(c) => c.cgroup(),
+            Handle::Engine(c) => c.cgroup(),
         }
     }
 
@@ -47,6 +53,7 @@ impl Handle {
         match self {
             Handle::Lib(c) => c.start(),
             Handle::Cli(c) => c.start(),
+            Handle::Engine(c) => c.start(),
         }
     }
 
@@ -55,6 +62,7 @@ impl Handle {
         match self {
             Handle::Lib(c) => c.try_wait(),
             Handle::Cli(c) => c.try_wait(),
+            Handle::Engine(c) => c.try_wait(),
         }
     }
 
@@ -62,8 +70,10 @@ impl Handle {
     pub fn frozen(&self) -> bool {
         match self {
             Handle::Lib(c) => c.status() == Status::Paused,
-            Handle::Cli(c) => {
-                c.cgroup().ok().and_then(|g| g.get(LimitKind::Freezer).ok())
+            _ => {
+                self.cgroup()
+                    .ok()
+                    .and_then(|g| g.get(LimitKind::Freezer).ok())
                     == Some(Limit::Freezer(FreezerState::Frozen))
             }
         }
@@ -74,6 +84,7 @@ impl Handle {
         match self {
             Handle::Lib(c) => c.update(limits),
             Handle::Cli(c) => c.update(limits).map(|_| ()),
+            Handle::Engine(c) => c.update(limits).map(|_| ()),
         }
     }
 
@@ -82,6 +93,7 @@ impl Handle {
         match self {
             Handle::Lib(c) => c.pause(),
             Handle::Cli(c) => c.pause(),
+            Handle::Engine(c) => c.pause(),
         }
     }
 
@@ -90,6 +102,7 @@ impl Handle {
         match self {
             Handle::Lib(c) => c.resume(),
             Handle::Cli(c) => c.resume(),
+            Handle::Engine(c) => c.resume(),
         }
     }
 
@@ -98,6 +111,21 @@ impl Handle {
         match self {
             Handle::Lib(c) => c.delete(true),
             Handle::Cli(c) => c.delete(),
+            Handle::Engine(c) => c.delete(),
+        }
+    }
+
+    /// Whether another runtime or an engine made it (its initial limits are its config's, to
+    /// be checked once it runs).
+    pub fn external(&self) -> bool {
+        !matches!(self, Handle::Lib(_))
+    }
+
+    /// Writes its log into `path`, for an engine that keeps it (the others write there as
+    /// the container runs).
+    pub fn save_log(&self, path: &std::path::Path) {
+        if let Handle::Engine(c) = self {
+            let _ = c.save_log(path);
         }
     }
 

@@ -14,6 +14,7 @@
 //! way, its work directory (the initramfs, the guest's scratch files) recorded as scratch.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use limitcheck_cgroup::Layout;
 use limitcheck_runtime::oci_cli::OciRuntime;
@@ -181,6 +182,7 @@ pub fn remove_run(root: &Path, run_id: &str) -> Vec<String> {
         root,
         &|id| id.starts_with(&container_prefix(run_id)),
         &mut Vec::new(),
+        SETTLE,
     )
 }
 
@@ -190,6 +192,7 @@ fn remove_where(
     root: &Path,
     doomed: &dyn Fn(&str) -> bool,
     failed: &mut Vec<String>,
+    settle: Duration,
 ) -> Vec<String> {
     let mut out = Vec::new();
     let rt = Runtime::new(root);
@@ -225,16 +228,14 @@ fn remove_where(
             if !doomed(&name) {
                 continue;
             }
-            // A container another runtime made: removed by that runtime (and its cgroup by
-            // us, if the runtime left it), before its bundle.
-            if let Some(ext) = recorded_runtime(&e.path()) {
-                match ext.remove(&name) {
-                    Ok(true) => out.push(format!("{} container {name}", ext.name())),
-                    Ok(false) => {}
-                    Err(err) => {
-                        failed.push(format!("{} container {name}: {err}", ext.name()));
-                        continue;
-                    }
+            // A container another runtime or an engine made: removed by it (and its cgroup
+            // by us, if it left it), before its bundle.
+            match remove_external(&e.path(), &name, settle) {
+                Ok(Some(what)) => out.push(what),
+                Ok(None) => {}
+                Err(err) => {
+                    failed.push(err);
+                    continue;
                 }
             }
             if std::fs::remove_dir_all(e.path()).is_ok() {
@@ -252,6 +253,39 @@ fn remove_where(
     }
     let _ = std::fs::remove_dir(&oci);
     out
+}
+
+/// How long after its bundle was made a container another runtime or an engine was asked
+/// to create may still appear (its daemon finishing the request of a killed run).
+pub const SETTLE: Duration = Duration::from_secs(5);
+
+/// Removes the container another runtime or an engine made from `bundle` (named `name` by
+/// the runtime), if any; says what it removed. A run killed while that runtime's `create`
+/// was in flight may see the container appear after it looked (the engine's daemon finishes
+/// a request whose client died): one not found is looked for again until `settle` has passed
+/// since the bundle was made.
+fn remove_external(bundle: &Path, name: &str, settle: Duration) -> Result<Option<String>, String> {
+    let made = std::fs::metadata(bundle)
+        .and_then(|m| m.modified())
+        .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+    loop {
+        let r = if let Some(ext) = recorded_runtime(bundle) {
+            ext.remove(name)
+                .map(|found| found.then(|| format!("{} container {name}", ext.name())))
+                .map_err(|e| format!("{} container {name}: {e}", ext.name()))
+        } else if let Some((eng, cname)) = limitcheck_runtime::engine::Engine::recorded(bundle) {
+            eng.remove(&cname)
+                .map(|found| found.then(|| format!("{} container {cname}", eng.kind)))
+                .map_err(|e| format!("{} container {cname}: {e}", eng.kind))
+        } else {
+            return Ok(None);
+        };
+        let young = made.elapsed().map_or(false, |age| age < settle);
+        match r {
+            Ok(None) if young => std::thread::sleep(Duration::from_millis(100)),
+            r => return r,
+        }
+    }
 }
 
 /// The state root of containers run with another OCI runtime (`--runtime NAME`):
@@ -312,6 +346,7 @@ pub fn sweep_dead(root: &Path, layout: &Layout) -> Sweep {
         root,
         &|id| id.starts_with("lcr-") && !prefixes.iter().any(|p| id.starts_with(p)),
         &mut sweep.failed,
+        SETTLE,
     );
     for r in all.iter().filter(|r| !live.contains(r)) {
         sweep.removed.extend(remove_scratch(r));

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use limitcheck_cgroup::Layout;
+use limitcheck_runtime::engine::Engine;
 use limitcheck_runtime::hostfs::HostBundle;
 use limitcheck_runtime::oci_cli::OciRuntime;
 use limitcheck_runtime::{CreateOptions, Runtime};
@@ -45,6 +46,8 @@ pub struct RunOptions {
     /// Another OCI runtime to run the containers with (`--runtime runc`), through its command
     /// line; `None`: lcrun's library, in this process.
     pub runtime: Option<OciRuntime>,
+    /// An engine (`--engine docker`) to hold the containers, through its command line.
+    pub engine: Option<Engine>,
 }
 
 /// Retries by default: an inconclusive scenario runs up to three times in all.
@@ -172,6 +175,7 @@ impl From<String> for Stopped {
 
 struct Running {
     container: Handle,
+    log: PathBuf,
     _bundle: HostBundle,
 }
 
@@ -244,6 +248,7 @@ pub fn run<'l>(
     let result = run_inner(s, layout, o, &mut r, &mut running, live);
     // Whatever happened: stop and remove every container (and with it its cgroup and state).
     for c in running.drain(..) {
+        c.container.save_log(&c.log);
         let _ = c.container.delete();
     }
     tidy(o);
@@ -326,7 +331,7 @@ fn run_inner<'l>(
         let null = File::open("/dev/null").map_err(|e| e.to_string())?;
         let stdio = [null.into(), out.into(), err.into()];
         let creating = Instant::now();
-        let Some(ext) = &o.runtime else {
+        if o.runtime.is_none() && o.engine.is_none() {
             let container = rt
                 .create(
                     &id,
@@ -340,6 +345,7 @@ fn run_inner<'l>(
             create_ms.push(creating.elapsed().as_secs_f64() * 1e3);
             running.push(Running {
                 container: Handle::Lib(container),
+                log: log.clone(),
                 _bundle: bundle,
             });
             let cur = running.last().expect("just pushed");
@@ -352,25 +358,41 @@ fn run_inner<'l>(
                 e => Stopped::Error(format!("container {}: initial limits: {e}", c.name)),
             })?;
             continue;
-        };
-        // Another runtime: the initial limits go in the config, as an engine puts them.
-        let container = ext
-            .create(&id, bundle.dir(), &bundle.spec().spec, &c.limits, stdio)
-            .map_err(|e| format!("container {}: {e}", c.name))?;
+        }
+        // Another runtime or an engine: the initial limits go in the config or on the
+        // engine's command line, as docker puts them.
+        let container =
+            create_external(o, &id, &bundle, &c.limits, stdio).map_err(|e| match e {
+                Stopped::Skip(why) => Stopped::Skip(format!("container {}: {why}", c.name)),
+                Stopped::Error(why) => Stopped::Error(format!("container {}: {why}", c.name)),
+            })?;
         create_ms.push(creating.elapsed().as_secs_f64() * 1e3);
         running.push(Running {
-            container: Handle::Cli(container),
+            container,
+            log,
             _bundle: bundle,
         });
-        let cur = &running.last().expect("just pushed").container;
-        // What it did not apply cannot be measured: a runtime that drops a field it does not
-        // know (runc 1.1 and cpu.burst) is not judged on it.
-        if let Ok(cg) = cur.cgroup() {
-            if let Some(why) = not_applied(&c.limits, &cg) {
+    }
+    for (run, created) in running.iter_mut().zip(&create_ms) {
+        let starting = Instant::now();
+        run.container
+            .start()
+            .map_err(|e| format!("start {}: {e}", run.container.id()))?;
+        r.startup_ms
+            .push(created + starting.elapsed().as_secs_f64() * 1e3);
+    }
+    // What another runtime or an engine did not apply cannot be measured: one that drops a
+    // field it does not know (runc 1.1 and cpu.burst) is not judged on it.
+    for (i, run) in running.iter().enumerate() {
+        if !run.container.external() {
+            continue;
+        }
+        if let Ok(cg) = run.container.cgroup() {
+            if let Some(why) = not_applied(&s.containers[i].limits, &cg) {
                 return Err(Stopped::Skip(format!(
-                    "container {}: {} did not apply what its config.json asked: {why}",
-                    c.name,
-                    ext.name()
+                    "container {}: {} did not apply what it was given: {why}",
+                    s.containers[i].name,
+                    runtime_name(o)
                 )));
             }
         }
@@ -385,14 +407,6 @@ fn run_inner<'l>(
     for (i, run) in running.iter().enumerate() {
         r.limits
             .push(read_limits(&s.containers[i].name, &run.container, 0.0));
-    }
-    for (run, created) in running.iter_mut().zip(&create_ms) {
-        let starting = Instant::now();
-        run.container
-            .start()
-            .map_err(|e| format!("start {}: {e}", run.container.id()))?;
-        r.startup_ms
-            .push(created + starting.elapsed().as_secs_f64() * 1e3);
     }
     let t0 = Instant::now();
     let stop_sampler = Arc::new(AtomicBool::new(false));
@@ -465,6 +479,7 @@ fn run_inner<'l>(
     if let Some(why) = watch.dead.take() {
         let c = &s.containers[why.container];
         let log = o.run_dir.join(format!("{slug}-{}.log", c.name));
+        running[why.container].container.save_log(&log);
         r.died = Some(limitcheck_record::Death {
             container: c.name.clone(),
             cause: why.cause,
@@ -548,7 +563,7 @@ impl Liveness {
             self.ended[i] = true;
             // A SIGKILL with OOM kills counted in its cgroup is the OOM killer's.
             let oom_kills = run.container.oom_kills();
-            let by_oom = exit.signal == Some(libc::SIGKILL) && oom_kills > 0;
+            let by_oom = exit.oom_killed || (exit.signal == Some(libc::SIGKILL) && oom_kills > 0);
             let allowed = match (s.containers[i].exit, exit.code) {
                 (Some(Exit::Status(want)), Some(code)) => want == code,
                 (Some(Exit::OomKill), _) => by_oom,
@@ -801,6 +816,46 @@ fn do_step(
     res
 }
 
+/// Creates container `id` from `bundle` with another runtime or an engine (`o.runtime`,
+/// `o.engine`); a limit the engine has no flag for is a skip.
+fn create_external(
+    o: &RunOptions,
+    id: &str,
+    bundle: &HostBundle,
+    limits: &[limitcheck_cgroup::Limit],
+    stdio: [std::os::fd::OwnedFd; 3],
+) -> Result<Handle, Stopped> {
+    let spec = &bundle.spec().spec;
+    if let Some(eng) = &o.engine {
+        if let Some(l) = limitcheck_runtime::engine::without_flags(limits).first() {
+            return Err(Stopped::Skip(format!("{} has no flag for {l}", eng.kind)));
+        }
+        eng.ensure_image(&bundle.spec().rootfs)
+            .map_err(|e| Stopped::Error(format!("the image: {e}")))?;
+        let c = eng
+            .create(id, bundle.dir(), spec, limits)
+            .map_err(|e| Stopped::Error(e.to_string()))?;
+        return Ok(Handle::Engine(c));
+    }
+    let ext = o
+        .runtime
+        .as_ref()
+        .ok_or_else(|| Stopped::Error("no runtime to create it with".into()))?;
+    let c = ext
+        .create(id, bundle.dir(), spec, limits, stdio)
+        .map_err(|e| Stopped::Error(e.to_string()))?;
+    Ok(Handle::Cli(c))
+}
+
+/// The runtime or engine the containers run with, for messages.
+fn runtime_name(o: &RunOptions) -> String {
+    match (&o.engine, &o.runtime) {
+        (Some(e), _) => e.kind.clone(),
+        (None, Some(r)) => r.name(),
+        (None, None) => "lcrun".into(),
+    }
+}
+
 /// Removes the state directories a scenario's containers had, once empty.
 fn tidy(o: &RunOptions) {
     let _ = std::fs::remove_dir(o.runtime_root.join("bundles"));
@@ -815,15 +870,15 @@ fn tidy(o: &RunOptions) {
 /// Runs `true` in a container of `o.runtime` (create, start, its end, delete): Ok if that
 /// runtime can run a container on this host, else its own words.
 pub fn probe_runtime(o: &RunOptions) -> Result<(), String> {
-    let Some(ext) = &o.runtime else {
+    if o.runtime.is_none() && o.engine.is_none() {
         return Ok(());
-    };
-    let r = probe(o, ext);
+    }
+    let r = probe(o);
     tidy(o);
     r
 }
 
-fn probe(o: &RunOptions, ext: &OciRuntime) -> Result<(), String> {
+fn probe(o: &RunOptions) -> Result<(), String> {
     let id = format!("lcr-{}-probe", o.run_id);
     let bundle = HostBundle::create(
         &o.runtime_root.join("bundles").join(&id),
@@ -836,9 +891,9 @@ fn probe(o: &RunOptions, ext: &OciRuntime) -> Result<(), String> {
         (Ok(a), Ok(b), Ok(c)) => [a.into(), b.into(), c.into()],
         _ => return Err("cannot open /dev/null".into()),
     };
-    let c = ext
-        .create(&id, bundle.dir(), &bundle.spec().spec, &[], stdio)
-        .map_err(|e| e.to_string())?;
+    let mut c = create_external(o, &id, &bundle, &[], stdio).map_err(|e| match e {
+        Stopped::Skip(w) | Stopped::Error(w) => w,
+    })?;
     let ran = c.start().map_err(|e| e.to_string()).and_then(|()| {
         let until = Instant::now() + Duration::from_secs(10);
         loop {

@@ -114,9 +114,10 @@ pub fn run_all<'l>(
         schema: limitcheck_record::SCHEMA,
         run_id: o.run_id.clone(),
         host: HostInfo {
-            runtime: Some(match &o.runtime {
-                None => "lcrun (library)".to_string(),
-                Some(rt) => format!(
+            runtime: Some(match (&o.engine, &o.runtime) {
+                (Some(e), _) => e.version().unwrap_or_else(|err| err.to_string()),
+                (None, None) => "lcrun (library)".to_string(),
+                (None, Some(rt)) => format!(
                     "{} ({})",
                     rt.version().unwrap_or_else(|e| e.to_string()),
                     rt.program.display()
@@ -134,13 +135,15 @@ pub fn run_all<'l>(
     save(&summary)?;
     // Another runtime is tried on a container that runs `true` first: one that cannot run a
     // container here (crun 1.8 on a hybrid host) makes every scenario a skip, with its words.
-    let unusable = o.runtime.as_ref().and_then(|rt| {
+    let flag = match (&o.engine, &o.runtime) {
+        (Some(e), _) => Some(format!("--engine {}", e.kind)),
+        (None, Some(rt)) => Some(format!("--runtime {}", rt.program.display())),
+        (None, None) => None,
+    };
+    let unusable = flag.and_then(|flag| {
         limitcheck_runtime::oci_cli::become_subreaper();
         runner::probe_runtime(o).err().map(|why| {
-            let why = format!(
-                "--runtime {}: it cannot run a container on this host: {why}",
-                rt.program.display()
-            );
+            let why = format!("{flag}: it cannot run a container on this host: {why}");
             progress(&format!("SKIP every scenario: {why}"));
             why
         })

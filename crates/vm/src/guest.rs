@@ -292,6 +292,7 @@ fn run_scenarios(cfg: &GuestConfig, results: &mut std::fs::File) -> Result<u8, V
         retry_pause: limitcheck_scenario::runner::DEFAULT_RETRY_PAUSE,
         step_deadline: limitcheck_scenario::runner::STEP_DEADLINE,
         runtime: None,
+        engine: None,
     };
     // After each scenario its results go out at once (a later copy replaces an earlier one on
     // the host), drained from the UART: a kernel that panics or hangs in a later scenario

@@ -87,7 +87,28 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
             ))
         }
     };
+    let engine = a.engine.map(|e| {
+        use limitcheck_runtime::engine::{Engine, EngineKind};
+        match e {
+            crate::cli::EngineArg::Docker => {
+                // The daemon is named in the calls themselves, so that a sweep by a later run
+                // (or the guardian) reaches the same one.
+                let global = std::env::var("DOCKER_HOST")
+                    .ok()
+                    .filter(|h| !h.is_empty())
+                    .map(|h| vec!["-H".to_string(), h])
+                    .unwrap_or_default();
+                Engine::new(EngineKind::Docker, "docker", global)
+            }
+            crate::cli::EngineArg::Podman => Engine::new(
+                EngineKind::Podman,
+                "podman",
+                vec!["--cgroup-manager".into(), "cgroupfs".into()],
+            ),
+        }
+    });
     let opts = RunOptions {
+        engine,
         runtime,
         runtime_root: a.root.clone(),
         exe,

@@ -1,0 +1,478 @@
+//! A container engine (docker, podman) driven through its command line, as the seed's
+//! experiments ran: `docker run --cpus=1 … stress-ng`, changed with `docker update`.
+//!
+//! The image is the host-made rootfs (its skeleton: empty mount points, a minimal `/etc`, the
+//! merged-/usr symlinks) imported from a tarball (`docker import`, no download), and each
+//! container gets the host-made bundle's mounts as the engine's own flags: the host's `/usr`,
+//! `/bin`, `/lib*` bound read-only, a `/tmp` tmpfs as its working directory, the limitcheck
+//! binary under `/opt/limitcheck/bin`. Limits are the engine's flags (`--cpus`, `--cpu-quota`,
+//! `--cpu-period`, `-m`, `--memory-swap`, `--pids-limit`, `--cpuset-cpus`, `--cpu-shares`);
+//! `update` steps are `docker update`/`podman update`; the cgroup measured is where the engine
+//! put the init (`inspect`'s pid, then `/proc/<pid>/cgroup`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use limitcheck_cgroup::{Cgroup, Layout, Limit, Max};
+use oci_spec::runtime::Spec;
+use serde_json::json;
+
+use crate::container::ExitInfo;
+use crate::error::{Result, RuntimeError};
+use crate::oci_cli::{cgroup_of, CgroupPlace};
+
+/// The file in a bundle directory that says which engine holds its container, for sweeps.
+pub const ENGINE_RECORD: &str = "engine.json";
+
+/// Which engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    /// docker (dockerd through the docker CLI).
+    Docker,
+    /// podman (rootful; daemonless).
+    Podman,
+}
+
+impl EngineKind {
+    /// `docker` or `podman`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Docker => "docker",
+            EngineKind::Podman => "podman",
+        }
+    }
+}
+
+/// An engine's CLI and the global flags every call gets (`-H unix:///…` for a docker daemon
+/// of one's own; podman's `--root`, `--runroot`, `--cgroup-manager cgroupfs`, `--runtime`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Engine {
+    /// docker or podman.
+    pub kind: String,
+    /// The program.
+    pub program: PathBuf,
+    /// Global flags, before the subcommand.
+    pub global: Vec<String>,
+}
+
+/// The image the host-made rootfs is imported as.
+pub const IMAGE: &str = "limitcheck-hostfs:1";
+
+impl Engine {
+    /// `kind` run as `program` with `global` flags.
+    pub fn new(kind: EngineKind, program: impl Into<PathBuf>, global: Vec<String>) -> Self {
+        Engine {
+            kind: kind.name().to_string(),
+            program: program.into(),
+            global,
+        }
+    }
+
+    fn is_docker(&self) -> bool {
+        self.kind == "docker"
+    }
+
+    /// Runs `op args…` to its end; the engine's standard error is a failure's reason.
+    fn call(&self, op: &'static str, args: &[&str], stdin: Option<&[u8]>) -> Result<String> {
+        let mut c = Command::new(&self.program);
+        crate::oci_cli::die_with_parent(&mut c);
+        c.args(&self.global)
+            .arg(op)
+            .args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().map_err(|e| RuntimeError::External {
+            runtime: self.kind.clone(),
+            op,
+            status: "not started".into(),
+            said: format!("cannot run {}: {e}", self.program.display()),
+        })?;
+        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            let feeder = {
+                let data = data.to_vec();
+                std::thread::spawn(move || pipe.write_all(&data))
+            };
+            let out = child.wait_with_output();
+            let _ = feeder.join();
+            return self.finish(op, out);
+        }
+        self.finish(op, child.wait_with_output())
+    }
+
+    fn finish(
+        &self,
+        op: &'static str,
+        out: std::io::Result<std::process::Output>,
+    ) -> Result<String> {
+        let out = out.map_err(|e| RuntimeError::External {
+            runtime: self.kind.clone(),
+            op,
+            status: "not waited for".into(),
+            said: e.to_string(),
+        })?;
+        if !out.status.success() {
+            let text = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            return Err(RuntimeError::External {
+                runtime: self.kind.clone(),
+                op,
+                status: out.status.to_string(),
+                said: if lines.is_empty() {
+                    "(it printed nothing)".into()
+                } else {
+                    lines[lines.len().saturating_sub(3)..].join(" | ")
+                },
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// Its version (`docker version`'s server line, `podman --version`).
+    pub fn version(&self) -> Result<String> {
+        if self.is_docker() {
+            let v = self.call("version", &["--format", "{{.Server.Version}}"], None)?;
+            Ok(format!("docker {v} (server)"))
+        } else {
+            self.call("version", &["--format", "podman {{.Client.Version}}"], None)
+        }
+    }
+
+    /// Imports the host-made rootfs `rootfs` as [`IMAGE`] unless it is there already.
+    pub fn ensure_image(&self, rootfs: &Path) -> Result<()> {
+        if self.call("image", &["inspect", IMAGE], None).is_ok() {
+            return Ok(());
+        }
+        let tar = Command::new("tar")
+            .arg("-C")
+            .arg(rootfs)
+            .args(["-c", "."])
+            .output()
+            .map_err(RuntimeError::io("run tar on", rootfs))?;
+        if !tar.status.success() {
+            return Err(RuntimeError::External {
+                runtime: "tar".into(),
+                op: "-c",
+                status: tar.status.to_string(),
+                said: String::from_utf8_lossy(&tar.stderr).trim().to_string(),
+            });
+        }
+        self.call("import", &["-", IMAGE], Some(&tar.stdout))
+            .map(|_| ())
+    }
+
+    /// Creates container `name` from the host-made bundle `spec` (its process, environment,
+    /// working directory and mounts as the engine's flags) with `limits` as the engine's
+    /// flags, and records it in the bundle directory `dir` for sweeps.
+    pub fn create(
+        &self,
+        name: &str,
+        dir: &Path,
+        spec: &Spec,
+        limits: &[Limit],
+    ) -> Result<EngineContainer> {
+        let record = dir.join(ENGINE_RECORD);
+        std::fs::write(
+            &record,
+            serde_json::to_vec(&json!({ "engine": self, "name": name })).expect("serializes"),
+        )
+        .map_err(RuntimeError::io("write", &record))?;
+        let mut args: Vec<String> = vec![
+            "--name".into(),
+            name.into(),
+            "--network".into(),
+            "none".into(),
+            "--label".into(),
+            "limitcheck=1".into(),
+            // Its cgroup under limitcheck's own tree (`/limitcheck/<container id>`), where
+            // sweeps and the leftover checks look, not the engine's default `/docker`.
+            "--cgroup-parent".into(),
+            format!("/{}", limitcheck_cgroup::DEFAULT_PARENT),
+        ];
+        if let Some(p) = spec.process() {
+            args.push("--workdir".into());
+            args.push(p.cwd().display().to_string());
+            for e in p.env().iter().flatten() {
+                args.push("--env".into());
+                args.push(e.clone());
+            }
+        }
+        for m in spec.mounts().iter().flatten() {
+            let dest = m.destination().display().to_string();
+            match (m.typ().as_deref(), m.source()) {
+                (Some("bind"), Some(src)) => {
+                    let ro = if m.options().iter().flatten().any(|o| o == "ro") {
+                        ",readonly"
+                    } else {
+                        ""
+                    };
+                    args.push("--mount".into());
+                    args.push(format!(
+                        "type=bind,source={},target={dest}{ro}",
+                        src.display()
+                    ));
+                }
+                (Some("tmpfs"), _) if dest == "/tmp" => {
+                    let size = m
+                        .options()
+                        .iter()
+                        .flatten()
+                        .find(|o| o.starts_with("size="))
+                        .cloned()
+                        .unwrap_or_else(|| format!("size={}", crate::hostfs::TMP_SIZE));
+                    args.push("--tmpfs".into());
+                    args.push(format!("/tmp:rw,exec,{size},mode=1777"));
+                }
+                // /proc, /dev, /sys and the like: the engine makes its own.
+                _ => {}
+            }
+        }
+        args.extend(limit_flags(limits, true));
+        args.push(IMAGE.into());
+        if let Some(p) = spec.process() {
+            args.extend(p.args().iter().flatten().cloned());
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.call("create", &refs, None)?;
+        Ok(EngineContainer {
+            engine: self.clone(),
+            name: name.into(),
+            pid: 0,
+            start_ticks: None,
+            place: None,
+            layout: Layout::detect()?,
+        })
+    }
+
+    /// Removes container `name` (`rm -f`). True if there was one.
+    pub fn remove(&self, name: &str) -> Result<bool> {
+        if self
+            .call("inspect", &["--type", "container", name], None)
+            .is_err()
+        {
+            return Ok(false);
+        }
+        let r = self.call("rm", &["-f", name], None).map(|_| true);
+        crate::oci_cli::tidy_cgroup_parents(None);
+        r
+    }
+
+    /// The engine a bundle's container was made with, if any.
+    pub fn recorded(bundle: &Path) -> Option<(Engine, String)> {
+        #[derive(serde::Deserialize)]
+        struct Rec {
+            engine: Engine,
+            name: String,
+        }
+        let text = std::fs::read(bundle.join(ENGINE_RECORD)).ok()?;
+        let r: Rec = serde_json::from_slice(&text).ok()?;
+        Some((r.engine, r.name))
+    }
+}
+
+fn max_i64(m: Max) -> i64 {
+    match m {
+        Max::Unlimited => -1,
+        Max::Value(v) => v as i64,
+    }
+}
+
+/// The engine's flags for `limits` (`docker run`'s and `docker update`'s, which podman
+/// shares): a quota over the default 100 ms period as `--cpus`, as people write it.
+pub fn limit_flags(limits: &[Limit], _create: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut flag = |name: &str, v: String| {
+        out.push(format!("--{name}"));
+        out.push(v);
+    };
+    for l in limits {
+        match l {
+            Limit::CpuMax {
+                quota_us: Max::Value(q),
+                period_us: 100_000,
+            } => flag("cpus", format!("{}", *q as f64 / 100_000.0)),
+            Limit::CpuMax {
+                quota_us,
+                period_us,
+            } => {
+                flag("cpu-quota", max_i64(*quota_us).to_string());
+                flag("cpu-period", period_us.to_string());
+            }
+            Limit::CpuShares(s) => flag("cpu-shares", s.to_string()),
+            Limit::CpusetCpus(c) => flag("cpuset-cpus", c.to_string()),
+            Limit::CpusetMems(m) => flag("cpuset-mems", m.to_string()),
+            Limit::MemoryMax(m) => flag("memory", max_i64(*m).to_string()),
+            Limit::MemorySwapMax(m) => flag("memory-swap", max_i64(*m).to_string()),
+            Limit::MemorySoftLimit(m) => flag("memory-reservation", max_i64(*m).to_string()),
+            Limit::PidsMax(m) => flag("pids-limit", max_i64(*m).to_string()),
+            Limit::BlkioWeight(w) => flag("blkio-weight", w.to_string()),
+            // No flag: the scenario checks what the cgroup then holds.
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The limits of `limits` an engine has no flag for.
+pub fn without_flags(limits: &[Limit]) -> Vec<Limit> {
+    limits
+        .iter()
+        .filter(|l| limit_flags(std::slice::from_ref(l), true).is_empty())
+        .cloned()
+        .collect()
+}
+
+/// A container an engine holds.
+#[derive(Debug)]
+pub struct EngineContainer {
+    engine: Engine,
+    name: String,
+    pid: i32,
+    start_ticks: Option<u64>,
+    place: Option<CgroupPlace>,
+    layout: Layout,
+}
+
+fn start_ticks(pid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = s.rsplit_once(')')?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    if f.first() == Some(&"Z") {
+        return None;
+    }
+    f.get(19)?.parse().ok()
+}
+
+impl EngineContainer {
+    /// Its name.
+    pub fn id(&self) -> &str {
+        &self.name
+    }
+
+    /// Its init's host pid (0 before start).
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Its cgroup, where the engine put the init.
+    pub fn cgroup(&self) -> Result<Cgroup> {
+        let p = self.place.as_ref().ok_or_else(|| {
+            RuntimeError::Init(format!(
+                "{} has no cgroup to measure: it is not started, or ended at once",
+                self.name
+            ))
+        })?;
+        Ok(self
+            .layout
+            .cgroup()
+            .parent(&p.parent)
+            .name(&p.name)
+            .controllers(&p.controllers)
+            .open()?)
+    }
+
+    /// `start`, then where its init is.
+    pub fn start(&mut self) -> Result<()> {
+        self.engine.call("start", &[&self.name], None)?;
+        let pid = self
+            .engine
+            .call("inspect", &["--format", "{{.State.Pid}}", &self.name], None)?;
+        self.pid = pid.trim().parse().unwrap_or(0);
+        if self.pid <= 0 {
+            // It ended before it could be looked at (`true`): no pid, no cgroup; try_wait says
+            // how it ended.
+            return Ok(());
+        }
+        self.start_ticks = start_ticks(self.pid);
+        self.place = Some(cgroup_of(self.pid, &self.layout)?);
+        Ok(())
+    }
+
+    /// `pause`.
+    pub fn pause(&self) -> Result<()> {
+        self.engine.call("pause", &[&self.name], None).map(|_| ())
+    }
+
+    /// `unpause`.
+    pub fn resume(&self) -> Result<()> {
+        self.engine.call("unpause", &[&self.name], None).map(|_| ())
+    }
+
+    /// `update` with the engine's flags; a limit it has no flag for is refused (EINVAL, named).
+    pub fn update(&self, limits: &[Limit]) -> Result<Vec<String>> {
+        if let Some(l) = without_flags(limits).first() {
+            return Err(RuntimeError::Spec {
+                file: format!("{} update", self.engine.kind),
+                field: l.kind().to_string(),
+                reason: format!(
+                    "{} update has no flag for {l}; use via = \"file\"",
+                    self.engine.kind
+                ),
+            });
+        }
+        let mut args = limit_flags(limits, false);
+        let all: Vec<&str> = args
+            .iter()
+            .map(String::as_str)
+            .chain([self.name.as_str()])
+            .collect();
+        self.engine.call("update", &all, None)?;
+        args.push(self.name.clone());
+        Ok(args)
+    }
+
+    /// Whether the init has ended: watched through `/proc` (it is the engine's shim's child,
+    /// not ours); once gone, `inspect` says how.
+    pub fn try_wait(&self) -> Result<Option<ExitInfo>> {
+        if self.pid > 0 && self.start_ticks.is_some() && start_ticks(self.pid) == self.start_ticks {
+            return Ok(None);
+        }
+        let state = self.engine.call(
+            "inspect",
+            &[
+                "--format",
+                "{{.State.Running}} {{.State.ExitCode}} {{.State.OOMKilled}}",
+                &self.name,
+            ],
+            None,
+        )?;
+        let f: Vec<&str> = state.split_whitespace().collect();
+        if f.first() == Some(&"true") {
+            return Ok(None);
+        }
+        let code: Option<i32> = f.get(1).and_then(|c| c.parse().ok());
+        let oom = f.get(2) == Some(&"true");
+        // Engines report a signal's death as 128 + the signal, as a shell does.
+        let (code, signal) = match code {
+            Some(c) if c > 128 && c < 128 + 65 => (None, Some(c - 128)),
+            c => (c, None),
+        };
+        Ok(Some(ExitInfo {
+            code,
+            signal,
+            oom_killed: oom,
+        }))
+    }
+
+    /// Its log (`logs`), written into `path`.
+    pub fn save_log(&self, path: &Path) -> Result<()> {
+        let mut c = Command::new(&self.engine.program);
+        c.args(&self.engine.global).arg("logs").arg(&self.name);
+        let out = c
+            .output()
+            .map_err(RuntimeError::io("run", &self.engine.program))?;
+        let mut text = out.stdout;
+        text.extend_from_slice(&out.stderr);
+        std::fs::write(path, text).map_err(RuntimeError::io("write", path))
+    }
+
+    /// `rm -f`.
+    pub fn delete(self) -> Result<()> {
+        self.engine.remove(&self.name).map(|_| ())
+    }
+}
