@@ -280,7 +280,7 @@ fn remove_external(bundle: &Path, name: &str, settle: Duration) -> Result<Option
         } else {
             return Ok(None);
         };
-        let young = made.elapsed().map_or(false, |age| age < settle);
+        let young = made.elapsed().is_ok_and(|age| age < settle);
         match r {
             Ok(None) if young => std::thread::sleep(Duration::from_millis(100)),
             r => return r,
