@@ -258,7 +258,8 @@ impl Engine {
             return Ok(false);
         }
         let r = self.call("rm", &["-f", name], None).map(|_| true);
-        crate::oci_cli::tidy_cgroup_parents(None);
+        // podman keeps its conmon in `<cgroup parent>/conmon`.
+        crate::oci_cli::tidy_cgroup_parents((!self.is_docker()).then_some("conmon"));
         r
     }
 
