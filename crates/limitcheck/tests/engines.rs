@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -135,20 +134,6 @@ fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
-fn seed_files() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy();
-            n.ends_with(".toml") && (n.starts_with("seed-") || n.contains("via-runtime"))
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 /// The seed scenarios and the runtime-update one pass under docker, each `docker update` step
 /// with its clobber check clean; nothing is left in the daemon or on the host.
 #[test]
@@ -160,7 +145,7 @@ fn docker_runs_the_seed_scenarios_as_the_seed_did() {
     };
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
-    let files = seed_files();
+    let files = seed_and_runtime_scenarios();
     assert!(files.len() >= 7, "{files:?}");
     let mut args = vec![
         "run".to_string(),
@@ -181,27 +166,7 @@ fn docker_runs_the_seed_scenarios_as_the_seed_did() {
         "{}",
         s["host"]
     );
-    let mut updates = 0;
-    for sc in s["scenarios"].as_array().unwrap() {
-        let v = sc["verdict"].as_str().unwrap();
-        assert!(
-            v == "pass" || v == "inconclusive",
-            "{}: {v}: {}",
-            sc["name"],
-            sc["reason"]
-        );
-        for st in sc["steps"].as_array().unwrap() {
-            assert!(
-                st["changed"].as_array().is_none_or(|c| c.is_empty()),
-                "{}: {st}",
-                sc["name"]
-            );
-            if st["verdict"] != "skip" {
-                assert_eq!(st["verdict"], "pass", "{}: {st}", sc["name"]);
-            }
-            updates += usize::from(st["via"] == "runtime" && st["verdict"] == "pass");
-        }
-    }
+    let updates = assert_passes_with_clean_updates(&s);
     assert!(updates >= 1, "no docker update step ran: {stdout}");
     assert!(d.containers().is_empty(), "{:?}", d.containers());
     assert_clean();

@@ -59,15 +59,7 @@ fn runc_runs_the_seed_scenarios_and_its_updates_clobber_nothing() {
     }
     let _g = serial();
     let t = tempfile::tempdir().unwrap();
-    let files: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy();
-            n.ends_with(".toml") && (n.starts_with("seed-") || n.contains("via-runtime"))
-        })
-        .collect();
+    let files = seed_and_runtime_scenarios();
     assert!(files.len() >= 7, "{files:?}");
     let out = t.path().join("out");
     let mut args = vec![
@@ -89,35 +81,7 @@ fn runc_runs_the_seed_scenarios_and_its_updates_clobber_nothing() {
         "{}",
         s["host"]
     );
-    let mut updates = 0;
-    for sc in scenarios_of(&s) {
-        let v = sc["verdict"].as_str().unwrap();
-        assert!(
-            v == "pass" || v == "inconclusive",
-            "{}: {v}: {}",
-            sc["name"],
-            sc["reason"]
-        );
-        // Each container's create→running time, as the harness saw runc take it.
-        let startup = sc["startup_ms"].as_array().unwrap();
-        assert_eq!(
-            startup.len(),
-            sc["containers"].as_array().unwrap().len(),
-            "{sc}"
-        );
-        assert!(startup.iter().all(|t| t.as_f64().unwrap() > 0.0), "{sc}");
-        for st in sc["steps"].as_array().unwrap() {
-            assert!(
-                st["changed"].as_array().is_none_or(|c| c.is_empty()),
-                "{}: {st}",
-                sc["name"]
-            );
-            if st["verdict"] != "skip" {
-                assert_eq!(st["verdict"], "pass", "{}: {st}", sc["name"]);
-            }
-            updates += usize::from(st["via"] == "runtime" && st["verdict"] == "pass");
-        }
-    }
+    let updates = assert_passes_with_clean_updates(&s);
     assert!(updates >= 1, "no runc update step ran: {stdout}");
     assert!(runc_containers().is_empty(), "{:?}", runc_containers());
     assert_clean();

@@ -10,11 +10,10 @@
 //! `update` steps are `docker update`/`podman update`; the cgroup measured is where the engine
 //! put the init (`inspect`'s pid, then `/proc/<pid>/cgroup`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use limitcheck_cgroup::{Cgroup, Layout, Limit, Max};
+use limitcheck_cgroup::{Cgroup, Layout, Limit};
 use oci_spec::runtime::Spec;
 use serde_json::json;
 
@@ -77,57 +76,19 @@ impl Engine {
     fn call(&self, op: &'static str, args: &[&str], stdin: Option<&[u8]>) -> Result<String> {
         let mut c = Command::new(&self.program);
         crate::oci_cli::die_with_parent(&mut c);
-        c.args(&self.global)
-            .arg(op)
-            .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().map_err(|e| RuntimeError::External {
+        c.args(&self.global).arg(op).args(args);
+        let out = crate::oci_cli::run_to_end(c, stdin).map_err(|e| RuntimeError::External {
             runtime: self.kind.clone(),
             op,
             status: "not started".into(),
             said: format!("cannot run {}: {e}", self.program.display()),
         })?;
-        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            let feeder = {
-                let data = data.to_vec();
-                std::thread::spawn(move || pipe.write_all(&data))
-            };
-            let out = child.wait_with_output();
-            let _ = feeder.join();
-            return self.finish(op, out);
-        }
-        self.finish(op, child.wait_with_output())
-    }
-
-    fn finish(
-        &self,
-        op: &'static str,
-        out: std::io::Result<std::process::Output>,
-    ) -> Result<String> {
-        let out = out.map_err(|e| RuntimeError::External {
-            runtime: self.kind.clone(),
-            op,
-            status: "not waited for".into(),
-            said: e.to_string(),
-        })?;
         if !out.status.success() {
-            let text = String::from_utf8_lossy(&out.stderr);
-            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
             return Err(RuntimeError::External {
                 runtime: self.kind.clone(),
                 op,
                 status: out.status.to_string(),
-                said: if lines.is_empty() {
-                    "(it printed nothing)".into()
-                } else {
-                    lines[lines.len().saturating_sub(3)..].join(" | ")
-                },
+                said: crate::oci_cli::said(&out.stderr),
             });
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
@@ -232,7 +193,7 @@ impl Engine {
                 _ => {}
             }
         }
-        args.extend(limit_flags(limits, true));
+        args.extend(limit_flags(limits));
         args.push(IMAGE.into());
         if let Some(p) = spec.process() {
             args.extend(p.args().iter().flatten().cloned());
@@ -276,54 +237,22 @@ impl Engine {
     }
 }
 
-fn max_i64(m: Max) -> i64 {
-    match m {
-        Max::Unlimited => -1,
-        Max::Value(v) => v as i64,
-    }
-}
-
 /// The engine's flags for `limits` (`docker run`'s and `docker update`'s, which podman
-/// shares): a quota over the default 100 ms period as `--cpus`, as people write it.
-pub fn limit_flags(limits: &[Limit], _create: bool) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut flag = |name: &str, v: String| {
-        out.push(format!("--{name}"));
-        out.push(v);
-    };
-    for l in limits {
-        match l {
-            Limit::CpuMax {
-                quota_us: Max::Value(q),
-                period_us: 100_000,
-            } => flag("cpus", format!("{}", *q as f64 / 100_000.0)),
-            Limit::CpuMax {
-                quota_us,
-                period_us,
-            } => {
-                flag("cpu-quota", max_i64(*quota_us).to_string());
-                flag("cpu-period", period_us.to_string());
-            }
-            Limit::CpuShares(s) => flag("cpu-shares", s.to_string()),
-            Limit::CpusetCpus(c) => flag("cpuset-cpus", c.to_string()),
-            Limit::CpusetMems(m) => flag("cpuset-mems", m.to_string()),
-            Limit::MemoryMax(m) => flag("memory", max_i64(*m).to_string()),
-            Limit::MemorySwapMax(m) => flag("memory-swap", max_i64(*m).to_string()),
-            Limit::MemorySoftLimit(m) => flag("memory-reservation", max_i64(*m).to_string()),
-            Limit::PidsMax(m) => flag("pids-limit", max_i64(*m).to_string()),
-            Limit::BlkioWeight(w) => flag("blkio-weight", w.to_string()),
-            // No flag: the scenario checks what the cgroup then holds.
-            _ => {}
-        }
-    }
-    out
+/// shares): a quota over the default 100 ms period as `--cpus`, as people write it. A limit
+/// without a flag is left out (see [`without_flags`]).
+pub fn limit_flags(limits: &[Limit]) -> Vec<String> {
+    limits
+        .iter()
+        .filter_map(|l| crate::oci_cli::flags_of(l, true))
+        .flatten()
+        .collect()
 }
 
 /// The limits of `limits` an engine has no flag for.
 pub fn without_flags(limits: &[Limit]) -> Vec<Limit> {
     limits
         .iter()
-        .filter(|l| limit_flags(std::slice::from_ref(l), true).is_empty())
+        .filter(|l| crate::oci_cli::flags_of(l, true).is_none())
         .cloned()
         .collect()
 }
@@ -416,7 +345,7 @@ impl EngineContainer {
                 ),
             });
         }
-        let mut args = limit_flags(limits, false);
+        let mut args = limit_flags(limits);
         let all: Vec<&str> = args
             .iter()
             .map(String::as_str)

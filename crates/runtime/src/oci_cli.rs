@@ -75,22 +75,8 @@ impl OciRuntime {
     /// Runs one of its subcommands to the end; its standard error is the failure's reason.
     fn call(&self, op: &'static str, args: &[&str], stdin: Option<&[u8]>) -> Result<String> {
         let mut c = self.command();
-        c.arg(op)
-            .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().map_err(|e| self.cannot_run(op, e))?;
-        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            let _ = pipe.write_all(data);
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| self.cannot_run(op, e))?;
+        c.arg(op).args(args);
+        let out = run_to_end(c, stdin).map_err(|e| self.cannot_run(op, e))?;
         if !out.status.success() {
             return Err(RuntimeError::External {
                 runtime: self.name(),
@@ -286,8 +272,36 @@ pub(crate) fn die_with_parent(cmd: &mut Command) {
     }
 }
 
+/// Runs `cmd` to its end with `stdin` fed to it (from a thread of its own, so that a
+/// program that writes before it reads cannot block on a full pipe), its output captured.
+pub(crate) fn run_to_end(
+    mut cmd: Command,
+    stdin: Option<&[u8]>,
+) -> std::io::Result<std::process::Output> {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    let feeder = match (stdin, child.stdin.take()) {
+        (Some(data), Some(mut pipe)) => {
+            let data = data.to_vec();
+            Some(std::thread::spawn(move || pipe.write_all(&data)))
+        }
+        _ => None,
+    };
+    let out = child.wait_with_output();
+    if let Some(f) = feeder {
+        let _ = f.join();
+    }
+    out
+}
+
 /// The last lines of what a runtime printed, on one line.
-fn said(bytes: &[u8]) -> String {
+pub(crate) fn said(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     if lines.is_empty() {
@@ -513,7 +527,7 @@ fn exit(code: Option<i32>, signal: Option<i32>) -> ExitInfo {
     }
 }
 
-fn max_i64(m: Max) -> i64 {
+pub(crate) fn max_i64(m: Max) -> i64 {
     match m {
         Max::Unlimited => -1,
         Max::Value(v) => v as i64,
@@ -590,35 +604,46 @@ pub fn resources_json(limits: &[Limit]) -> Value {
     Value::Object(r)
 }
 
+/// The flags that say one limit, or `None` when there is none: runc's `update` flags (which
+/// crun and youki share), or with `engine` docker's and podman's (`run` and `update`), which
+/// say a quota over the default 100 ms period as `--cpus`, as people write it, and shares as
+/// `--cpu-shares`.
+pub(crate) fn flags_of(l: &Limit, engine: bool) -> Option<Vec<String>> {
+    let flag = |name: &str, v: String| Some(vec![format!("--{name}"), v]);
+    match l {
+        Limit::CpuMax {
+            quota_us: Max::Value(q),
+            period_us: 100_000,
+        } if engine => flag("cpus", format!("{}", *q as f64 / 100_000.0)),
+        Limit::CpuMax {
+            quota_us,
+            period_us,
+        } => Some(vec![
+            "--cpu-quota".into(),
+            max_i64(*quota_us).to_string(),
+            "--cpu-period".into(),
+            period_us.to_string(),
+        ]),
+        Limit::CpuShares(s) => flag(
+            if engine { "cpu-shares" } else { "cpu-share" },
+            s.to_string(),
+        ),
+        Limit::CpusetCpus(c) => flag("cpuset-cpus", c.to_string()),
+        Limit::CpusetMems(m) => flag("cpuset-mems", m.to_string()),
+        Limit::MemoryMax(m) => flag("memory", max_i64(*m).to_string()),
+        Limit::MemorySwapMax(m) => flag("memory-swap", max_i64(*m).to_string()),
+        Limit::MemorySoftLimit(m) => flag("memory-reservation", max_i64(*m).to_string()),
+        Limit::PidsMax(m) => flag("pids-limit", max_i64(*m).to_string()),
+        Limit::BlkioWeight(w) => flag("blkio-weight", w.to_string()),
+        _ => None,
+    }
+}
+
 /// The `update` flags (runc's, which crun and youki share) that say `limits`, or `None` when
 /// one of them has no flag (burst, v2-only files, I/O throttles).
 pub fn update_flags(limits: &[Limit]) -> Option<Vec<String>> {
-    let mut out = Vec::new();
-    let mut flag = |name: &str, v: String| {
-        out.push(format!("--{name}"));
-        out.push(v);
-    };
-    for l in limits {
-        match l {
-            Limit::CpuMax {
-                quota_us,
-                period_us,
-            } => {
-                flag("cpu-quota", max_i64(*quota_us).to_string());
-                flag("cpu-period", period_us.to_string());
-            }
-            Limit::CpuShares(s) => flag("cpu-share", s.to_string()),
-            Limit::CpusetCpus(c) => flag("cpuset-cpus", c.to_string()),
-            Limit::CpusetMems(m) => flag("cpuset-mems", m.to_string()),
-            Limit::MemoryMax(m) => flag("memory", max_i64(*m).to_string()),
-            Limit::MemorySwapMax(m) => flag("memory-swap", max_i64(*m).to_string()),
-            Limit::MemorySoftLimit(m) => flag("memory-reservation", max_i64(*m).to_string()),
-            Limit::PidsMax(m) => flag("pids-limit", max_i64(*m).to_string()),
-            Limit::BlkioWeight(w) => flag("blkio-weight", w.to_string()),
-            _ => return None,
-        }
-    }
-    Some(out)
+    let each: Option<Vec<Vec<String>>> = limits.iter().map(|l| flags_of(l, false)).collect();
+    each.map(|v| v.concat())
 }
 
 #[cfg(test)]
@@ -659,6 +684,35 @@ mod tests {
             ]),
             json!({"cpu": {"quota": 50000, "period": 100000, "burst": 20000},
                    "unified": {"memory.high": "max"}})
+        );
+    }
+
+    #[test]
+    fn engines_say_a_quota_over_100_ms_as_cpus_and_have_no_flag_for_burst() {
+        use crate::engine::{limit_flags, without_flags};
+        let half = Limit::CpuMax {
+            quota_us: Max::Value(50_000),
+            period_us: 100_000,
+        };
+        let odd = Limit::CpuMax {
+            quota_us: Max::Value(50_000),
+            period_us: 50_000,
+        };
+        assert_eq!(
+            limit_flags(&[half, Limit::CpuShares(512)]),
+            ["--cpus", "0.5", "--cpu-shares", "512"]
+        );
+        assert_eq!(
+            limit_flags(&[odd]),
+            ["--cpu-quota", "50000", "--cpu-period", "50000"]
+        );
+        assert_eq!(
+            update_flags(&[Limit::CpuShares(512)]).unwrap(),
+            ["--cpu-share", "512"]
+        );
+        assert_eq!(
+            without_flags(&[Limit::CpuBurst(1), Limit::PidsMax(Max::Value(20))]),
+            [Limit::CpuBurst(1)]
         );
     }
 

@@ -156,3 +156,54 @@ pub fn spawn_run(out: &Path, files: &[&Path], extra: &[&str]) -> Child {
         .spawn()
         .unwrap()
 }
+
+/// Every scenario of a run with another runtime or an engine passed or was inconclusive (a
+/// starved one on a busy runner; none failed), its containers' create→running times are
+/// recorded, every step ran or was skipped as the scenario says, and no `set` step changed
+/// what it did not name. Returns how many `via = "runtime"` steps passed.
+pub fn assert_passes_with_clean_updates(s: &Value) -> usize {
+    let mut updates = 0;
+    for sc in s["scenarios"].as_array().unwrap() {
+        let v = sc["verdict"].as_str().unwrap();
+        assert!(
+            v == "pass" || v == "inconclusive",
+            "{}: {v}: {}",
+            sc["name"],
+            sc["reason"]
+        );
+        let startup = sc["startup_ms"].as_array().unwrap();
+        assert_eq!(
+            startup.len(),
+            sc["containers"].as_array().unwrap().len(),
+            "{sc}"
+        );
+        assert!(startup.iter().all(|t| t.as_f64().unwrap() > 0.0), "{sc}");
+        for st in sc["steps"].as_array().unwrap() {
+            assert!(
+                st["changed"].as_array().is_none_or(|c| c.is_empty()),
+                "{}: {st}",
+                sc["name"]
+            );
+            if st["verdict"] != "skip" {
+                assert_eq!(st["verdict"], "pass", "{}: {st}", sc["name"]);
+            }
+            updates += usize::from(st["via"] == "runtime" && st["verdict"] == "pass");
+        }
+    }
+    updates
+}
+
+/// The shipped scenarios that are the seed's experiments or update through the runtime.
+pub fn seed_and_runtime_scenarios() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.ends_with(".toml") && (n.starts_with("seed-") || n.contains("via-runtime"))
+        })
+        .collect();
+    v.sort();
+    v
+}
