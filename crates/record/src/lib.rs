@@ -301,6 +301,10 @@ pub struct StepResult {
     pub at: f64,
     /// Actual time of the write, s (None when skipped).
     pub actual: Option<f64>,
+    /// When the change returned, s: the write, or the runtime's or engine's `update`, done
+    /// (None when skipped, and in older runs). Settling is counted from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done: Option<f64>,
     /// Container name.
     pub container: String,
     /// What was done, e.g. `cpu.cfs_quota_us = 50000` or `set cpus 0.5`.
@@ -1208,6 +1212,7 @@ mod tests {
             steps: vec![StepResult {
                 at: 2.0,
                 actual: Some(2.0004),
+                done: Some(2.0101),
                 container: "hog".into(),
                 what: "cpu.cfs_quota_us = 150000".into(),
                 via: Via::File,

@@ -759,6 +759,7 @@ fn do_step(
     let mut res = StepResult {
         at: st.at.as_secs_f64(),
         actual: None,
+        done: None,
         container: s.containers[st.container].name.clone(),
         what: describe(&st.change),
         via: st.via,
@@ -789,6 +790,7 @@ fn do_step(
         (Change::Kill, _, Ok(cg)) => outcome(cg.kill_all(), |e| e.errno()),
     });
     res.actual = Some(actual);
+    res.done = Some(t0.elapsed().as_secs_f64());
     if let (Change::Set(named), Some(before), Ok(g)) = (&st.change, &before, c.cgroup()) {
         res.changed = unnamed_changes(named, before, &snapshot(&g));
     }
