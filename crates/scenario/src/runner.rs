@@ -342,7 +342,6 @@ fn run_inner<'l>(
                     },
                 )
                 .map_err(|e| format!("container {}: {e}", c.name))?;
-            create_ms.push(creating.elapsed().as_secs_f64() * 1e3);
             running.push(Running {
                 container: Handle::Lib(container),
                 log: log.clone(),
@@ -357,6 +356,8 @@ fn run_inner<'l>(
                 ) => Stopped::Skip(format!("container {}: {u}", c.name)),
                 e => Stopped::Error(format!("container {}: initial limits: {e}", c.name)),
             })?;
+            // With its limits, as another runtime's create includes them.
+            create_ms.push(creating.elapsed().as_secs_f64() * 1e3);
             continue;
         }
         // Another runtime or an engine: the initial limits go in the config or on the
