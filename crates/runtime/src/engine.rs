@@ -268,14 +268,12 @@ pub struct EngineContainer {
     layout: Layout,
 }
 
+/// The start time of `pid` while it runs (not once it is a zombie): what tells it from a
+/// later process with the same pid.
 fn start_ticks(pid: i32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = s.rsplit_once(')')?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    if f.first() == Some(&"Z") {
-        return None;
-    }
-    f.get(19)?.parse().ok()
+    crate::state::proc_stat(pid)
+        .filter(|(state, _)| *state != 'Z')
+        .map(|(_, start)| start)
 }
 
 impl EngineContainer {

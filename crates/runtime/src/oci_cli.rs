@@ -400,16 +400,6 @@ impl OciContainer {
         self.pid
     }
 
-    /// The runtime.
-    pub fn runtime(&self) -> &OciRuntime {
-        &self.rt
-    }
-
-    /// Where the runtime put it.
-    pub fn place(&self) -> &CgroupPlace {
-        &self.place
-    }
-
     /// Its cgroup, where the runtime put it.
     pub fn cgroup(&self) -> Result<Cgroup> {
         Ok(self.builder().open()?)
@@ -436,18 +426,6 @@ impl OciContainer {
     /// `resume`.
     pub fn resume(&self) -> Result<()> {
         self.rt.call("resume", &[&self.id], None).map(|_| ())
-    }
-
-    /// `state`: the runtime's own status word (created, running, paused, stopped).
-    pub fn status(&self) -> Result<String> {
-        let out = self.rt.call("state", &[&self.id], None)?;
-        let v: Value = serde_json::from_str(&out).map_err(|e| RuntimeError::External {
-            runtime: self.rt.name(),
-            op: "state",
-            status: "exit status 0".into(),
-            said: format!("not JSON: {e}"),
-        })?;
-        Ok(v["status"].as_str().unwrap_or("unknown").to_string())
     }
 
     /// `update` with the runtime's flags for `limits`, or `-r -` and a `linux.resources` JSON
@@ -480,7 +458,7 @@ impl OciContainer {
             Ok(_) => return Ok(None),
             // Not this process's child: watch it go.
             Err(Errno::ECHILD) => {
-                if Path::new(&format!("/proc/{}", self.pid)).exists() && !zombie(self.pid) {
+                if crate::state::proc_stat(self.pid).is_some_and(|(state, _)| state != 'Z') {
                     return Ok(None);
                 }
                 (None, None)
@@ -507,16 +485,6 @@ impl OciContainer {
         }
         r.map(|_| ())
     }
-}
-
-fn zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, r)| r.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(true)
 }
 
 fn exit(code: Option<i32>, signal: Option<i32>) -> ExitInfo {
