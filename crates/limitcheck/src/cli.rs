@@ -187,28 +187,27 @@ pub struct RunArgs {
     /// `<runtime> update` with its flags (`-r -` where no flag says a limit); the cgroup
     /// measured is the one it put the container in. Without it, lcrun's library runs them in
     /// this process. A runtime that cannot run a container on this host makes every scenario
-    /// a skip with its own message.
-    #[arg(long, value_name = "NAME|PATH", conflicts_with = "engine")]
-    pub runtime: Option<String>,
+    /// a skip with its own message. Give it more than once, or with --engine, for a runtime
+    /// matrix (see --engine).
+    #[arg(long, value_name = "NAME|PATH")]
+    pub runtime: Vec<String>,
     /// Run every container through a container engine's command line, as the seed's
-    /// experiments ran: docker (the daemon DOCKER_HOST names, else the default one) or podman
-    /// (rootful, `--cgroup-manager cgroupfs`; its storage and OCI runtime from its own
-    /// configuration). The host-made rootfs is imported once as the image
-    /// limitcheck-hostfs:1 (`docker import`, no download); limits are `--cpus`,
-    /// `--cpu-quota`, `-m`, `--memory-swap`, `--pids-limit`, ...; `via = "runtime"` steps run
-    /// `docker update`; pause steps `docker pause`. The cgroup measured is where the engine
-    /// put the container (`inspect`'s pid). A limit it has no flag for (burst) is a skip.
-    #[arg(long, value_name = "docker|podman")]
-    pub engine: Option<EngineArg>,
-}
-
-/// `--engine`'s values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum EngineArg {
-    /// docker, through its daemon.
-    Docker,
-    /// podman, rootful.
-    Podman,
+    /// experiments ran: `docker` (the daemon DOCKER_HOST names, else the default one),
+    /// `podman` (rootful, `--cgroup-manager cgroupfs`, its storage from its configuration or
+    /// CONTAINERS_STORAGE_CONF) or `podman:RUNTIME` (podman with that OCI runtime, e.g.
+    /// podman:runc where its default crun refuses a hybrid host). The host-made rootfs is
+    /// imported once as the image limitcheck-hostfs:1 (`docker import`, no download); limits
+    /// are `--cpus`, `--cpu-quota`, `-m`, `--memory-swap`, `--pids-limit`, ...; `via =
+    /// "runtime"` steps run `docker update`; pause steps `docker pause`. The cgroup measured is
+    /// where the engine put the container (`inspect`'s pid). A limit it has no flag for
+    /// (burst) is a skip.
+    ///
+    /// Several --runtime and --engine flags together run the scenarios on each in turn, with
+    /// lcrun's library first (or `--runtime lcrun` if given), each in its own subdirectory of
+    /// the report directory, and write matrix.html, matrix.md and matrix.json there: a row
+    /// per expectation, a column per runtime, and the compare table of each against lcrun.
+    #[arg(long, value_name = "docker|podman|podman:RUNTIME")]
+    pub engine: Vec<String>,
 }
 
 /// Flags of the hidden `limitcheck guard`.

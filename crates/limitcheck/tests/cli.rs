@@ -74,3 +74,40 @@ fn help_explains_exit_status() {
     assert!(text.contains("Exit status"), "{text}");
     assert!(text.contains("doctor"), "{text}");
 }
+
+/// A runtime or engine the run cannot use is a clear error before anything runs, naming the
+/// flag and the fix (exit 2), on any host.
+#[test]
+fn a_bad_runtime_or_engine_is_named_with_its_fix() {
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/pids-max.toml");
+    for (args, says) in [
+        (
+            &["--engine", "docker:runc"][..],
+            "--engine docker:runc: docker's OCI runtime is its daemon's",
+        ),
+        (
+            &["--engine", "lxc"][..],
+            "--engine lxc: give docker, podman or podman:RUNTIME",
+        ),
+        (
+            &["--runtime", "no-such-runtime"][..],
+            "--runtime no-such-runtime: not found on PATH",
+        ),
+        (
+            &["--runtime", "/no/such/runc"][..],
+            "--runtime /no/such/runc: no such file",
+        ),
+        (
+            &["--runtime", "/bin/true", "--runtime", "/usr/bin/true"][..],
+            "--runtime/--engine true is given twice",
+        ),
+    ] {
+        let mut all = vec!["run"];
+        all.extend_from_slice(args);
+        all.push(scenario);
+        let out = limitcheck(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

@@ -1,6 +1,7 @@
-//! `limitcheck run --engine docker`: the seed's experiments as the seed ran them, through the
-//! docker CLI and a real dockerd (Debian's docker.io) started here with a data root in a temp
-//! dir and flags that work without systemd; stopped afterwards (issue 14).
+//! `limitcheck run --engine docker` and `--engine podman:runc`: the seed's experiments as the
+//! seed ran them, through the engines' CLIs — a real dockerd (Debian's docker.io) started here
+//! with a data root in a temp dir and flags that work without systemd, stopped afterwards; a
+//! rootful podman with its storage in a temp dir (issue 14).
 
 mod common;
 
@@ -135,7 +136,8 @@ fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 /// The seed scenarios and the runtime-update one pass under docker, each `docker update` step
-/// with its clobber check clean; nothing is left in the daemon or on the host.
+/// with its clobber check clean; nothing is left in the daemon or on the host. Then, with the
+/// same daemon (one start, not two), [`dead_workload_and_killed_run`].
 #[test]
 fn docker_runs_the_seed_scenarios_as_the_seed_did() {
     let test = "docker_runs_the_seed_scenarios_as_the_seed_did";
@@ -170,18 +172,13 @@ fn docker_runs_the_seed_scenarios_as_the_seed_did() {
     assert!(updates >= 1, "no docker update step ran: {stdout}");
     assert!(d.containers().is_empty(), "{:?}", d.containers());
     assert_clean();
+    dead_workload_and_killed_run(&d);
 }
 
 /// A workload that dies under docker is an error with its exit status and its log (from
 /// `docker logs`), never a failed limit; and a run killed mid-scenario leaves no container in
 /// the daemon once its guardian has run.
-#[test]
-fn under_docker_a_dead_workload_is_an_error_and_a_killed_run_leaves_nothing() {
-    let test = "under_docker_a_dead_workload_is_an_error_and_a_killed_run_leaves_nothing";
-    let _g = serial();
-    let Some(d) = Dockerd::start(test) else {
-        return;
-    };
+fn dead_workload_and_killed_run(d: &Dockerd) {
     let t = tempfile::tempdir().unwrap();
     let dead = scenario_file(
         t.path(),
@@ -246,4 +243,233 @@ fn under_docker_a_dead_workload_is_an_error_and_a_killed_run_leaves_nothing() {
     wait_for("the bundles", Duration::from_secs(10), || {
         leftovers().is_empty()
     });
+}
+
+/// A rootful podman of the test's own: its storage (vfs) and run root in a temp dir, named by
+/// a containers-storage.conf that `CONTAINERS_STORAGE_CONF` points limitcheck at; runc as its
+/// OCI runtime (podman's default, crun 1.8, refuses a hybrid host).
+struct Podman {
+    dir: tempfile::TempDir,
+}
+
+impl Podman {
+    fn start(test: &str) -> Option<Podman> {
+        if !root(test) {
+            return None;
+        }
+        for prog in ["podman", "runc", "conmon"] {
+            if Command::new(prog).arg("--version").output().is_err() {
+                skip(
+                    test,
+                    &format!("{prog} is not installed (apt-get install podman runc)"),
+                );
+                return None;
+            }
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("lcp")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let d = dir.path();
+        std::fs::write(
+            d.join("storage.conf"),
+            format!(
+                "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}/root\"\nrunroot = \"{}/run\"\n",
+                d.display(),
+                d.display()
+            ),
+        )
+        .unwrap();
+        Some(Podman { dir })
+    }
+
+    fn podman(&self, args: &[&str]) -> std::process::Output {
+        let d = self.dir.path();
+        Command::new("podman")
+            .arg("--root")
+            .arg(d.join("root"))
+            .arg("--runroot")
+            .arg(d.join("run"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Names of its containers.
+    fn containers(&self) -> Vec<String> {
+        let o = self.podman(&["ps", "-a", "--format", "{{.Names}}"]);
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.env(
+            "CONTAINERS_STORAGE_CONF",
+            self.dir.path().join("storage.conf"),
+        );
+        c
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.podman(&["rm", "-af"]);
+        let _ = Command::new("umount")
+            .args(["-R", "-l"])
+            .arg(self.dir.path())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The seed scenarios and the runtime-update one pass under podman (with runc), each `podman
+/// update` step's clobber check clean; a run killed mid-scenario leaves no container in its
+/// storage once the guardian has run; nothing is left on the host.
+#[test]
+fn podman_runs_the_seed_scenarios_and_a_killed_run_leaves_nothing() {
+    let test = "podman_runs_the_seed_scenarios_and_a_killed_run_leaves_nothing";
+    let _g = serial();
+    let Some(p) = Podman::start(test) else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let o = p
+        .command()
+        .args(["run", "--engine", "podman:runc", "--report-dir"])
+        .arg(&out)
+        .args(seed_and_runtime_scenarios())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        matches!(o.status.code(), Some(0 | 6)),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let s = summary(&out);
+    assert!(
+        s["host"]["runtime"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("podman ") && r.contains("runc")),
+        "{}",
+        s["host"]
+    );
+    let updates = assert_passes_with_clean_updates(&s);
+    assert!(updates >= 1, "no podman update step ran: {stdout}");
+    assert!(p.containers().is_empty(), "{:?}", p.containers());
+    assert_clean();
+
+    let marker = format!("lc-podman-killed-{}", std::process::id());
+    let file = marked_scenario(t.path(), "killed", &marker, 30);
+    let mut child = p
+        .command()
+        .args(["run", "--engine", "podman:runc", "--report-dir"])
+        .arg(t.path().join("killed-out"))
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the container's process", Duration::from_secs(60), || {
+        !processes_with(&marker).is_empty()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let gone = wait_until(Duration::from_secs(30), || {
+        processes_with(&marker).is_empty() && p.containers().is_empty() && leftovers().is_empty()
+    });
+    assert!(
+        gone,
+        "30 s after the kill: processes {:?}, podman's containers {:?}, left {:?}",
+        processes_with(&marker),
+        p.containers(),
+        leftovers()
+    );
+}
+
+/// Several runtimes in one run give the runtime matrix: lcrun's library first (the baseline),
+/// then runc and podman with runc, each run in its own subdirectory with its report; matrix.md,
+/// .html and .json with a column per runtime, every cell measured, the create→running time
+/// under each, and the compare table of each against lcrun.
+#[test]
+fn several_runtimes_give_a_matrix_against_lcrun() {
+    let test = "several_runtimes_give_a_matrix_against_lcrun";
+    let _g = serial();
+    let Some(p) = Podman::start(test) else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let dir = scenarios_dir();
+    let o = p
+        .command()
+        .args([
+            "run",
+            "--runtime",
+            "runc",
+            "--engine",
+            "podman:runc",
+            "--report-dir",
+        ])
+        .arg(&out)
+        .arg(dir.join("cpu-halving-via-runtime.toml"))
+        .arg(dir.join("pids-max.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        matches!(o.status.code(), Some(0 | 6)),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("matrix.json")).unwrap()).unwrap();
+    assert_eq!(m["axis"], "runtime");
+    let labels: Vec<&str> = m["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["lcrun", "runc", "podman:runc"], "{m}");
+    for c in m["columns"].as_array().unwrap() {
+        let d = out.join(c["dir"].as_str().unwrap());
+        assert!(d.join("index.html").is_file(), "{c}");
+        assert_passes_with_clean_updates(&summary(&d));
+        assert!(
+            c["detail"]
+                .as_str()
+                .unwrap()
+                .contains("create→running median"),
+            "{c}"
+        );
+    }
+    let rows = m["rows"].as_array().unwrap();
+    assert!(rows.len() >= 4, "{m}");
+    for r in rows {
+        for cell in r["cells"].as_array().unwrap() {
+            assert!(
+                ["pass", "inconclusive"].contains(&cell["verdict"].as_str().unwrap()),
+                "{r}"
+            );
+        }
+    }
+    // The compare gate of runc and of podman against lcrun.
+    let against: Vec<&str> = m["regressions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[0].as_str().unwrap())
+        .collect();
+    assert_eq!(against, ["runc", "podman:runc"]);
+    let md = std::fs::read_to_string(out.join("matrix.md")).unwrap();
+    assert!(md.contains("## runc against lcrun"), "{md}");
+    let html = std::fs::read_to_string(out.join("matrix.html")).unwrap();
+    assert!(html.contains("href=\"2-runc/index.html\""), "{html}");
+    assert!(p.containers().is_empty(), "{:?}", p.containers());
+    assert_clean();
 }

@@ -564,7 +564,7 @@ fn two_kernels_give_a_matrix_and_the_gate_between_them() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["kernel"].as_str().unwrap())
+        .map(|c| c["label"].as_str().unwrap())
         .collect();
     assert_eq!(cols, vec![k.version.as_str(), k.version.as_str()]);
     let dirs: Vec<&str> = m["columns"]

@@ -16,6 +16,7 @@ pub mod compare;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod matrix;
 pub mod model;
 
 use std::path::{Path, PathBuf};

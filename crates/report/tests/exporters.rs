@@ -173,6 +173,22 @@ fn compare_passes_equal_runs_and_flags_planted_regressions() {
         compare::compare(&base, &better, compare::DEFAULT_THRESHOLD).regressions(),
         0
     );
+
+    // A one-sided bound is measured against the larger of the bound and the baseline: one
+    // failed fork fewer of 289 (`≥ 1`) is 0.3%, no regression; a third fewer is one.
+    let forks = |n: f64| {
+        let mut r = base.clone();
+        let sc = r
+            .scenarios
+            .iter_mut()
+            .find(|s| s.name == "pids-max")
+            .unwrap();
+        assert_eq!(sc.expectations[1].min, Some(1.0));
+        sc.expectations[1].measured = Some(n);
+        compare::compare(&base, &r, compare::DEFAULT_THRESHOLD).regressions()
+    };
+    assert_eq!(forks(288.0), 0);
+    assert_eq!(forks(190.0), 1);
 }
 
 #[test]

@@ -68,8 +68,71 @@ impl Engine {
         }
     }
 
+    /// docker through the daemon `DOCKER_HOST` names (else the default one), named in every
+    /// call (`-H`), so that a sweep by a later run (or the guardian) reaches the same daemon.
+    pub fn docker() -> Self {
+        let global = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .map(|h| vec!["-H".to_string(), h])
+            .unwrap_or_default();
+        Engine::new(EngineKind::Docker, "docker", global)
+    }
+
+    /// Rootful podman as limitcheck runs it: `--cgroup-manager cgroupfs` (no systemd needed),
+    /// its OCI runtime `runtime` if given (`--runtime`; else podman's configured one), and the
+    /// storage that `CONTAINERS_STORAGE_CONF` names, if set, as `--root`/`--runroot` flags, so
+    /// that a later run's sweep reaches the same containers without that variable.
+    pub fn podman(runtime: Option<&Path>) -> Result<Self> {
+        let mut global = vec!["--cgroup-manager".to_string(), "cgroupfs".to_string()];
+        if let Some(conf) = std::env::var_os("CONTAINERS_STORAGE_CONF").filter(|v| !v.is_empty()) {
+            let conf = PathBuf::from(conf);
+            let text = std::fs::read_to_string(&conf).map_err(RuntimeError::io("read", &conf))?;
+            for (key, flag) in [("graphroot", "--root"), ("runroot", "--runroot")] {
+                if let Some(v) = storage_conf_value(&text, key) {
+                    global.push(flag.into());
+                    global.push(v);
+                }
+            }
+        }
+        if let Some(r) = runtime {
+            global.push("--runtime".into());
+            global.push(r.display().to_string());
+        }
+        Ok(Engine::new(EngineKind::Podman, "podman", global))
+    }
+
     fn is_docker(&self) -> bool {
         self.kind == "docker"
+    }
+
+    /// The flags that make podman's container like the host-made bundle's in what limitcheck
+    /// does not set: podman writes its own rlimits (nofile 1048576, nproc the kernel's
+    /// pid_max) and a pids limit of 2048 into every container, where lcrun's and docker's
+    /// inherit the host's and set none. Raising an rlimit past one's own needs
+    /// CAP_SYS_RESOURCE, which a CI sandbox may lack (then every podman container fails with
+    /// `setrlimit RLIMIT_NOFILE: Operation not permitted`); so the container gets this
+    /// process's own limits, nproc no higher than podman's (it lowers its own to pid_max).
+    fn podman_defaults(limits: &[Limit]) -> Vec<String> {
+        use nix::sys::resource::{getrlimit, Resource};
+        let mut v = Vec::new();
+        if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+            v.push("--ulimit".into());
+            v.push(format!("nofile={soft}:{hard}"));
+        }
+        if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NPROC) {
+            let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .unwrap_or(u64::MAX);
+            v.push("--ulimit".into());
+            v.push(format!("nproc={}:{}", soft.min(pid_max), hard.min(pid_max)));
+        }
+        if !limits.iter().any(|l| matches!(l, Limit::PidsMax(_))) {
+            v.push("--pids-limit".into());
+            v.push("-1".into());
+        }
+        v
     }
 
     /// Runs `op args…` to its end; the engine's standard error is a failure's reason.
@@ -100,7 +163,15 @@ impl Engine {
             let v = self.call("version", &["--format", "{{.Server.Version}}"], None)?;
             Ok(format!("docker {v} (server)"))
         } else {
-            self.call("version", &["--format", "podman {{.Client.Version}}"], None)
+            let v = self.call("version", &["--format", "podman {{.Client.Version}}"], None)?;
+            // With the OCI runtime it was given, which is what differs between podman lanes.
+            match self.global.iter().position(|g| g == "--runtime") {
+                Some(i) => Ok(format!(
+                    "{v} with {}",
+                    self.global.get(i + 1).map_or("?", String::as_str)
+                )),
+                None => Ok(v),
+            }
         }
     }
 
@@ -193,6 +264,9 @@ impl Engine {
                 _ => {}
             }
         }
+        if !self.is_docker() {
+            args.extend(Self::podman_defaults(limits));
+        }
         args.extend(limit_flags(limits));
         args.push(IMAGE.into());
         if let Some(p) = spec.process() {
@@ -235,6 +309,14 @@ impl Engine {
         let r: Rec = serde_json::from_slice(&text).ok()?;
         Some((r.engine, r.name))
     }
+}
+
+/// The value of `key` in a containers-storage.conf (`graphroot = "/var/lib/containers"`).
+fn storage_conf_value(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+    })
 }
 
 /// The engine's flags for `limits` (`docker run`'s and `docker update`'s, which podman

@@ -876,7 +876,17 @@ pub fn probe_runtime(o: &RunOptions) -> Result<(), String> {
     if o.runtime.is_none() && o.engine.is_none() {
         return Ok(());
     }
-    let r = probe(o);
+    let r = probe(o).map_err(|e| match &o.engine {
+        // podman's default runtime is crun, which refuses a hybrid host (crun 1.8).
+        Some(eng)
+            if eng.kind == "podman"
+                && !eng.global.iter().any(|g| g == "--runtime")
+                && e.contains("crun") =>
+        {
+            format!("{e} (podman ran crun, its default runtime: try --engine podman:runc)")
+        }
+        _ => e,
+    });
     tidy(o);
     r
 }

@@ -78,6 +78,28 @@ pub fn exit_code(results: &[ScenarioResult]) -> u8 {
     }
 }
 
+/// How many scenarios ended in each verdict, the ones that did: `9 pass, 1 inconclusive`.
+pub fn tally(results: &[ScenarioResult]) -> String {
+    let parts: Vec<String> = [
+        Verdict::Pass,
+        Verdict::Fail,
+        Verdict::Error,
+        Verdict::Inconclusive,
+        Verdict::Skip,
+    ]
+    .into_iter()
+    .filter_map(|v| {
+        let n = results.iter().filter(|r| r.verdict == v).count();
+        (n > 0).then(|| format!("{n} {v}"))
+    })
+    .collect();
+    if parts.is_empty() {
+        "no scenario ran".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// The word a verdict is printed as in the progress lines.
 pub fn word(v: Verdict) -> &'static str {
     match v {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
 
+use limitcheck_runtime::engine::Engine;
 use limitcheck_runtime::oci_cli::OciRuntime;
 use limitcheck_scenario::runner::RunOptions;
 use limitcheck_scenario::suite;
@@ -48,10 +49,11 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
     let Some(files) = checked_files(&a.paths)? else {
         return Ok(ExitCode::from(EXIT_ERROR));
     };
+    let exe = std::env::current_exe().context("cannot find the limitcheck binary")?;
+    let lanes = lanes(a, &exe)?;
     if !limitcheck_cgroup::nix::unistd::geteuid().is_root() {
         bail!("limitcheck run needs root: it creates cgroups and containers (try sudo)");
     }
-    let exe = std::env::current_exe().context("cannot find the limitcheck binary")?;
     let run_id = suite::run_id();
     // What dead runs left goes first; what live runs own stays, and they are named: two runs
     // at once disturb each other's measurements.
@@ -77,58 +79,31 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
         .report_dir
         .clone()
         .unwrap_or_else(|| suite::default_run_dir(&run_id));
-    let runtime = match &a.runtime {
-        None => None,
-        Some(name) => {
-            let program = find_runtime(name, &exe)?;
-            Some(OciRuntime::new(
-                program,
-                owner::oci_root(&a.root, name.rsplit('/').next().unwrap_or(name)),
-            ))
-        }
-    };
-    let engine = a.engine.map(|e| {
-        use limitcheck_runtime::engine::{Engine, EngineKind};
-        match e {
-            crate::cli::EngineArg::Docker => {
-                // The daemon is named in the calls themselves, so that a sweep by a later run
-                // (or the guardian) reaches the same one.
-                let global = std::env::var("DOCKER_HOST")
-                    .ok()
-                    .filter(|h| !h.is_empty())
-                    .map(|h| vec!["-H".to_string(), h])
-                    .unwrap_or_default();
-                Engine::new(EngineKind::Docker, "docker", global)
-            }
-            crate::cli::EngineArg::Podman => Engine::new(
-                EngineKind::Podman,
-                "podman",
-                vec!["--cgroup-manager".into(), "cgroupfs".into()],
-            ),
-        }
-    });
-    let opts = RunOptions {
-        engine,
-        runtime,
-        runtime_root: a.root.clone(),
-        exe,
-        run_dir: run_dir.clone(),
-        run_id,
-        stop: install_stop_handler(),
-        kmsg_markers: false,
-        retries: a.retries,
-        retry_pause: std::time::Duration::try_from_secs_f64(a.retry_pause).map_err(|_| {
-            anyhow::anyhow!("--retry-pause {}: give seconds, 0 or more", a.retry_pause)
-        })?,
-        step_deadline: std::time::Duration::try_from_secs_f64(a.step_timeout)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "--step-timeout {}: give seconds, more than 0",
-                    a.step_timeout
-                )
+    let stop = install_stop_handler();
+    let options = |lane: &Lane, run_dir: PathBuf| -> anyhow::Result<RunOptions> {
+        Ok(RunOptions {
+            engine: lane.engine.clone(),
+            runtime: lane.runtime.clone(),
+            runtime_root: a.root.clone(),
+            exe: exe.clone(),
+            run_dir,
+            run_id: run_id.clone(),
+            stop: Arc::clone(&stop),
+            kmsg_markers: false,
+            retries: a.retries,
+            retry_pause: std::time::Duration::try_from_secs_f64(a.retry_pause).map_err(|_| {
+                anyhow::anyhow!("--retry-pause {}: give seconds, 0 or more", a.retry_pause)
             })?,
+            step_deadline: std::time::Duration::try_from_secs_f64(a.step_timeout)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--step-timeout {}: give seconds, more than 0",
+                        a.step_timeout
+                    )
+                })?,
+        })
     };
     // On a terminal a live line (progress and each container's CPU and memory) is redrawn in
     // place on stderr; in CI logs only the plain lines appear.
@@ -138,34 +113,177 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
     let mut live_fn = |line: &str| {
         let _ = write!(std::io::stderr(), "\r\x1b[2K{line}");
     };
-    let live: Option<&mut dyn FnMut(&str)> = if tty { Some(&mut live_fn) } else { None };
-    let summary = suite::run_all(
-        &files,
-        &opts,
-        env!("CARGO_PKG_VERSION"),
-        &mut |line| {
-            if tty {
-                let _ = write!(std::io::stderr(), "\r\x1b[2K");
-            }
-            let _ = writeln!(out, "{line}");
-        },
-        live,
-        &mut |_| {},
-    )?;
-    let code = suite::exit_code(&summary.scenarios);
-    limitcheck_report::render(&run_dir)?;
-    writeln!(
-        out,
-        "\nreport: {}/index.html (summary.json, samples.csv, host.csv, junit.xml, summary.md)",
-        run_dir.display()
-    )?;
-    if opts.stop.load(Ordering::Relaxed) {
+    let matrix = lanes.len() > 1;
+    let mut results = Vec::new();
+    let mut columns = Vec::new();
+    for (i, lane) in lanes.iter().enumerate() {
+        let dir = if matrix {
+            run_dir.join(format!("{}-{}", i + 1, lane.dir_name()))
+        } else {
+            run_dir.clone()
+        };
+        let opts = options(lane, dir.clone())?;
+        if matrix {
+            writeln!(out, "== {} ({}/{})", lane.label, i + 1, lanes.len())?;
+        }
+        let live: Option<&mut dyn FnMut(&str)> = if tty { Some(&mut live_fn) } else { None };
+        let summary = suite::run_all(
+            &files,
+            &opts,
+            env!("CARGO_PKG_VERSION"),
+            &mut |line| {
+                if tty {
+                    let _ = write!(std::io::stderr(), "\r\x1b[2K");
+                }
+                let _ = writeln!(out, "{line}");
+            },
+            live,
+            &mut |_| {},
+        )?;
+        limitcheck_report::render(&dir)?;
+        let code = suite::exit_code(&summary.scenarios);
+        columns.push(limitcheck_report::matrix::ColumnRun {
+            label: lane.label.clone(),
+            dir: dir.clone(),
+            outcome: suite::tally(&summary.scenarios),
+            exit_code: code,
+            detail: lane_detail(&summary),
+        });
+        results.extend(summary.scenarios);
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    let code = suite::exit_code(&results);
+    if matrix {
+        limitcheck_report::matrix::write(&run_dir, "runtime", &columns)?;
+        writeln!(out)?;
+        for c in &columns {
+            writeln!(
+                out,
+                "{}: {} (exit {}); {}",
+                c.label, c.outcome, c.exit_code, c.detail
+            )?;
+        }
+        writeln!(
+            out,
+            "\nmatrix: {}/matrix.html (matrix.md, matrix.json; each runtime's run in its \
+             subdirectory)",
+            run_dir.display()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "\nreport: {}/index.html (summary.json, samples.csv, host.csv, junit.xml, summary.md)",
+            run_dir.display()
+        )?;
+    }
+    if stop.load(Ordering::Relaxed) {
         bail!(
             "interrupted: containers stopped and removed; partial results in {}",
             run_dir.display()
         );
     }
     Ok(ExitCode::from(code))
+}
+
+/// One runtime the scenarios run on: lcrun's library (neither set), another OCI runtime's CLI,
+/// or an engine's.
+struct Lane {
+    label: String,
+    runtime: Option<OciRuntime>,
+    engine: Option<Engine>,
+}
+
+impl Lane {
+    /// Its subdirectory's name: the label with anything but letters, digits, `.` and `-` as `-`.
+    fn dir_name(&self) -> String {
+        self.label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    }
+}
+
+/// The lanes `--runtime` and `--engine` name, in their order; none: lcrun's library alone.
+/// Several: lcrun first, as the matrix's baseline — `--runtime lcrun` if given, else the
+/// library.
+fn lanes(a: &RunArgs, exe: &Path) -> anyhow::Result<Vec<Lane>> {
+    let mut lanes = Vec::new();
+    for name in &a.runtime {
+        let program = find_runtime(name, exe)?;
+        let short = name.rsplit('/').next().unwrap_or(name).to_string();
+        lanes.push(Lane {
+            label: short.clone(),
+            runtime: Some(OciRuntime::new(program, owner::oci_root(&a.root, &short))),
+            engine: None,
+        });
+    }
+    for e in &a.engine {
+        let engine = match e.split_once(':') {
+            None if e == "docker" => Engine::docker(),
+            None if e == "podman" => Engine::podman(None)?,
+            Some(("podman", rt)) if !rt.is_empty() => {
+                Engine::podman(Some(&find_runtime(rt, exe)?))?
+            }
+            Some(("docker", _)) => bail!(
+                "--engine {e}: docker's OCI runtime is its daemon's (dockerd --add-runtime, \
+                 --default-runtime); give --engine docker"
+            ),
+            _ => bail!("--engine {e}: give docker, podman or podman:RUNTIME (podman:runc)"),
+        };
+        lanes.push(Lane {
+            label: e.clone(),
+            runtime: None,
+            engine: Some(engine),
+        });
+    }
+    if lanes.len() > 1 {
+        match lanes.iter().position(|l| l.label == "lcrun") {
+            Some(p) => {
+                let l = lanes.remove(p);
+                lanes.insert(0, l);
+            }
+            None => lanes.insert(
+                0,
+                Lane {
+                    label: "lcrun".into(),
+                    runtime: None,
+                    engine: None,
+                },
+            ),
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(l) = lanes.iter().find(|l| !seen.insert(l.label.clone())) {
+            bail!("--runtime/--engine {} is given twice", l.label);
+        }
+    }
+    Ok(lanes)
+}
+
+/// What a lane's column says under its name: the runtime's version and its containers'
+/// median create→running time.
+fn lane_detail(s: &limitcheck_report::Summary) -> String {
+    let mut ms: Vec<f64> = s
+        .scenarios
+        .iter()
+        .flat_map(|r| r.startup_ms.iter().copied())
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    let runtime = s.host.runtime.clone().unwrap_or_else(|| "lcrun".into());
+    match ms.get(ms.len() / 2) {
+        Some(m) if !ms.is_empty() => format!(
+            "{runtime}; create→running median {m:.1} ms over {} container(s)",
+            ms.len()
+        ),
+        _ => runtime,
+    }
 }
 
 /// The scenario files named (directories expanded), every one checked: `None`, after printing
