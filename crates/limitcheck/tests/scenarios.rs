@@ -62,6 +62,15 @@ fn shipped_scenarios_pass_on_this_host() {
                 "a skip needs a reason"
             );
         }
+        // The workload's own counters (respawns, failed forks, ops) come from limitcheck's
+        // stressor on any host: never "not reported". (Once, the vm stressor wrote
+        // `"failed_forks": null`, the reader refused the whole file, and seed-6-7's respawns
+        // expectation was skipped unnoticed.)
+        for e in sc["expectations"].as_array().unwrap() {
+            if e["metric"].as_str().unwrap().starts_with("workload.") {
+                assert_ne!(e["verdict"], "skip", "{}: {e}", sc["name"]);
+            }
+        }
     }
     assert!(
         scenarios.iter().filter(|s| s["verdict"] == "pass").count()

@@ -139,18 +139,28 @@ pub struct Sample {
     pub memory_pressure_us: Option<u64>,
 }
 
-/// The live counters a workload (`limitcheck stress --counters FILE`) keeps in its container.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The live counters a workload (`limitcheck stress --counters FILE`) keeps in its container,
+/// rewritten every tick: written by the workload, read by the sampler, one type for both.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counters {
+    /// Seconds since the workload started.
+    #[serde(default)]
+    pub elapsed_s: f64,
     /// Work done so far.
     #[serde(default)]
     pub bogo_ops: u64,
+    /// Each worker's share of it.
+    #[serde(default)]
+    pub per_worker: Vec<u64>,
     /// Workers started again after they died.
     #[serde(default)]
     pub respawns: u64,
-    /// fork(2) calls refused.
+    /// fork(2) calls refused (the fork stressor; none for the others).
     #[serde(default)]
-    pub failed_forks: u64,
+    pub failed_forks: Option<u64>,
+    /// Processes alive (the fork stressor).
+    #[serde(default)]
+    pub alive: Option<u64>,
 }
 
 /// One reading of the host (a row of host.csv).

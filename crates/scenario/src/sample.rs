@@ -57,7 +57,7 @@ pub fn read(target: &Target, container: usize, t: f64, jitter_ms: f64) -> Sample
     if let Some(c) = counters {
         s.bogo_ops = Some(c.bogo_ops);
         s.respawns = Some(c.respawns);
-        s.failed_forks = Some(c.failed_forks);
+        s.failed_forks = c.failed_forks;
     }
     s
 }

@@ -32,7 +32,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::json;
 
 pub use error::{Result, WorkloadError};
 pub use shared::SharedCounters;
@@ -326,15 +325,15 @@ pub fn run(s: &Stressor, o: &Options) -> Result<Report> {
         }
     };
     let live = |elapsed: Duration, respawns: u64| {
-        let (ops, per, failed, alive) = summary(s, &counters);
-        json!({
-            "elapsed_s": elapsed.as_secs_f64(),
-            "bogo_ops": ops,
-            "per_worker": per,
-            "respawns": respawns,
-            "failed_forks": failed,
-            "alive": alive,
-        })
+        let (bogo_ops, per_worker, failed_forks, alive) = summary(s, &counters);
+        limitcheck_record::Counters {
+            elapsed_s: elapsed.as_secs_f64(),
+            bogo_ops,
+            per_worker,
+            respawns,
+            failed_forks,
+            alive,
+        }
     };
     let out = pool::run(&opts, &worker, &live)?;
     let (bogo_ops, per_worker, failed_forks, alive) = summary(s, &counters);

@@ -131,7 +131,7 @@ fn children_cpu() -> (Duration, Duration) {
 pub fn run(
     opts: &PoolOptions,
     worker: &dyn Fn(usize) -> i32,
-    on_tick: &dyn Fn(Duration, u64) -> serde_json::Value,
+    on_tick: &dyn Fn(Duration, u64) -> limitcheck_record::Counters,
 ) -> Result<PoolOutcome> {
     let mut set = SigSet::empty();
     for s in [Signal::SIGCHLD, Signal::SIGINT, Signal::SIGTERM] {
@@ -235,13 +235,16 @@ pub fn run(
     })
 }
 
-/// Writes JSON to `path` through a temporary file and a rename, so readers see whole files.
-pub fn write_atomic(path: &std::path::Path, v: &serde_json::Value) -> Result<()> {
+/// Writes `v` as JSON to `path` through a temporary file and a rename, so readers see whole
+/// files.
+pub fn write_atomic(path: &std::path::Path, v: &impl serde::Serialize) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let io = |source| WorkloadError::Io {
         path: path.display().to_string(),
         source,
     };
-    std::fs::write(&tmp, format!("{v}\n")).map_err(io)?;
+    let mut text = serde_json::to_vec(v).expect("counters serialize");
+    text.push(b'\n');
+    std::fs::write(&tmp, text).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }

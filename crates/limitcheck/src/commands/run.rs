@@ -211,7 +211,7 @@ impl Lane {
     }
 }
 
-/// The lanes `--runtime` and `--engine` name, in their order; none: lcrun's library alone.
+/// The lanes `--runtime` and `--engine` name, in their order; none given: lcrun's library.
 /// Several: lcrun first, as the matrix's baseline — `--runtime lcrun` if given, else the
 /// library.
 fn lanes(a: &RunArgs, exe: &Path) -> anyhow::Result<Vec<Lane>> {
@@ -244,7 +244,13 @@ fn lanes(a: &RunArgs, exe: &Path) -> anyhow::Result<Vec<Lane>> {
             engine: Some(engine),
         });
     }
-    if lanes.len() > 1 {
+    if lanes.is_empty() {
+        lanes.push(Lane {
+            label: "lcrun".into(),
+            runtime: None,
+            engine: None,
+        });
+    } else if lanes.len() > 1 {
         match lanes.iter().position(|l| l.label == "lcrun") {
             Some(p) => {
                 let l = lanes.remove(p);
