@@ -176,8 +176,9 @@ fn scenarios_that_must_fail_fail_with_exit_1_on_an_idle_or_busy_host() {
     assert_clean();
 }
 
-/// The shipped suite on a host with one and then two unrelated busy loops, and then two bursty
-/// ones (busy 0.3 s, idle 0.2 s, as a build's compilers come and go): no verdict fails and none
+/// The shipped suite on a host with one unrelated busy loop, and then two bursty ones (busy
+/// 0.3 s, idle 0.2 s, as a build's compilers come and go; both CPUs taken 60% of the time):
+/// no verdict fails and none
 /// errors — each scenario passes or is inconclusive, an inconclusive one naming the foreign
 /// load it turned on — every ceiling passes, and the run's exit status is 0 or 6, never 1.
 #[test]
@@ -188,7 +189,10 @@ fn the_shipped_suite_on_a_busy_host_fails_nothing() {
     }
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    for (loops, bursty) in [(1, false), (2, false), (2, true)] {
+    // (Two steady loops, both CPUs taken all the time, ran here too until 2026-12-01: 9 pass,
+    // 6 inconclusive, 0 fail, as with one; dropped from CI for its 130 s, the must-fail test
+    // keeps two steady loops.)
+    for (loops, bursty) in [(1, false), (2, true)] {
         let out_dir = dir.path().join(format!("out-{loops}-{bursty}"));
         let out = run_beside_busy_loops(loops, bursty, &out_dir, &scenarios_dir());
         let text = String::from_utf8_lossy(&out.stdout);
