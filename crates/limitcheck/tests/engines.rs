@@ -170,6 +170,9 @@ fn docker_runs_the_seed_scenarios_as_the_seed_did() {
     );
     let updates = assert_passes_with_clean_updates(&s);
     assert!(updates >= 1, "no docker update step ran: {stdout}");
+    // docker stats' own figures, beside the kernel's, agree with them.
+    let figures = assert_engine_figures_agree(&s, "docker stats");
+    assert!(figures >= 8, "{figures} docker stats figures: {stdout}");
     assert!(d.containers().is_empty(), "{:?}", d.containers());
     assert_clean();
     dead_workload_and_killed_run(&d);
@@ -360,6 +363,8 @@ fn podman_runs_the_seed_scenarios_and_a_killed_run_leaves_nothing() {
     );
     let updates = assert_passes_with_clean_updates(&s);
     assert!(updates >= 1, "no podman update step ran: {stdout}");
+    let figures = assert_engine_figures_agree(&s, "podman stats");
+    assert!(figures >= 8, "{figures} podman stats figures: {stdout}");
     assert!(p.containers().is_empty(), "{:?}", p.containers());
     assert_clean();
 

@@ -254,6 +254,41 @@ pub struct ExpectResult {
     /// What the host did meanwhile (None where no host samples were taken).
     #[serde(default)]
     pub context: Option<Context>,
+    /// What the container engine itself reported for the same container and window (`docker
+    /// stats`), beside the kernel's measurement; None without an engine, or for a metric it
+    /// does not report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineView>,
+}
+
+/// An engine's own figure for an expectation (`docker stats`' CPU %, memory, PIDs over the
+/// window), beside the kernel's: a disagreement is a finding about what the engine shows its
+/// users, not a verdict on the limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineView {
+    /// Where it comes from: `docker stats`, `podman stats`.
+    pub source: String,
+    /// Its value, in the metric's unit (CPUs, bytes, tasks).
+    pub value: f64,
+    /// How many of its readings fell in the window.
+    pub readings: usize,
+    /// Whether it agrees with the kernel's measurement (see the judge's `beside_engine`).
+    pub agrees: bool,
+}
+
+/// One reading of an engine's own figures for a container (a line of `docker stats`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineSample {
+    /// Seconds since the containers started, when the line was read.
+    pub t: f64,
+    /// The scenario's container name.
+    pub container: String,
+    /// CPU use, in CPUs (docker's `CPUPerc` / 100).
+    pub cpus: Option<f64>,
+    /// Memory use, bytes (docker's `MemUsage`, which leaves out inactive page cache).
+    pub memory_bytes: Option<u64>,
+    /// Tasks (docker's `PIDs`).
+    pub pids: Option<u64>,
 }
 
 impl ExpectResult {
@@ -444,6 +479,13 @@ pub struct ScenarioResult {
     /// The container that died early, if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub died: Option<Death>,
+    /// What reported the engine's own figures (`docker stats`), when an engine ran the
+    /// containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_source: Option<String>,
+    /// The engine's own readings, as they came, for every container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engine_samples: Vec<EngineSample>,
     /// The run ended during it (SIGINT or SIGTERM, or a kill read back from its journal): its
     /// verdict is an error and its samples are those taken before the end.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -1205,6 +1247,12 @@ mod tests {
                 container_cpu_pressure: Some(0.94),
                 container_memory_pressure: None,
             }),
+            engine: Some(EngineView {
+                source: "docker stats".into(),
+                value: 1.02,
+                readings: 3,
+                agrees: true,
+            }),
         };
         let mut sc = ScenarioResult {
             name: "seed-2-4".into(),
@@ -1239,6 +1287,14 @@ mod tests {
             }],
             attempts: Vec::new(),
             died: None,
+            engine_source: Some("docker stats".into()),
+            engine_samples: vec![EngineSample {
+                t: 1.5,
+                container: "hog".into(),
+                cpus: Some(1.02),
+                memory_bytes: Some(1 << 20),
+                pids: Some(2),
+            }],
             interrupted: false,
             sample_rows: vec![
                 Sample {

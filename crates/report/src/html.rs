@@ -123,10 +123,26 @@ pub fn render(s: &Summary, comparison: Option<&Comparison>, charts: &[Rendered])
             ));
         }
         if !sc.expectations.is_empty() {
-            b.push_str("<table><tr><th>metric</th><th>container</th><th>window</th><th>expected</th><th>measured</th><th>verdict</th><th>reason</th></tr>\n");
+            // The engine's own figures beside the kernel's, when an engine ran it.
+            let engine = sc.engine_source.as_deref();
+            b.push_str(&format!(
+                "<table><tr><th>metric</th><th>container</th><th>window</th><th>expected</th><th>measured</th>{}<th>verdict</th><th>reason</th></tr>\n",
+                engine.map_or(String::new(), |src| format!("<th>{}</th>", escape(src)))
+            ));
             for e in &sc.expectations {
+                let beside = match (engine, &e.engine) {
+                    (None, _) => String::new(),
+                    (Some(_), None) => "<td>—</td>".into(),
+                    (Some(_), Some(v)) if v.agrees => {
+                        format!("<td>{}</td>", escape(&e.show(v.value)))
+                    }
+                    (Some(_), Some(v)) => format!(
+                        "<td class=\"fail\" title=\"disagrees with the kernel's counters: a finding about the engine, not a verdict on the limit\">{} (disagrees)</td>",
+                        escape(&e.show(v.value))
+                    ),
+                };
                 b.push_str(&format!(
-                    "<tr><td>{}</td><td>{}</td><td>{}–{} s</td><td>{}</td><td>{}</td><td class=\"{v}\">{v}</td><td>{}</td></tr>\n",
+                    "<tr><td>{}</td><td>{}</td><td>{}–{} s</td><td>{}</td><td>{}</td>{beside}<td class=\"{v}\">{v}</td><td>{}</td></tr>\n",
                     escape(&e.metric),
                     escape(&e.container),
                     e.window[0],

@@ -486,3 +486,221 @@ impl EngineContainer {
         self.engine.remove(&self.name).map(|_| ())
     }
 }
+
+/// One line of the engine's own figures for a container (`docker stats --format '{{json .}}'`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineStat {
+    /// The container's name, as the engine knows it.
+    pub name: String,
+    /// CPU use in CPUs: docker's `CPUPerc` (100% is one CPU) / 100.
+    pub cpus: Option<f64>,
+    /// Memory use, bytes: the first half of `MemUsage` (`1.5MiB / 23.4GiB`).
+    pub memory_bytes: Option<u64>,
+    /// Tasks: `PIDs`.
+    pub pids: Option<u64>,
+}
+
+/// A size as docker and podman print it: `1.5MiB`, `512KiB`, `0B`, `2.1GB`, `1.5kB`.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.trim().parse().ok()?;
+    let mul = match unit.trim() {
+        "" | "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1048576.0,
+        "GiB" => 1073741824.0,
+        "TiB" => 1099511627776.0,
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        _ => return None,
+    };
+    Some((n * mul).round() as u64)
+}
+
+/// One line of `docker stats --format '{{json .}}'` (or podman's, whose keys differ in case),
+/// with the terminal codes docker puts between frames removed; None for a line that is not one.
+pub fn parse_stats_line(line: &str) -> Option<EngineStat> {
+    // docker clears the screen before each frame even when not on a terminal: ESC [ 2 J ...
+    let mut clean = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for d in chars.by_ref() {
+                    if d.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        clean.push(c);
+    }
+    let start = clean.find('{')?;
+    let v: serde_json::Value = serde_json::from_str(clean[start..].trim()).ok()?;
+    let obj = v.as_object()?;
+    let get = |keys: &[&str]| {
+        obj.iter()
+            .find(|(k, _)| keys.iter().any(|w| k.eq_ignore_ascii_case(w)))
+            .map(|(_, v)| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+    };
+    let name = get(&["Name"])?;
+    let cpus = get(&["CPUPerc", "CPU", "cpu_percent"])
+        .and_then(|c| c.trim().trim_end_matches('%').trim().parse::<f64>().ok())
+        .map(|p| p / 100.0);
+    let memory_bytes =
+        get(&["MemUsage", "mem_usage"]).and_then(|m| parse_size(m.split('/').next().unwrap_or("")));
+    let pids = get(&["PIDs", "PIDS"]).and_then(|p| p.trim().parse().ok());
+    Some(EngineStat {
+        name,
+        cpus,
+        memory_bytes,
+        pids,
+    })
+}
+
+/// The records in a stream of `stats` output, line by line: docker writes a clear-screen code
+/// and then a record a line; podman a JSON array over several lines. Each flat `{...}`,
+/// wherever its lines break, is one record.
+#[derive(Debug, Default)]
+pub struct Records {
+    pending: String,
+}
+
+impl Records {
+    /// The records `line` completes.
+    pub fn push(&mut self, line: &str) -> Vec<EngineStat> {
+        self.pending.push_str(line);
+        let mut out = Vec::new();
+        while let Some(a) = self.pending.find('{') {
+            let Some(b) = self.pending[a..].find('}') else {
+                self.pending.drain(..a);
+                return out;
+            };
+            out.extend(parse_stats_line(&self.pending[a..a + b + 1]));
+            self.pending.drain(..a + b + 1);
+        }
+        self.pending.clear();
+        out
+    }
+}
+
+/// The engine's own figures for some containers as they stream (`docker stats`), read by a
+/// thread until [`StatsStream::finish`].
+pub struct StatsStream {
+    child: std::process::Child,
+    reader: Option<std::thread::JoinHandle<Vec<(std::time::Instant, EngineStat)>>>,
+}
+
+impl Engine {
+    /// Starts `stats` for `names` (docker: a frame a second; podman: `--interval 1`).
+    pub fn stats(&self, names: &[&str]) -> Result<StatsStream> {
+        use std::io::BufRead;
+        let mut c = Command::new(&self.program);
+        crate::oci_cli::die_with_parent(&mut c);
+        c.args(&self.global)
+            .arg("stats")
+            .args(["--no-trunc", "--format", "{{json .}}"]);
+        if !self.is_docker() {
+            c.args(["--interval", "1"]);
+        }
+        c.args(names)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        let mut child = c.spawn().map_err(RuntimeError::io("run", &self.program))?;
+        let out = child.stdout.take().expect("piped");
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            // docker's CLI redraws twice a second from the daemon's readings once a second: a
+            // record the same as the container's last is the same reading again.
+            let mut split = Records::default();
+            let mut last: Vec<EngineStat> = Vec::new();
+            for line in std::io::BufReader::new(out).lines().map_while(|l| l.ok()) {
+                for st in split.push(&line) {
+                    if !last.contains(&st) {
+                        last.retain(|l| l.name != st.name);
+                        last.push(st.clone());
+                        got.push((std::time::Instant::now(), st));
+                    }
+                }
+            }
+            got
+        });
+        Ok(StatsStream {
+            child,
+            reader: Some(reader),
+        })
+    }
+}
+
+impl StatsStream {
+    /// Stops the stream and returns every reading, with when it was read.
+    pub fn finish(mut self) -> Vec<(std::time::Instant, EngineStat)> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.reader
+            .take()
+            .and_then(|r| r.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for StatsStream {
+    /// A stream never outlives its scenario, however it ended.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_lines_are_read_as_docker_and_podman_print_them() {
+        // docker 20.10, not on a terminal: the clear-screen code, then the record.
+        let docker = "\u{1b}[2J\u{1b}[H{\"BlockIO\":\"0B / 0B\",\"CPUPerc\":\"49.87%\",\"Container\":\"lcr-1-x-hog\",\"ID\":\"4f2c\",\"MemPerc\":\"0.01%\",\"MemUsage\":\"2.5MiB / 23.47GiB\",\"Name\":\"lcr-1-x-hog\",\"NetIO\":\"0B / 0B\",\"PIDs\":\"3\"}";
+        assert_eq!(
+            parse_stats_line(docker),
+            Some(EngineStat {
+                name: "lcr-1-x-hog".into(),
+                cpus: Some(0.4987),
+                memory_bytes: Some(2621440),
+                pids: Some(3),
+            })
+        );
+        // podman 4.3.1 `stats --format '{{json .}}'`: an array over several lines.
+        let podman = "[\n {\n  \"id\": \"7ea022f2382f\",\n  \"name\": \"lcr-1-x-vm\",\n  \"cpu_time\": \"1.065684221s\",\n  \"cpu_percent\": \"150.20%\",\n  \"avg_cpu\": \"52.02%\",\n  \"mem_usage\": \"268.4MB / 25.28GB\",\n  \"mem_percent\": \"0.00%\",\n  \"net_io\": \"0B / 0B\",\n  \"block_io\": \"0B / 0B\",\n  \"pids\": \"4\"\n }\n]";
+        let mut split = Records::default();
+        let mut got = Vec::new();
+        for line in podman.lines().chain(podman.lines()) {
+            got.extend(split.push(line));
+        }
+        assert_eq!(got.len(), 2, "{got:?}");
+        let p = got[0].clone();
+        assert_eq!(p.name, "lcr-1-x-vm");
+        assert!((p.cpus.unwrap() - 1.502).abs() < 1e-9);
+        assert_eq!(p.memory_bytes, Some(268_400_000));
+        assert_eq!(p.pids, Some(4));
+        assert_eq!(parse_stats_line("CONTAINER ID   NAME   CPU %"), None);
+        // docker's records a line each, and a line that is not one.
+        let mut split = Records::default();
+        assert_eq!(split.push(docker).len(), 1);
+        assert_eq!(split.push("\u{1b}[J").len(), 0);
+        assert_eq!(split.push(docker).len(), 1);
+        assert_eq!(parse_size("0B"), Some(0));
+        assert_eq!(parse_size("1.5kB"), Some(1500));
+        assert_eq!(parse_size("1GiB"), Some(1 << 30));
+        assert_eq!(parse_size("12 parsecs"), None);
+    }
+}

@@ -198,6 +198,8 @@ pub fn skeleton(s: &Scenario) -> ScenarioResult {
         limits: Vec::new(),
         attempts: Vec::new(),
         died: None,
+        engine_source: None,
+        engine_samples: Vec::new(),
         interrupted: false,
         sample_rows: Vec::new(),
         host_rows: Vec::new(),
@@ -277,6 +279,9 @@ pub fn run<'l>(
         },
     );
     r.expectations = judged.expectations;
+    if let Some(source) = &r.engine_source {
+        verdict::beside_engine(&mut r.expectations, &r.engine_samples, source);
+    }
     r.verdict = judged.verdict;
     r.reason = judged.reason;
     r
@@ -409,6 +414,11 @@ fn run_inner<'l>(
         r.limits
             .push(read_limits(&s.containers[i].name, &run.container, 0.0));
     }
+    // The engine's own figures (`docker stats`), read beside the kernel's for the report.
+    let engine_stats = o.engine.as_ref().and_then(|eng| {
+        let names: Vec<&str> = running.iter().map(|r| r.container.id()).collect();
+        eng.stats(&names).ok()
+    });
     let t0 = Instant::now();
     let stop_sampler = Arc::new(AtomicBool::new(false));
     let latest: sample::Latest = Arc::new(std::sync::Mutex::new(vec![
@@ -477,6 +487,27 @@ fn run_inner<'l>(
         ];
     }
     r.sample_rows = rows;
+    if let (Some(stream), Some(eng)) = (engine_stats, &o.engine) {
+        let names: Vec<String> = running
+            .iter()
+            .map(|r| r.container.id().to_string())
+            .collect();
+        r.engine_source = Some(format!("{} stats", eng.kind));
+        r.engine_samples = stream
+            .finish()
+            .into_iter()
+            .filter_map(|(at, st)| {
+                let i = names.iter().position(|n| *n == st.name)?;
+                Some(limitcheck_record::EngineSample {
+                    t: at.checked_duration_since(t0)?.as_secs_f64(),
+                    container: s.containers[i].name.clone(),
+                    cpus: st.cpus,
+                    memory_bytes: st.memory_bytes,
+                    pids: st.pids,
+                })
+            })
+            .collect();
+    }
     if let Some(why) = watch.dead.take() {
         let c = &s.containers[why.container];
         let log = o.run_dir.join(format!("{slug}-{}.log", c.name));

@@ -238,8 +238,24 @@ pub fn run_all<'l>(
         ));
         for e in &r.expectations {
             progress(&format!(
-                "       {:?} {} {} [{}s, {}s]: {}",
-                e.verdict, e.metric, e.container, e.window[0], e.window[1], e.reason
+                "       {:?} {} {} [{}s, {}s]: {}{}",
+                e.verdict,
+                e.metric,
+                e.container,
+                e.window[0],
+                e.window[1],
+                e.reason,
+                e.engine.as_ref().map_or(String::new(), |v| format!(
+                    "; {} {} ({} reading(s)){}",
+                    v.source,
+                    e.show(v.value),
+                    v.readings,
+                    if v.agrees {
+                        ""
+                    } else {
+                        ": DISAGREES with the kernel's counters (a finding about the engine)"
+                    }
+                ))
             ));
         }
         for st in &r.steps {
@@ -287,6 +303,7 @@ fn judge_kernel(r: &mut ScenarioResult, problems: Vec<String>) {
         verdict: Verdict::Fail,
         reason: reason.clone(),
         context: None,
+        engine: None,
     });
     if r.verdict != Verdict::Error {
         r.verdict = Verdict::Fail;

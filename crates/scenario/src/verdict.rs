@@ -248,6 +248,68 @@ pub struct Recording<'a> {
     pub died: Option<&'a limitcheck_record::Death>,
 }
 
+/// How far an engine's own figure may be from the kernel's before it is a finding: docker
+/// computes CPU % between two of its own readings a second apart (so a reading lags), and its
+/// memory leaves out inactive page cache; 5% (at least 0.05 CPU, 8 MiB, one task) is what the
+/// figures of the seed scenarios under docker 20.10 and podman 4.3 stay within here.
+pub const ENGINE_AGREEMENT: f64 = 0.05;
+
+/// Sets each expectation's [`EngineView`](limitcheck_record::EngineView): the engine's own
+/// figure (`docker stats`) for the same container over the same window, and whether it agrees
+/// with the kernel's measurement — for `cpu.usage`, `memory.usage(.max)` and
+/// `pids.current(.max)`, the figures `docker stats` shows. A reading covers the second or so
+/// before it, so only readings 1.5 s or more into the window count. For a `.max` the
+/// engine's sparse readings can only fall short of the kernel's peak: it disagrees only by
+/// reading more. The verdicts are not
+/// touched: the kernel's counters judge the limit; the engine's disagreeing is a finding.
+pub fn beside_engine(
+    expectations: &mut [ExpectResult],
+    samples: &[limitcheck_record::EngineSample],
+    source: &str,
+) {
+    type Pick = fn(&limitcheck_record::EngineSample) -> Option<f64>;
+    for e in expectations.iter_mut() {
+        let Some(m) = e.measured else { continue };
+        let (pick, floor): (Pick, f64) = match e.metric.as_str() {
+            "cpu.usage" => (|s| s.cpus, 0.05),
+            "memory.usage" | "memory.usage.max" => {
+                (|s| s.memory_bytes.map(|b| b as f64), 8.0 * 1048576.0)
+            }
+            "pids.current" | "pids.current.max" => (|s| s.pids.map(|p| p as f64), 1.0),
+            _ => continue,
+        };
+        let v: Vec<f64> = samples
+            .iter()
+            .filter(|s| s.container == e.container)
+            .filter(|s| s.t >= e.window[0] + 1.5 && s.t <= e.window[1])
+            .filter_map(pick)
+            .collect();
+        if v.is_empty() {
+            continue;
+        }
+        let value = if e.metric.ends_with(".max") {
+            v.iter().copied().fold(f64::MIN, f64::max)
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        };
+        let slack = floor.max(ENGINE_AGREEMENT * m.abs());
+        // The highest of the engine's readings, a second apart, misses the peaks of a usage
+        // that swings (OOM kills freeing a worker: 147 MB beside the kernel's 256 MiB here);
+        // it can only disagree by seeing more than the kernel's 10 Hz samples did.
+        let agrees = if e.metric.ends_with(".max") {
+            value <= m + slack
+        } else {
+            (value - m).abs() <= slack
+        };
+        e.engine = Some(limitcheck_record::EngineView {
+            source: source.to_string(),
+            value,
+            readings: v.len(),
+            agrees,
+        });
+    }
+}
+
 /// The verdicts of one scenario.
 #[derive(Debug, Clone)]
 pub struct Judged {
@@ -575,6 +637,7 @@ pub fn judge(s: &Scenario, version: limitcheck_cgroup::Version, rec: &Recording)
             verdict: Verdict::Pass,
             reason: String::new(),
             context: None,
+            engine: None,
         };
         if !applies(e.only, version) {
             res.verdict = Verdict::Skip;
@@ -1073,5 +1136,73 @@ mod tests {
         assert!(e.reason.contains("short of memory"), "{}", e.reason);
         let e = run(0.0);
         assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
+    }
+
+    /// The engine's figures are set beside the kernel's over the same window (readings from
+    /// 1.5 s in), mean or max as the metric is, agreeing within 5% (0.05 CPU, 8 MiB, a task);
+    /// the verdict is not touched; a metric docker stats does not show gets none.
+    #[test]
+    fn the_engines_own_figures_are_set_beside_the_kernels() {
+        use limitcheck_record::EngineSample;
+        let exp = |metric: &str, measured: f64| ExpectResult {
+            metric: metric.into(),
+            container: "hog".into(),
+            window: [2.0, 6.0],
+            expected: None,
+            tolerance: None,
+            min: None,
+            max: None,
+            measured: Some(measured),
+            settled_after_s: None,
+            verdict: Verdict::Pass,
+            reason: String::new(),
+            context: None,
+            engine: None,
+        };
+        let at = |t: f64, cpus: f64, mib: u64, pids: u64| EngineSample {
+            t,
+            container: "hog".into(),
+            cpus: Some(cpus),
+            memory_bytes: Some(mib << 20),
+            pids: Some(pids),
+        };
+        let samples = vec![
+            at(2.5, 9.0, 900, 90), // too early in the window: covers the second before it
+            at(4.0, 0.50, 100, 3),
+            at(5.0, 0.52, 104, 4),
+            at(6.5, 9.0, 900, 90), // after the window
+            EngineSample {
+                container: "other".into(),
+                ..at(4.5, 9.0, 900, 90)
+            },
+        ];
+        let mut es = vec![
+            exp("cpu.usage", 0.50),
+            exp("cpu.usage", 0.80),
+            exp("memory.usage.max", 104.0 * 1048576.0),
+            exp("pids.current", 3.5),
+            exp("memory.oom_kills", 3.0),
+        ];
+        beside_engine(&mut es, &samples, "docker stats");
+        let v = es[0].engine.as_ref().unwrap();
+        assert_eq!((v.source.as_str(), v.readings), ("docker stats", 2));
+        assert!((v.value - 0.51).abs() < 1e-9 && v.agrees, "{v:?}");
+        let v = es[1].engine.as_ref().unwrap();
+        assert!(!v.agrees, "0.51 beside 0.80 is a finding: {v:?}");
+        assert_eq!(es[1].verdict, Verdict::Pass);
+        let v = es[2].engine.as_ref().unwrap();
+        assert_eq!(v.value, 104.0 * 1048576.0);
+        assert!(v.agrees);
+        // A max the engine's sparse readings fall short of agrees; one above the kernel's
+        // does not.
+        let mut peaks = vec![
+            exp("memory.usage.max", 256.0 * 1048576.0),
+            exp("memory.usage.max", 90.0 * 1048576.0),
+        ];
+        beside_engine(&mut peaks, &samples, "podman stats");
+        assert!(peaks[0].engine.as_ref().unwrap().agrees);
+        assert!(!peaks[1].engine.as_ref().unwrap().agrees);
+        assert!(es[3].engine.as_ref().unwrap().agrees);
+        assert!(es[4].engine.is_none());
     }
 }

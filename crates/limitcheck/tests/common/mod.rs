@@ -207,3 +207,34 @@ pub fn seed_and_runtime_scenarios() -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// Every expectation of a run under an engine that `docker stats` (or podman's) has a figure
+/// for got one from `source`, and it agrees with the kernel's counters; returns how many.
+pub fn assert_engine_figures_agree(s: &Value, source: &str) -> usize {
+    let mut n = 0;
+    for sc in s["scenarios"].as_array().unwrap() {
+        if sc["verdict"] != "pass" {
+            continue;
+        }
+        assert_eq!(sc["engine_source"], source, "{}", sc["name"]);
+        for e in sc["expectations"].as_array().unwrap() {
+            let shown = [
+                "cpu.usage",
+                "memory.usage",
+                "memory.usage.max",
+                "pids.current.max",
+            ]
+            .contains(&e["metric"].as_str().unwrap());
+            let long = e["window"][1].as_f64().unwrap() - e["window"][0].as_f64().unwrap() >= 3.0;
+            if !(shown && long && e["measured"].is_number()) {
+                continue;
+            }
+            let v = &e["engine"];
+            assert_eq!(v["source"], source, "{}: {e}", sc["name"]);
+            assert!(v["readings"].as_u64().unwrap() >= 1, "{e}");
+            assert_eq!(v["agrees"], true, "{}: {e}", sc["name"]);
+            n += 1;
+        }
+    }
+    n
+}
