@@ -237,3 +237,103 @@ fn a_killed_run_with_runc_leaves_nothing() {
     run_short(t.path(), "after");
     assert_clean();
 }
+
+/// A scenario about one runtime (`runtime = "runc"` in its file) runs on it when the command
+/// line names none, beside scenarios on lcrun, and says so; in a run whose lanes are named, it
+/// runs only in its own and is a skip naming it elsewhere; one about a runtime this host lacks
+/// is a skip with the way to install it.
+#[test]
+fn a_scenario_about_runc_runs_on_runc() {
+    let test = "a_scenario_about_runc_runs_on_runc";
+    if !runc(test) {
+        return;
+    }
+    let _g = serial();
+    let t = tempfile::tempdir().unwrap();
+    let body = "duration = \"4s\"\n[[container]]\nname = \"hog\"\nworkload = { kind = \"cpu\", workers = 1 }\ncpus = 1\n[[step]]\nat = \"2s\"\nvia = \"runtime\"\nset = { cpus = 0.5 }\n[[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"2.5s\", \"4s\"]\napprox = 0.5\ntolerance = \"10%\"\n";
+    let pinned = scenario_file(
+        t.path(),
+        "about-runc.toml",
+        &format!("runtime = \"runc\"\n{body}"),
+    );
+    let plain = scenario_file(t.path(), "plain.toml", body);
+    let missing = scenario_file(
+        t.path(),
+        "about-nothing.toml",
+        &format!("runtime = \"no-such-runtime\"\n{body}"),
+    );
+    let out = t.path().join("out");
+    let o = run(&[
+        "run",
+        "--report-dir",
+        out.to_str().unwrap(),
+        pinned.to_str().unwrap(),
+        plain.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(matches!(o.status.code(), Some(0 | 6)), "{stdout}");
+    let s = summary(&out);
+    let sc = |name: &str| {
+        s["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let about = sc("about-runc");
+    assert!(
+        ["pass", "inconclusive"].contains(&about["verdict"].as_str().unwrap()),
+        "{about}"
+    );
+    assert!(
+        about["runtime"]
+            .as_str()
+            .unwrap()
+            .starts_with("runc version"),
+        "{about}"
+    );
+    assert_eq!(about["steps"][0]["verdict"], "pass", "{about}");
+    assert!(sc("plain")["runtime"].is_null());
+    assert_eq!(s["host"]["runtime"], "lcrun (library)");
+    let nothing = sc("about-nothing");
+    assert_eq!(nothing["verdict"], "skip");
+    assert!(
+        nothing["reason"]
+            .as_str()
+            .unwrap()
+            .contains("runtime = \"no-such-runtime\": no-such-runtime: not found on PATH"),
+        "{nothing}"
+    );
+
+    // In a run whose lane is named (lcrun's CLI), the scenario about runc is a skip there.
+    let out2 = t.path().join("out2");
+    let o = run(&[
+        "run",
+        "--runtime",
+        "lcrun",
+        "--report-dir",
+        out2.to_str().unwrap(),
+        pinned.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let s2 = summary(&out2);
+    assert_eq!(s2["scenarios"][0]["verdict"], "skip");
+    assert!(
+        s2["scenarios"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the scenario is about runc (runtime = \"runc\"); this run's lane is lcrun"),
+        "{}",
+        s2["scenarios"][0]
+    );
+    assert!(runc_containers().is_empty(), "{:?}", runc_containers());
+    assert_clean();
+}

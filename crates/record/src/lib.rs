@@ -479,6 +479,10 @@ pub struct ScenarioResult {
     /// The container that died early, if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub died: Option<Death>,
+    /// The runtime it ran on, when that is its own (`runtime = "runc"` in a run that named
+    /// none), not the run's ([`HostInfo::runtime`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
     /// What reported the engine's own figures (`docker stats`), when an engine ran the
     /// containers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1287,6 +1291,7 @@ mod tests {
             }],
             attempts: Vec::new(),
             died: None,
+            runtime: Some("runc version 1.1.5".into()),
             engine_source: Some("docker stats".into()),
             engine_samples: vec![EngineSample {
                 t: 1.5,

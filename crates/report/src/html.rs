@@ -102,6 +102,12 @@ pub fn render(s: &Summary, comparison: Option<&Comparison>, charts: &[Rendered])
             sc.jitter_ms[1],
             startup_text(&sc.containers, &sc.startup_ms)
         ));
+        if let Some(rt) = &sc.runtime {
+            b.push_str(&format!(
+                "<p><small>run on its own runtime (<code>runtime</code> in the file): {}</small></p>\n",
+                escape(rt)
+            ));
+        }
         if sc.attempts.len() > 1 {
             b.push_str("<p>Attempts (an inconclusive verdict runs again; the last is shown below):</p><ol>\n");
             for a in &sc.attempts {

@@ -11,6 +11,7 @@ pub mod driver;
 pub mod error;
 pub mod host;
 pub mod kernel;
+pub mod lane;
 pub mod model;
 pub mod owner;
 pub mod runner;

@@ -149,6 +149,7 @@ struct ScenarioFile {
     duration: String,
     interval: Option<String>,
     only: Option<String>,
+    runtime: Option<String>,
     #[serde(default)]
     container: Vec<ContainerFile>,
     #[serde(default)]
@@ -367,6 +368,10 @@ pub struct Scenario {
     pub interval: Duration,
     /// The hierarchy it applies on.
     pub only: Option<Only>,
+    /// The runtime or engine it is about (`runc`, `docker`, `podman:runc`; see
+    /// [`crate::lane`]): it runs there when the command line names none, and only in that
+    /// lane when it does.
+    pub runtime: Option<String>,
     /// Its containers.
     pub containers: Vec<ContainerSpec>,
     /// Its timeline.
@@ -1079,6 +1084,23 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
         duration,
         interval,
         only: cx.only("only", &f.only)?,
+        runtime: match f.runtime.as_deref().map(str::trim) {
+            None => None,
+            Some("") => {
+                return Err(cx.err(
+                    "runtime",
+                    "give a runtime (runc, crun, youki, lcrun, a path) or an engine (docker, \
+                     podman, podman:runc), or leave the key out",
+                ))
+            }
+            Some(r) if crate::lane::is_engine(r) => {
+                if let Some(why) = crate::lane::engine_syntax(r) {
+                    return Err(cx.err("runtime", why));
+                }
+                Some(r.to_string())
+            }
+            Some(r) => Some(r.to_string()),
+        },
         containers,
         steps,
         expects,
@@ -1194,6 +1216,36 @@ mod tests {
             let e = parse(&format!("{base}exit = {bad}\n"), Path::new("e.toml")).unwrap_err();
             assert_eq!(e.key, "container[0].exit", "{e}");
             assert_eq!(e.line, Some(4), "{e}");
+        }
+    }
+
+    /// `runtime = "…"` names a runtime or an engine the scenario is about; an empty one or an
+    /// engine spelled wrong is an error naming the line, the key and the fix.
+    #[test]
+    fn a_scenarios_own_runtime_is_checked() {
+        let base = "duration = \"3s\"\n[[container]]\nworkload = { kind = \"cpu\" }\n";
+        for ok in [
+            "runc",
+            "/usr/sbin/runc",
+            "docker",
+            "podman",
+            "podman:runc",
+            "lcrun",
+        ] {
+            let s = parse(&format!("runtime = \"{ok}\"\n{base}"), Path::new("r.toml")).unwrap();
+            assert_eq!(s.runtime.as_deref(), Some(ok));
+        }
+        assert_eq!(parse(base, Path::new("r.toml")).unwrap().runtime, None);
+        for (bad, says) in [
+            ("", "give a runtime"),
+            ("docker:runc", "docker's OCI runtime is its daemon's"),
+            ("podman:", "give docker, podman or podman:RUNTIME"),
+        ] {
+            let e2 =
+                parse(&format!("runtime = \"{bad}\"\n{base}"), Path::new("r.toml")).unwrap_err();
+            assert_eq!(e2.key, "runtime", "{e2}");
+            assert_eq!(e2.line, Some(1), "{e2}");
+            assert!(e2.to_string().contains(says), "{e2}");
         }
     }
 }

@@ -48,6 +48,12 @@ pub struct RunOptions {
     pub runtime: Option<OciRuntime>,
     /// An engine (`--engine docker`) to hold the containers, through its command line.
     pub engine: Option<Engine>,
+    /// The name of what `runtime` and `engine` say ([`crate::lane`]): `lcrun`, `runc`,
+    /// `docker`, `podman:runc`.
+    pub lane: String,
+    /// Whether the command line named the runtimes (`--runtime`, `--engine`): then a
+    /// scenario's own `runtime = "…"` only says in which lanes it runs; else it chooses.
+    pub lanes_chosen: bool,
 }
 
 /// Retries by default: an inconclusive scenario runs up to three times in all.
@@ -198,6 +204,7 @@ pub fn skeleton(s: &Scenario) -> ScenarioResult {
         limits: Vec::new(),
         attempts: Vec::new(),
         died: None,
+        runtime: None,
         engine_source: None,
         engine_samples: Vec::new(),
         interrupted: false,

@@ -78,6 +78,51 @@ pub fn exit_code(results: &[ScenarioResult]) -> u8 {
     }
 }
 
+/// What runs the containers of `o`, in words: `runc version 1.1.5+ds1 (/usr/sbin/runc)`.
+fn runtime_text(o: &RunOptions) -> String {
+    match (&o.engine, &o.runtime) {
+        (Some(e), _) => e.version().unwrap_or_else(|err| err.to_string()),
+        (None, None) => "lcrun (library)".to_string(),
+        (None, Some(rt)) => format!(
+            "{} ({})",
+            rt.version().unwrap_or_else(|e| e.to_string()),
+            rt.program.display()
+        ),
+    }
+}
+
+/// The options a scenario with its own `runtime = "…"` runs with: `None` for the run's own
+/// (no key, or the key names the run's lane); when the command line named the lanes, a
+/// scenario about another is a skip in this one; else its runtime, if it can run a container
+/// here (probed with `true`), else a skip in its words.
+fn own_lane(s: &model::Scenario, o: &RunOptions) -> Result<Option<RunOptions>, String> {
+    let Some(want) = s.runtime.as_deref() else {
+        return Ok(None);
+    };
+    if want == o.lane {
+        return Ok(None);
+    }
+    if o.lanes_chosen {
+        return Err(format!(
+            "the scenario is about {want} (runtime = \"{want}\"); this run's lane is {}",
+            o.lane
+        ));
+    }
+    let lane = crate::lane::Lane::named(want, &o.runtime_root, &o.exe)
+        .map_err(|e| format!("runtime = \"{want}\": {e}"))?;
+    let p = RunOptions {
+        runtime: lane.runtime,
+        engine: lane.engine,
+        lane: lane.label,
+        ..o.clone()
+    };
+    limitcheck_runtime::oci_cli::become_subreaper();
+    runner::probe_runtime(&p).map_err(|why| {
+        format!("runtime = \"{want}\": it cannot run a container on this host: {why}")
+    })?;
+    Ok(Some(p))
+}
+
 /// How many scenarios ended in each verdict, the ones that did: `9 pass, 1 inconclusive`.
 pub fn tally(results: &[ScenarioResult]) -> String {
     let parts: Vec<String> = [
@@ -136,15 +181,7 @@ pub fn run_all<'l>(
         schema: limitcheck_record::SCHEMA,
         run_id: o.run_id.clone(),
         host: HostInfo {
-            runtime: Some(match (&o.engine, &o.runtime) {
-                (Some(e), _) => e.version().unwrap_or_else(|err| err.to_string()),
-                (None, None) => "lcrun (library)".to_string(),
-                (None, Some(rt)) => format!(
-                    "{} ({})",
-                    rt.version().unwrap_or_else(|e| e.to_string()),
-                    rt.program.display()
-                ),
-            }),
+            runtime: Some(runtime_text(o)),
             ..runner::gather_host(&layout, version)
         },
         vm: None,
@@ -184,8 +221,17 @@ pub fn run_all<'l>(
         // An inconclusive scenario (starved by the host) runs again after a pause, up to
         // `retries` times; a failed one never does. Every attempt is kept.
         let mut earlier: Vec<runner::Attempt> = Vec::new();
+        // A scenario about one runtime (`runtime = "runc"`) runs on it.
+        let own = match &unusable {
+            Some(why) => Err(why.clone()),
+            None => own_lane(s, o),
+        };
+        let so = match &own {
+            Ok(Some(p)) => p,
+            _ => o,
+        };
         let mut r = loop {
-            if let Some(why) = &unusable {
+            if let Err(why) = &own {
                 let mut r = runner::skeleton(s);
                 r.verdict = Verdict::Skip;
                 r.reason = why.clone();
@@ -199,7 +245,10 @@ pub fn run_all<'l>(
             if o.kmsg_markers {
                 kernel::mark(&format!("limitcheck: begin {}\n", s.name));
             }
-            let mut r = runner::run(s, &layout, o, live.as_deref_mut());
+            let mut r = runner::run(s, &layout, so, live.as_deref_mut());
+            if let Ok(Some(p)) = &own {
+                r.runtime = Some(runtime_text(p));
+            }
             if o.kmsg_markers {
                 kernel::mark(&format!("limitcheck: end {}\n", s.name));
             }

@@ -293,6 +293,10 @@ fn run_scenarios(cfg: &GuestConfig, results: &mut std::fs::File) -> Result<u8, V
         step_deadline: limitcheck_scenario::runner::STEP_DEADLINE,
         runtime: None,
         engine: None,
+        lane: limitcheck_scenario::lane::LCRUN.into(),
+        // A scenario about another runtime asks for it in the guest too (where only
+        // limitcheck is: it is a skip saying so).
+        lanes_chosen: false,
     };
     // After each scenario its results go out at once (a later copy replaces an earlier one on
     // the host), drained from the UART: a kernel that panics or hangs in a later scenario

@@ -8,8 +8,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
 
-use limitcheck_runtime::engine::Engine;
-use limitcheck_runtime::oci_cli::OciRuntime;
+use limitcheck_scenario::lane::{self, Lane};
 use limitcheck_scenario::runner::RunOptions;
 use limitcheck_scenario::suite;
 
@@ -84,6 +83,8 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
         Ok(RunOptions {
             engine: lane.engine.clone(),
             runtime: lane.runtime.clone(),
+            lane: lane.label.clone(),
+            lanes_chosen: !(a.runtime.is_empty() && a.engine.is_empty()),
             runtime_root: a.root.clone(),
             exe: exe.clone(),
             run_dir,
@@ -118,7 +119,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
     let mut columns = Vec::new();
     for (i, lane) in lanes.iter().enumerate() {
         let dir = if matrix {
-            run_dir.join(format!("{}-{}", i + 1, lane.dir_name()))
+            run_dir.join(format!("{}-{}", i + 1, dir_name(lane)))
         } else {
             run_dir.clone()
         };
@@ -187,28 +188,19 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(code))
 }
 
-/// One runtime the scenarios run on: lcrun's library (neither set), another OCI runtime's CLI,
-/// or an engine's.
-struct Lane {
-    label: String,
-    runtime: Option<OciRuntime>,
-    engine: Option<Engine>,
-}
-
-impl Lane {
-    /// Its subdirectory's name: the label with anything but letters, digits, `.` and `-` as `-`.
-    fn dir_name(&self) -> String {
-        self.label
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect()
-    }
+/// Its subdirectory's name in a matrix: the label with anything but letters, digits, `.` and
+/// `-` as `-`.
+fn dir_name(lane: &Lane) -> String {
+    lane.label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// The lanes `--runtime` and `--engine` name, in their order; none given: lcrun's library.
@@ -217,53 +209,21 @@ impl Lane {
 fn lanes(a: &RunArgs, exe: &Path) -> anyhow::Result<Vec<Lane>> {
     let mut lanes = Vec::new();
     for name in &a.runtime {
-        let program = find_runtime(name, exe)?;
-        let short = name.rsplit('/').next().unwrap_or(name).to_string();
-        lanes.push(Lane {
-            label: short.clone(),
-            runtime: Some(OciRuntime::new(program, owner::oci_root(&a.root, &short))),
-            engine: None,
-        });
+        lanes
+            .push(Lane::runtime(name, &a.root, exe).map_err(|e| anyhow::anyhow!("--runtime {e}"))?);
     }
-    for e in &a.engine {
-        let engine = match e.split_once(':') {
-            None if e == "docker" => Engine::docker(),
-            None if e == "podman" => Engine::podman(None)?,
-            Some(("podman", rt)) if !rt.is_empty() => {
-                Engine::podman(Some(&find_runtime(rt, exe)?))?
-            }
-            Some(("docker", _)) => bail!(
-                "--engine {e}: docker's OCI runtime is its daemon's (dockerd --add-runtime, \
-                 --default-runtime); give --engine docker"
-            ),
-            _ => bail!("--engine {e}: give docker, podman or podman:RUNTIME (podman:runc)"),
-        };
-        lanes.push(Lane {
-            label: e.clone(),
-            runtime: None,
-            engine: Some(engine),
-        });
+    for name in &a.engine {
+        lanes.push(Lane::engine(name, exe).map_err(|e| anyhow::anyhow!("--engine {e}"))?);
     }
     if lanes.is_empty() {
-        lanes.push(Lane {
-            label: "lcrun".into(),
-            runtime: None,
-            engine: None,
-        });
+        lanes.push(Lane::builtin());
     } else if lanes.len() > 1 {
-        match lanes.iter().position(|l| l.label == "lcrun") {
+        match lanes.iter().position(|l| l.label == lane::LCRUN) {
             Some(p) => {
                 let l = lanes.remove(p);
                 lanes.insert(0, l);
             }
-            None => lanes.insert(
-                0,
-                Lane {
-                    label: "lcrun".into(),
-                    runtime: None,
-                    engine: None,
-                },
-            ),
+            None => lanes.insert(0, Lane::builtin()),
         }
         let mut seen = std::collections::HashSet::new();
         if let Some(l) = lanes.iter().find(|l| !seen.insert(l.label.clone())) {
@@ -343,34 +303,4 @@ pub fn cleanup() -> anyhow::Result<ExitCode> {
 pub fn guard(a: &GuardArgs) -> anyhow::Result<ExitCode> {
     owner::guard(&a.root, &a.run_id, a.owner_pid, a.owner_start)?;
     Ok(ExitCode::from(EXIT_OK))
-}
-
-/// The program `--runtime NAME|PATH` names: a path as it is; `lcrun` beside this binary
-/// first; else the first on PATH.
-fn find_runtime(name: &str, exe: &Path) -> anyhow::Result<PathBuf> {
-    if name.contains('/') {
-        let p = std::path::absolute(name)?;
-        if !p.is_file() {
-            bail!("--runtime {name}: no such file");
-        }
-        return Ok(p);
-    }
-    let beside = exe.parent().map(|d| d.join(name));
-    if let Some(p) = beside.filter(|p| name == "lcrun" && p.is_file()) {
-        return Ok(p);
-    }
-    std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join(name))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default()
-        .into_iter()
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "--runtime {name}: not found on PATH (apt-get install {name}, or give its path)"
-            )
-        })
 }
