@@ -21,23 +21,11 @@ struct Dockerd {
 
 impl Dockerd {
     fn start(test: &str) -> Option<Dockerd> {
-        if !root(test) {
+        if !root(test) || !installed(test, &["dockerd", "docker", "containerd"], "docker.io") {
             return None;
         }
-        for prog in ["dockerd", "docker", "containerd"] {
-            if Command::new(prog).arg("--version").output().is_err() {
-                skip(
-                    test,
-                    &format!("{prog} is not installed (apt-get install docker.io)"),
-                );
-                return None;
-            }
-        }
         // Short paths: the daemon's sockets must fit in sun_path.
-        let dir = tempfile::Builder::new()
-            .prefix("lcd")
-            .tempdir_in("/tmp")
-            .unwrap();
+        let dir = short_tempdir("lcd");
         let d = dir.path();
         let host = format!("unix://{}/docker.sock", d.display());
         let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
@@ -122,6 +110,32 @@ impl Drop for Dockerd {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// Whether every one of `progs` runs (`--version`); else the test is skipped naming the
+/// Debian packages to install.
+fn installed(test: &str, progs: &[&str], packages: &str) -> bool {
+    match progs
+        .iter()
+        .find(|p| Command::new(p).arg("--version").output().is_err())
+    {
+        Some(p) => {
+            skip(
+                test,
+                &format!("{p} is not installed (apt-get install {packages})"),
+            );
+            false
+        }
+        None => true,
+    }
+}
+
+/// A temp dir under /tmp with a short path (sockets in it must fit in sun_path).
+fn short_tempdir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in("/tmp")
+        .unwrap()
 }
 
 fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
@@ -257,22 +271,10 @@ struct Podman {
 
 impl Podman {
     fn start(test: &str) -> Option<Podman> {
-        if !root(test) {
+        if !root(test) || !installed(test, &["podman", "runc", "conmon"], "podman runc") {
             return None;
         }
-        for prog in ["podman", "runc", "conmon"] {
-            if Command::new(prog).arg("--version").output().is_err() {
-                skip(
-                    test,
-                    &format!("{prog} is not installed (apt-get install podman runc)"),
-                );
-                return None;
-            }
-        }
-        let dir = tempfile::Builder::new()
-            .prefix("lcp")
-            .tempdir_in("/tmp")
-            .unwrap();
+        let dir = short_tempdir("lcp");
         let d = dir.path();
         std::fs::write(
             d.join("storage.conf"),
