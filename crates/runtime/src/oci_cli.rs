@@ -303,7 +303,19 @@ pub(crate) fn run_to_end(
 /// The last lines of what a runtime printed, on one line.
 pub(crate) fn said(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    // A Rust runtime run with RUST_BACKTRACE set (youki) ends its error with a backtrace: the
+    // words are before it.
+    let frame = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with("at ")
+            || t.split_once(": ")
+                .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let lines: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim_start().to_ascii_lowercase().starts_with("stack backtrace"))
+        .filter(|l| !l.trim().is_empty() && !frame(l))
+        .collect();
     if lines.is_empty() {
         return "(it printed nothing)".into();
     }
@@ -617,6 +629,19 @@ pub fn update_flags(limits: &[Limit]) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a runtime said is its words, not the backtrace a Rust runtime prints after them
+    /// when RUST_BACKTRACE is set.
+    #[test]
+    fn what_a_runtime_said_leaves_out_its_backtrace() {
+        let youki = b"ERROR youki: failed to create container: v1 cgroup feature is required\n\nStack backtrace:\n   0: anyhow::error::<impl anyhow::Error>::msg\n             at /root/.cargo/registry/src/anyhow-1.0/src/error.rs:83:36\n   8: __libc_start_main_impl\n             at ./csu/../csu/libc-start.c:360:3\n   9: <unknown>\n";
+        assert_eq!(
+            said(youki),
+            "ERROR youki: failed to create container: v1 cgroup feature is required"
+        );
+        assert_eq!(said(b""), "(it printed nothing)");
+        assert_eq!(said(b"a\nb\nc\nd\n"), "b | c | d");
+    }
 
     #[test]
     fn limits_become_the_runtimes_flags_or_a_resources_document() {
