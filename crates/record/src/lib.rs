@@ -364,6 +364,11 @@ pub struct StepResult {
     /// that resets the CPU period, runc#4225, or clears the burst, runc#4210): each fails it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changed: Vec<String>,
+    /// Limits a runtime's or engine's update named, said it applied, and the kernel does not
+    /// hold afterwards, `asked, read back` (youki 0.7's `update` reads only `--pids-limit` and
+    /// `-r`, and exits 0 on `--cpu-quota`): each fails it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_applied: Vec<String>,
     /// Verdict.
     pub verdict: Verdict,
 }
@@ -1281,6 +1286,9 @@ mod tests {
                 expected: "ok".into(),
                 outcome: Some("ok".into()),
                 changed: Vec::new(),
+                not_applied: vec![
+                    "cpu quota 50000/100000 µs asked, cpu quota 100000/100000 µs read back".into(),
+                ],
                 verdict: Verdict::Pass,
             }],
             limits: vec![LimitPoint {

@@ -313,7 +313,11 @@ pub(crate) fn said(bytes: &[u8]) -> String {
     };
     let lines: Vec<&str> = text
         .lines()
-        .take_while(|l| !l.trim_start().to_ascii_lowercase().starts_with("stack backtrace"))
+        .take_while(|l| {
+            !l.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("stack backtrace")
+        })
         .filter(|l| !l.trim().is_empty() && !frame(l))
         .collect();
     if lines.is_empty() {

@@ -700,6 +700,39 @@ fn snapshot(cg: &limitcheck_cgroup::Cgroup) -> Vec<limitcheck_cgroup::Limit> {
     .collect()
 }
 
+/// The limits of `named` that the cgroup does not hold in `after`, `asked, read back`: what a
+/// runtime's update said it applied and did not. Memory is compared in pages (the kernel
+/// rounds a limit down to one); shares and weight not at all (v2 converts between them, with
+/// rounding); a kind not read back is not judged here.
+pub fn unapplied(
+    named: &[limitcheck_cgroup::Limit],
+    after: &[limitcheck_cgroup::Limit],
+) -> Vec<String> {
+    use limitcheck_cgroup::{Limit as L, Max};
+    let pages = |m: &Max| match m {
+        Max::Value(v) => Some(v / 4096),
+        Max::Unlimited => None,
+    };
+    let same = |n: &L, a: &L| match (n, a) {
+        (L::MemoryMax(x), L::MemoryMax(y))
+        | (L::MemorySwapMax(x), L::MemorySwapMax(y))
+        | (L::MemoryHigh(x), L::MemoryHigh(y))
+        | (L::MemorySoftLimit(x), L::MemorySoftLimit(y)) => pages(x) == pages(y),
+        (L::MemoryLow(x), L::MemoryLow(y)) | (L::MemoryMin(x), L::MemoryMin(y)) => {
+            x / 4096 == y / 4096
+        }
+        (L::CpuShares(_) | L::CpuWeight(_), _) => true,
+        (n, a) => n == a,
+    };
+    named
+        .iter()
+        .filter_map(|n| {
+            let a = after.iter().find(|a| a.kind() == n.kind())?;
+            (!same(n, a)).then(|| format!("{n} asked, {a} read back"))
+        })
+        .collect()
+}
+
 /// What moved between `before` and `after` that a change naming `named` should have left
 /// alone, as `cpu quota 50000/100000 µs -> cpu quota 50000/50000 µs`. Kinds that are one
 /// setting seen two ways move together: shares and weight (v1 shares read as a weight and back),
@@ -805,6 +838,7 @@ fn do_step(
         expected: st.expect.clone(),
         outcome: None,
         changed: Vec::new(),
+        not_applied: Vec::new(),
         verdict: Verdict::Skip,
     };
     if !applies(st.only, layout) {
@@ -831,12 +865,17 @@ fn do_step(
     res.actual = Some(actual);
     res.done = Some(t0.elapsed().as_secs_f64());
     if let (Change::Set(named), Some(before), Ok(g)) = (&st.change, &before, c.cgroup()) {
-        res.changed = unnamed_changes(named, before, &snapshot(&g));
+        let after = snapshot(&g);
+        res.changed = unnamed_changes(named, before, &after);
+        // A runtime that says it applied a limit must have: its exit status is not proof.
+        if st.via == Via::Runtime && out == "ok" {
+            res.not_applied = unapplied(named, &after);
+        }
     }
     res.verdict = if blocked.is_some() {
         // The kernel neither applied it nor refused it: not a verdict on the limit.
         Verdict::Error
-    } else if !res.changed.is_empty() {
+    } else if !res.changed.is_empty() || !res.not_applied.is_empty() {
         Verdict::Fail
     } else if out == st.expect {
         Verdict::Pass
@@ -847,6 +886,18 @@ fn do_step(
         Some(d) => format!(
             "blocked in the kernel for {:.1} s, then interrupted (the write returned {out})",
             d.as_secs_f64()
+        ),
+        None if !res.not_applied.is_empty() => format!(
+            "{out}, but the kernel does not hold what it named: {}{}",
+            res.not_applied.join("; "),
+            if res.changed.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; and it changed what it did not name: {}",
+                    res.changed.join("; ")
+                )
+            }
         ),
         None if !res.changed.is_empty() => format!(
             "{out}, but it changed what it did not name: {}",
@@ -1006,6 +1057,43 @@ mod tests {
 
         let (res, blocked) = bounded(Duration::from_secs(5), || 42);
         assert_eq!((res, blocked), (42, None));
+    }
+
+    /// An update that said ok and left a named limit as it was is caught, naming both
+    /// values (youki 0.7 on `update --cpu-quota`); the kernel's page rounding of a memory
+    /// limit, and the shares/weight conversion, are not.
+    #[test]
+    fn an_update_that_did_not_apply_what_it_named_is_caught() {
+        use limitcheck_cgroup::{Limit, Max};
+        let cpu = |q, p| Limit::CpuMax {
+            quota_us: Max::Value(q),
+            period_us: p,
+        };
+        let after = vec![
+            cpu(100_000, 100_000),
+            Limit::CpuShares(1024),
+            Limit::MemoryMax(Max::Value(99_999_744)),
+            Limit::PidsMax(Max::Value(20)),
+        ];
+        assert_eq!(
+            unapplied(&[cpu(50_000, 100_000)], &after),
+            ["cpu quota 50000/100000 µs (0.50 CPUs) asked, cpu quota 100000/100000 µs (1.00 CPUs) read back"]
+        );
+        assert!(unapplied(
+            &[
+                cpu(100_000, 100_000),
+                Limit::MemoryMax(Max::Value(100_000_000)),
+                Limit::CpuShares(512),
+                Limit::PidsMax(Max::Value(20)),
+                Limit::CpuBurst(1000),
+            ],
+            &after
+        )
+        .is_empty());
+        assert_eq!(
+            unapplied(&[Limit::PidsMax(Max::Unlimited)], &after),
+            ["pids max asked, pids 20 read back"]
+        );
     }
 
     /// An update of the memory limit that also reset the CPU period and cleared the burst (as

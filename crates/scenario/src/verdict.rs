@@ -924,6 +924,7 @@ mod tests {
             expected: "ok".into(),
             outcome: Some("ok".into()),
             changed: Vec::new(),
+            not_applied: Vec::new(),
             verdict: Verdict::Pass,
         };
         let judge_with = |done: Option<f64>| {
