@@ -176,9 +176,19 @@ fn a_runtime_that_cannot_run_here_skips_every_scenario_in_its_words() {
     let planted = script(
         t.path(),
         "planted-unusable-runtime",
-        "#!/bin/sh\n# A test double: a runtime that cannot create a container on this host.\n\
-         case \" $* \" in *\" create \"*) echo 'planted: containers cannot run here' >&2; exit 1;; esac\nexit 0\n",
+        "#!/bin/sh\n# A test double: a runtime that cannot create a container on this host, and\n\
+         # leaves its state behind when it fails, and cannot delete it (as youki 0.7 without v1).\n\
+         root=; prev=; for a; do [ \"$prev\" = --root ] && root=$a; prev=$a; done\n\
+         case \" $* \" in\n\
+         *\" create \"*) mkdir -p \"$root/$a\"; echo '{}' > \"$root/$a/state.json\";\n\
+           echo 'planted: containers cannot run here' >&2; exit 1;;\n\
+         *\" delete \"*) echo 'planted: cannot delete' >&2; exit 1;;\n\
+         esac\nexit 0\n",
     );
+    // What a runtime left of a dead run's failed create goes once the next run starts.
+    let orphan = Path::new("/run/limitcheck/oci/planted-gone/lcr-19700101T000000-1-probe");
+    std::fs::create_dir_all(orphan).unwrap();
+    std::fs::write(orphan.join("state.json"), "{}").unwrap();
     let out = t.path().join("out");
     let a = marked_scenario(t.path(), "a", "lc-unusable-a", 2);
     let b = marked_scenario(t.path(), "b", "lc-unusable-b", 2);

@@ -177,8 +177,10 @@ impl OciRuntime {
         let complaint = std::fs::read(&log).unwrap_or_default();
         let _ = std::fs::remove_file(&log);
         if !status.success() {
-            // Whatever it left (state, a cgroup) goes now.
-            let _ = self.call("delete", &["--force", id], None);
+            // Whatever it left (state, a cgroup) goes now: its own delete first, then what
+            // that left (youki 0.7 leaves the state of a failed create, and cannot delete it).
+            let _ = self.remove(id);
+            let _ = std::fs::remove_dir_all(self.root.join(id));
             return Err(RuntimeError::External {
                 runtime: self.name(),
                 op: "create",

@@ -244,10 +244,21 @@ fn remove_where(
         }
     }
     let _ = std::fs::remove_dir(&bundles);
-    // Other runtimes' state roots, once they hold no container.
+    // Other runtimes' state roots, once they hold no container. A doomed run's entry still
+    // there is what a runtime left of a failed create (its bundle, and so its delete, went
+    // above): no process or cgroup of it is known, so the state goes as it is.
     let oci = root.join("oci");
     if let Ok(rd) = std::fs::read_dir(&oci) {
         for e in rd.flatten() {
+            for c in std::fs::read_dir(e.path()).into_iter().flatten().flatten() {
+                let id = c.file_name().to_string_lossy().into_owned();
+                if doomed(&id) && std::fs::remove_dir_all(c.path()).is_ok() {
+                    out.push(format!(
+                        "state {} (left by its runtime)",
+                        c.path().display()
+                    ));
+                }
+            }
             let _ = std::fs::remove_dir(e.path());
         }
     }
