@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # youki beside lcrun and runc: builds youki from crates.io (`cargo install youki`, which needs
 # libseccomp-dev and pkg-config, installed here with apt-get if missing; about 10 minutes on
-# 2 cores) into target/youki, then runs the seed scenarios and the runtime-update ones on
+# 2 cores) into target/youki (its build dir removed after), then runs the seed scenarios and the runtime-update ones on
 # lcrun's library, runc and youki as a runtime matrix: <report dir>/matrix.html, .md, .json,
 # each runtime's full report in its subdirectory, and the compare table of each against lcrun.
 #
@@ -27,6 +27,7 @@ if [ ! -x "$root/bin/youki" ]; then
   cargo install youki --locked --root "$root" --target-dir target/youki-build \
     --features v1,v2,seccomp \
     ${YOUKI_VERSION:+--version "$YOUKI_VERSION"}
+  rm -rf target/youki-build # about 1 GB of build output once youki is installed
 fi
 "$root/bin/youki" --version
 cargo build --release --locked -p limitcheck

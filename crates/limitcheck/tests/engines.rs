@@ -224,42 +224,50 @@ fn dead_workload_and_killed_run(d: &Dockerd) {
         "{reason}"
     );
 
-    let marker = format!("lc-docker-killed-{}", std::process::id());
+    let mut cmd = Command::new(BIN);
+    cmd.env("DOCKER_HOST", &d.host);
+    a_killed_run_leaves_nothing(cmd, "docker", Duration::from_secs(30), || d.containers());
+}
+
+/// Runs a marked scenario with `--engine ENGINE`, kills the run (SIGKILL) once the container's
+/// process is up, and waits up to `within` for the guardian to leave no process, no container
+/// the engine lists, and nothing of ours.
+fn a_killed_run_leaves_nothing(
+    mut cmd: Command,
+    engine: &str,
+    within: Duration,
+    containers: impl Fn() -> Vec<String>,
+) {
+    let t = tempfile::tempdir().unwrap();
+    let marker = format!(
+        "lc-{}-killed-{}",
+        engine.replace(':', "-"),
+        std::process::id()
+    );
     let file = marked_scenario(t.path(), "killed", &marker, 30);
-    let mut child = Command::new(BIN)
-        .env("DOCKER_HOST", &d.host)
-        .args(["run", "--engine", "docker", "--report-dir"])
+    let mut child = cmd
+        .args(["run", "--engine", engine, "--report-dir"])
         .arg(t.path().join("killed-out"))
         .arg(&file)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("the container's process", Duration::from_secs(30), || {
+    wait_for("the container's process", Duration::from_secs(60), || {
         !processes_with(&marker).is_empty()
     });
     child.kill().unwrap();
     child.wait().unwrap();
-    let gone = wait_until(Duration::from_secs(20), || {
-        processes_with(&marker).is_empty() && d.containers().is_empty()
+    let gone = wait_until(within, || {
+        processes_with(&marker).is_empty() && containers().is_empty() && leftovers().is_empty()
     });
     assert!(
         gone,
-        "20 s after the kill: processes {:?}, the daemon's containers {:?}, left {:?}; {}",
+        "{within:?} after the kill: processes {:?}, {engine}'s containers {:?}, left {:?}",
         processes_with(&marker),
-        d.containers(),
-        leftovers(),
-        String::from_utf8_lossy(
-            &Command::new("docker")
-                .args(["-H", &d.host, "ps", "-a"])
-                .output()
-                .unwrap()
-                .stdout
-        )
+        containers(),
+        leftovers()
     );
-    wait_for("the bundles", Duration::from_secs(10), || {
-        leftovers().is_empty()
-    });
 }
 
 /// A rootful podman of the test's own: its storage (vfs) and run root in a temp dir, named by
@@ -370,32 +378,9 @@ fn podman_runs_the_seed_scenarios_and_a_killed_run_leaves_nothing() {
     assert!(p.containers().is_empty(), "{:?}", p.containers());
     assert_clean();
 
-    let marker = format!("lc-podman-killed-{}", std::process::id());
-    let file = marked_scenario(t.path(), "killed", &marker, 30);
-    let mut child = p
-        .command()
-        .args(["run", "--engine", "podman:runc", "--report-dir"])
-        .arg(t.path().join("killed-out"))
-        .arg(&file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for("the container's process", Duration::from_secs(60), || {
-        !processes_with(&marker).is_empty()
+    a_killed_run_leaves_nothing(p.command(), "podman:runc", Duration::from_secs(30), || {
+        p.containers()
     });
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let gone = wait_until(Duration::from_secs(30), || {
-        processes_with(&marker).is_empty() && p.containers().is_empty() && leftovers().is_empty()
-    });
-    assert!(
-        gone,
-        "30 s after the kill: processes {:?}, podman's containers {:?}, left {:?}",
-        processes_with(&marker),
-        p.containers(),
-        leftovers()
-    );
 }
 
 /// Several runtimes in one run give the runtime matrix: lcrun's library first (the baseline),

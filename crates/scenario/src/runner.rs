@@ -405,7 +405,7 @@ fn run_inner<'l>(
                 return Err(Stopped::Skip(format!(
                     "container {}: {} did not apply what it was given: {why}",
                     s.containers[i].name,
-                    runtime_name(o)
+                    o.lane
                 )));
             }
         }
@@ -937,15 +937,6 @@ fn create_external(
         .create(id, bundle.dir(), spec, limits, stdio)
         .map_err(|e| Stopped::Error(e.to_string()))?;
     Ok(Handle::Cli(c))
-}
-
-/// The runtime or engine the containers run with, for messages.
-fn runtime_name(o: &RunOptions) -> String {
-    match (&o.engine, &o.runtime) {
-        (Some(e), _) => e.kind.clone(),
-        (None, Some(r)) => r.name(),
-        (None, None) => "lcrun".into(),
-    }
 }
 
 /// Removes the state directories a scenario's containers had, once empty.
