@@ -143,6 +143,18 @@ pub struct VmArgs {
     /// scenarios (set sysctls, start a background load); the run stops if it fails.
     #[arg(long, value_name = "FILE")]
     pub guest_setup: Option<std::path::PathBuf>,
+    /// Write KTAP version 1 to stdout (progress goes to stderr), as `run --ktap` does, with a
+    /// first test per kernel, `kernel_health` (not ok on a panic, a WARN, BUG, Oops or taint;
+    /// `# TIMEOUT` on a hang); exit as kselftest reads it: 0 pass, 1 a fail or an error, 4
+    /// nothing passed.
+    #[arg(long)]
+    pub ktap: bool,
+    /// Exit for `git bisect run`: 0 good (every verdict passed), 1 bad (a limit was not
+    /// enforced, or the kernel panicked, warned or tainted while scenarios ran), 125 skip (it
+    /// did not boot, hung, erred or stayed inconclusive: this kernel cannot be judged). Takes
+    /// one --kernel. See the README's bisect example.
+    #[arg(long)]
+    pub bisect: bool,
 }
 
 /// Flags of `limitcheck kernel`.
@@ -208,6 +220,14 @@ pub struct RunArgs {
     /// per expectation, a column per runtime, and the compare table of each against lcrun.
     #[arg(long, value_name = "docker|podman|podman:RUNTIME")]
     pub engine: Vec<String>,
+    /// Write KTAP version 1 to stdout, for kernel CI (kselftest's runner, KernelCI, LKFT): a
+    /// test per scenario as it finishes, a subtest per step and expectation with its measured
+    /// value on a diagnostic line, skips as `# SKIP`, inconclusive verdicts as `# SKIP
+    /// inconclusive: …`, errors as `not ok … # ERROR`, then kselftest's `# Totals:` line. The
+    /// progress lines go to stderr. The exit status becomes kselftest's: 0 pass (skips
+    /// allowed), 1 a fail or an error, 4 nothing passed (all skipped or inconclusive).
+    #[arg(long)]
+    pub ktap: bool,
 }
 
 /// Flags of the hidden `limitcheck guard`.
@@ -232,6 +252,10 @@ pub struct GuardArgs {
 pub struct ReportArgs {
     /// The run directory (with summary.json).
     pub run_dir: std::path::PathBuf,
+    /// Print the run as KTAP version 1 instead (what `run --ktap` streams), and exit as
+    /// kselftest reads it: 0 pass, 1 a fail or an error, 4 nothing passed.
+    #[arg(long)]
+    pub ktap: bool,
 }
 
 /// Flags of `limitcheck compare`.

@@ -298,6 +298,28 @@ impl ExpectResult {
             && !matches!(self.metric.as_str(), "memory.oom_kills" | "memory.failcnt")
     }
 
+    /// The metric's unit, as machine formats name it (KCIDB's `number.unit`, LAVA's
+    /// `--units`): `CPUs`, `bytes`, `tasks`, `ratio` (throttled periods), `s/s` (throttled
+    /// seconds per second), `events` (OOM kills, failcnt, respawns, refused forks), `ops/s`.
+    pub fn unit(&self) -> &'static str {
+        let m = self.metric.as_str();
+        if self.is_bytes() {
+            "bytes"
+        } else if m == "cpu.throttled" {
+            "ratio"
+        } else if m == "cpu.throttled_time" {
+            "s/s"
+        } else if m.starts_with("cpu.") {
+            "CPUs"
+        } else if m.starts_with("pids.") {
+            "tasks"
+        } else if m == "workload.ops_per_s" {
+            "ops/s"
+        } else {
+            "events"
+        }
+    }
+
     /// A value in the metric's unit, for people: `256.0 MiB`, `0.500`.
     pub fn show(&self, v: f64) -> String {
         if self.is_bytes() {

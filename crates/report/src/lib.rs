@@ -11,10 +11,12 @@
 
 #![deny(missing_docs)]
 
+pub mod cases;
 pub mod charts;
 pub mod compare;
 pub mod html;
 pub mod junit;
+pub mod ktap;
 pub mod markdown;
 pub mod matrix;
 pub mod model;

@@ -78,6 +78,30 @@ pub struct Matrix {
     comparisons: Vec<(String, Comparison)>,
 }
 
+/// The columns of the matrix in `dir` (its matrix.json): each one's label and run directory;
+/// none when `dir` holds no matrix.
+pub fn columns(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, crate::ReportError> {
+    let f = dir.join("matrix.json");
+    if !f.exists() {
+        return Ok(Vec::new());
+    }
+    let bad = |reason: String| crate::ReportError::Read {
+        path: f.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&f).map_err(|e| bad(e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    v["columns"]
+        .as_array()
+        .ok_or_else(|| bad("no columns".into()))?
+        .iter()
+        .map(|c| match (c["label"].as_str(), c["dir"].as_str()) {
+            (Some(l), Some(d)) => Ok((l.to_string(), dir.join(d))),
+            _ => Err(bad(format!("a column without a label and a dir: {c}"))),
+        })
+        .collect()
+}
+
 /// Builds the matrix from each column's run and its summary (None: the run gave none).
 pub fn build(axis: &str, runs: &[(ColumnRun, Option<Summary>)], base_dir: &Path) -> Matrix {
     let columns = runs

@@ -333,3 +333,143 @@ fn an_interrupted_run_is_shown_as_interrupted() {
     assert!(!html::render(&s, None, &[]).contains("INTERRUPTED"));
     assert!(!junit::render(&s).contains("the run finished"));
 }
+
+/// KTAP of each recorded run: its snapshot; the strict parser (written from ktap.rst) accepts
+/// it; a test per scenario, in order, with a subtest per case; results, directives and the
+/// totals line as the verdicts say; the exit status kselftest reads.
+#[test]
+fn ktap_matches_its_snapshots_and_the_strict_parser_accepts_it() {
+    use limitcheck_record::Verdict;
+    use limitcheck_report::{cases, ktap};
+    for (name, want_code) in [("pass", 0), ("fail", 1), ("inconclusive", 4)] {
+        let s = load(&fixture(name)).unwrap();
+        let (text, code) = ktap::render(&s);
+        snapshot(name, "ktap", &text);
+        assert_eq!(code, want_code, "{name}: exit status");
+        let doc = limitcheck_testkit::ktap::parse(&text)
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+        assert_eq!(doc.tests.len(), s.scenarios.len(), "{name}");
+        let mut totals = [0usize; 6];
+        for (t, sc) in doc.tests.iter().zip(&s.scenarios) {
+            assert_eq!(t.name, sc.name);
+            let (ok, directive) = match sc.verdict {
+                Verdict::Pass => (true, None),
+                Verdict::Fail => (false, None),
+                Verdict::Skip | Verdict::Inconclusive => (true, Some("SKIP")),
+                Verdict::Error => (false, Some("ERROR")),
+            };
+            assert_eq!(
+                (t.ok, t.directive.as_deref()),
+                (ok, directive),
+                "{}",
+                sc.name
+            );
+            if sc.verdict == Verdict::Inconclusive {
+                assert!(t.data.starts_with("inconclusive: "), "{}", t.data);
+            }
+            let cs = cases::of(sc);
+            assert_eq!(t.subtests.len(), cs.len(), "{}", sc.name);
+            for (sub, c) in t.subtests.iter().zip(&cs) {
+                assert_eq!(sub.name, c.id);
+                assert_eq!(sub.failed(), c.verdict == Verdict::Fail, "{}", c.id);
+                // The measured value is on the diagnostic line before the result.
+                if let Some(m) = c.measured {
+                    let e = sc
+                        .expectations
+                        .iter()
+                        .find(|e| e.measured == Some(m))
+                        .unwrap();
+                    assert!(
+                        sub.diagnostics.iter().any(|d| d.contains(&e.show(m))),
+                        "{}: {:?}",
+                        c.id,
+                        sub.diagnostics
+                    );
+                }
+            }
+            let slot = match (t.ok, t.directive.as_deref()) {
+                (true, None) => 0,
+                (false, None) => 1,
+                (_, Some("SKIP")) => 4,
+                _ => 5,
+            };
+            totals[slot] += 1;
+        }
+        assert_eq!(doc.totals, Some(totals), "{name}");
+    }
+}
+
+/// The kernel's own KTAP parser (tools/testing/kunit/kunit_parser.py from Debian's
+/// linux-source) reads limitcheck's KTAP without an error, with the statuses and leaf counts
+/// limitcheck meant.
+#[test]
+fn the_kernels_kunit_parser_reads_limitchecks_ktap() {
+    use limitcheck_record::Verdict;
+    use limitcheck_report::{cases, ktap};
+    let test = "the_kernels_kunit_parser_reads_limitchecks_ktap";
+    let Some(linux) = limitcheck_testkit::kernel_tools(test) else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    for name in ["pass", "fail", "inconclusive"] {
+        let s = load(&fixture(name)).unwrap();
+        let (text, _) = ktap::render(&s);
+        let file = t.path().join(format!("{name}.ktap"));
+        std::fs::write(&file, &text).unwrap();
+        let json = t.path().join(format!("{name}.json"));
+        let o = std::process::Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kunit/parse.py"))
+            .arg(linux.join("tools/testing/kunit"))
+            .arg(&file)
+            .arg(&json)
+            .output()
+            .expect("run python3");
+        let said = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{name}: {said}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let got: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(
+            got["errors"], 0,
+            "{name}: kunit_parser found errors: {said}"
+        );
+        let leaves: Vec<Verdict> = s
+            .scenarios
+            .iter()
+            .flat_map(|sc| {
+                let cs = cases::of(sc);
+                if cs.is_empty() {
+                    vec![sc.verdict]
+                } else {
+                    cs.iter().map(|c| c.verdict).collect()
+                }
+            })
+            .collect();
+        let n = |f: &dyn Fn(&Verdict) -> bool| leaves.iter().filter(|v| f(v)).count();
+        assert_eq!(got["passed"], n(&|v| *v == Verdict::Pass), "{name}: {said}");
+        assert_eq!(
+            got["failed"],
+            n(&|v| matches!(v, Verdict::Fail | Verdict::Error)),
+            "{name}: {said}"
+        );
+        assert_eq!(
+            got["skipped"],
+            n(&|v| matches!(v, Verdict::Skip | Verdict::Inconclusive)),
+            "{name}: {said}"
+        );
+        let tops = got["tree"]["subtests"].as_array().unwrap();
+        assert_eq!(tops.len(), s.scenarios.len());
+        for (t, sc) in tops.iter().zip(&s.scenarios) {
+            assert_eq!(t["name"], sc.name.as_str());
+            let want = match sc.verdict {
+                Verdict::Pass => "SUCCESS",
+                Verdict::Fail | Verdict::Error => "FAILURE",
+                Verdict::Skip | Verdict::Inconclusive => "SKIPPED",
+            };
+            assert_eq!(t["status"], want, "{}: {said}", sc.name);
+        }
+    }
+}

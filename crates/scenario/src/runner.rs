@@ -404,8 +404,7 @@ fn run_inner<'l>(
             if let Some(why) = not_applied(&s.containers[i].limits, &cg) {
                 return Err(Stopped::Skip(format!(
                     "container {}: {} did not apply what it was given: {why}",
-                    s.containers[i].name,
-                    o.lane
+                    s.containers[i].name, o.lane
                 )));
             }
         }

@@ -6,6 +6,8 @@
 
 #![deny(missing_docs)]
 
+pub mod ktap;
+
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -112,4 +114,85 @@ impl Drop for BusyLoops {
             let _ = c.wait();
         }
     }
+}
+
+/// What the kernel's own test tooling tests limitcheck's KTAP and kselftest target with, taken
+/// from Debian's `linux-source-*` package (scripts/deb-packages.txt): `tools/testing/kunit`
+/// (kunit_parser.py), `tools/testing/selftests` (Makefile, lib.mk, kselftest/runner.sh,
+/// run_kselftest.sh) and `scripts/subarch.include` its Makefile reads. Unpacked once from the
+/// tarball into target/kernel-tools/ (about 15 s; into a temp dir renamed into place, so tests
+/// at once share one); returns the `linux-source-X.Y` directory. Without the package, prints
+/// why and returns `None`.
+pub fn kernel_tools(test: &str) -> Option<std::path::PathBuf> {
+    let mut tarballs: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/src")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("linux-source-") && n.ends_with(".tar.xz"))
+        })
+        .collect();
+    tarballs.sort();
+    let Some(tarball) = tarballs.pop() else {
+        skip(
+            test,
+            "no /usr/src/linux-source-*.tar.xz: install Debian's linux-source-6.1 (the kernel's \
+             kunit_parser.py and kselftest runner come from it)",
+        );
+        return None;
+    };
+    let name = tarball
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".tar.xz"))
+        .expect("a linux-source-*.tar.xz name")
+        .to_string();
+    let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/kernel-tools");
+    let done = base.join(&name);
+    if done
+        .join("tools/testing/selftests/kselftest/runner.sh")
+        .exists()
+    {
+        return Some(done);
+    }
+    std::fs::create_dir_all(&base).expect("create target/kernel-tools");
+    let tmp = base.join(format!(".{name}.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = std::process::Command::new("tar")
+        .arg("-xJf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&tmp)
+        .arg("--wildcards")
+        .args([
+            format!("{name}/tools/testing/kunit/*"),
+            format!("{name}/tools/testing/selftests/kselftest/*"),
+            format!("{name}/tools/testing/selftests/Makefile"),
+            format!("{name}/tools/testing/selftests/lib.mk"),
+            format!("{name}/tools/testing/selftests/run_kselftest.sh"),
+            format!("{name}/tools/testing/selftests/kselftest*"),
+            format!("{name}/scripts/subarch.include"),
+        ])
+        .output()
+        .expect("run tar");
+    assert!(
+        out.status.success(),
+        "tar -xJf {}: {}",
+        tarball.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Another test may have finished first: either copy is whole.
+    if std::fs::rename(tmp.join(&name), &done).is_err() {
+        assert!(
+            done.exists(),
+            "cannot move the kernel's tools into {}",
+            done.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    Some(done)
 }

@@ -39,6 +39,7 @@ use crate::guest::{CgroupLayout, GuestConfig};
 use crate::initramfs::{Initramfs, GUEST_CONFIG, GUEST_EXE, GUEST_SCENARIOS, GUEST_SETUP};
 use crate::kernel::Kernel;
 use crate::qemu::{Accel, AccelChoice, Machine, Outcome};
+use limitcheck_report::ReportError;
 
 /// The guest kernel panicked.
 pub const EXIT_PANIC: u8 = 3;
@@ -114,7 +115,7 @@ pub struct VmOptions {
 }
 
 /// One kernel's run, also written as `vm.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct KernelRun {
     /// The kernel file.
     pub kernel: PathBuf,
@@ -530,6 +531,184 @@ fn tempfile_dir(run_dir: &Path) -> Result<PathBuf, VmError> {
 /// The exit status of runs on several kernels: the worst.
 pub fn exit_code(runs: &[KernelRun]) -> u8 {
     runs.iter().map(|r| r.exit_code).reduce(worst).unwrap_or(2)
+}
+
+/// A run directory as KTAP, whatever made it (`limitcheck report --ktap`): a VM run (its
+/// vm.json) as [`ktap`] gives it, a matrix (matrix.json) as lanes — of kernels when its
+/// columns are VM runs, else of runtimes —, or a plain run.
+pub fn ktap_dir(dir: &Path) -> Result<(String, u8), ReportError> {
+    let read_vm = |d: &Path| -> Result<Option<KernelRun>, ReportError> {
+        let f = d.join("vm.json");
+        if !f.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&f).map_err(|e| ReportError::Read {
+            path: f.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| ReportError::Read {
+                path: f.display().to_string(),
+                reason: e.to_string(),
+            })
+    };
+    let planned = |d: &Path| {
+        limitcheck_record::load_summary(d)
+            .map(|s| s.planned)
+            .unwrap_or_default()
+    };
+    // The kernel run's files sit where it ran; read them where they are now.
+    let here = |mut r: KernelRun, d: &Path| {
+        r.dir = d.to_path_buf();
+        r
+    };
+    if let Some(r) = read_vm(dir)? {
+        return Ok(ktap(&[here(r, dir)], &planned(dir)));
+    }
+    let columns = limitcheck_report::matrix::columns(dir)?;
+    if columns.is_empty() {
+        return Ok(limitcheck_report::ktap::render(&limitcheck_report::load(
+            dir,
+        )?));
+    }
+    let mut runs = Vec::new();
+    for (_, d) in &columns {
+        match read_vm(d)? {
+            Some(r) => runs.push(here(r, d)),
+            None => break,
+        }
+    }
+    if runs.len() == columns.len() {
+        let p = planned(&columns[0].1);
+        return Ok(ktap(&runs, &p));
+    }
+    let mut lanes = Vec::new();
+    for (label, d) in columns {
+        lanes.push((label, limitcheck_report::load(&d)?));
+    }
+    Ok(limitcheck_report::ktap::render_lanes(&lanes))
+}
+
+/// `git bisect run`'s skip status: this commit cannot be tested.
+pub const BISECT_SKIP: u8 = 125;
+
+/// The exit status for `git bisect run` (`limitcheck vm --bisect`), and why: 0 good (every
+/// verdict passed, or skipped); 1 bad (a limit was not enforced, or the kernel panicked,
+/// printed a WARN, BUG or Oops, or tainted while scenarios ran); 125 skip (this kernel cannot
+/// be judged: it did not boot or panicked before any scenario ran, the guest hung or could not
+/// run, a scenario erred, or stayed inconclusive). Never 2-124 or 126-127, which `git bisect
+/// run` would take as bad or abort on.
+pub fn bisect_code(r: &KernelRun) -> (u8, String) {
+    let ran = limitcheck_record::load_summary(&r.dir.join("summary.json"))
+        .map(|s| s.scenarios.len())
+        .unwrap_or(0);
+    match r.exit_code {
+        0 => (0, "good: every verdict passed".into()),
+        1 => (1, "bad: a limit was not enforced (a verdict failed)".into()),
+        EXIT_KERNEL_PROBLEM => (
+            1,
+            "bad: the kernel printed a WARN, BUG or Oops, or tainted".into(),
+        ),
+        EXIT_PANIC if ran > 0 => (1, format!("bad: {}", r.outcome)),
+        EXIT_PANIC => (
+            BISECT_SKIP,
+            format!("skip: {} before any scenario ran", r.outcome),
+        ),
+        EXIT_HUNG => (BISECT_SKIP, format!("skip: {}", r.outcome)),
+        suite_code if suite_code == limitcheck_scenario::suite::EXIT_INCONCLUSIVE => (
+            BISECT_SKIP,
+            "skip: a scenario stayed inconclusive (the host's own load took what was missing)"
+                .into(),
+        ),
+        _ => (
+            BISECT_SKIP,
+            format!(
+                "skip: the run could not judge this kernel: {}",
+                r.error.as_deref().unwrap_or(&r.outcome)
+            ),
+        ),
+    }
+}
+
+/// The runs as KTAP (`limitcheck vm --ktap`), with kselftest's exit status: per kernel, a
+/// first test `kernel_health` (the guest booted, ran and ended without a panic, a hang, a
+/// WARN, BUG, Oops or taint: `not ok` on a panic or a kernel problem, `# TIMEOUT` on a hang,
+/// `# ERROR` when the guest could not run), then its scenarios; the scenario a hung guest was
+/// in is `# TIMEOUT`, and those a dead guest never ran are `# ERROR` (a panic, a failed qemu)
+/// or SKIP (a hang), each saying why. Several kernels: a test per kernel, named by its version.
+/// `planned` are the scenarios' names, for a kernel whose guest sent back nothing.
+pub fn ktap(runs: &[KernelRun], planned: &[String]) -> (String, u8) {
+    use limitcheck_record::Verdict;
+    use limitcheck_report::ktap::{Live, Missing};
+    let (mut live, mut out) = Live::new(runs.len(), planned.len() + 1);
+    for r in runs {
+        let s = limitcheck_report::load(&r.dir).unwrap_or_else(|_| limitcheck_record::Summary {
+            schema: limitcheck_record::SCHEMA,
+            run_id: String::new(),
+            host: limitcheck_record::HostInfo {
+                kernel: r.version.clone(),
+                cgroup_mode: r.cgroup.clone(),
+                cpus: 0,
+                memory_bytes: 0,
+                limitcheck_version: String::new(),
+                runtime: None,
+            },
+            scenarios: Vec::new(),
+            planned: planned.to_vec(),
+            complete: false,
+            vm: None,
+            running: None,
+        });
+        let count = s.planned.len().max(s.scenarios.len()).max(planned.len());
+        out.push_str(&live.begin_lane(count + 1));
+        let boot = format!(
+            "kernel {} ({}, {}, cgroup {}): {}",
+            r.version, r.label, r.accel, r.cgroup, r.outcome
+        );
+        out.push_str(&live.diagnostic(&boot));
+        let problems: Vec<&str> = r
+            .kernel_problems
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .take(3)
+            .collect();
+        let guest_failed = r.error.is_some()
+            || !r.files_damaged.is_empty()
+            || !r.outcome.starts_with("the guest finished");
+        let missing = match r.exit_code {
+            EXIT_PANIC => {
+                out.push_str(&live.extra("kernel_health", Verdict::Fail, &r.outcome));
+                Missing::Error(r.outcome.clone())
+            }
+            EXIT_HUNG => {
+                out.push_str(&live.extra_timeout("kernel_health", &r.outcome));
+                Missing::Timeout(r.outcome.clone())
+            }
+            _ if guest_failed => {
+                let why = r.error.clone().unwrap_or_else(|| r.outcome.clone());
+                out.push_str(&live.extra("kernel_health", Verdict::Error, &why));
+                Missing::Error(why)
+            }
+            EXIT_KERNEL_PROBLEM => {
+                let why = if problems.is_empty() {
+                    "the kernel tainted during a scenario (its kernel.health failed)".to_string()
+                } else {
+                    problems.join(" | ")
+                };
+                out.push_str(&live.extra("kernel_health", Verdict::Fail, &why));
+                Missing::NotRun
+            }
+            _ => {
+                out.push_str(&live.extra("kernel_health", Verdict::Pass, ""));
+                Missing::NotRun
+            }
+        };
+        out.push_str(&live.end_lane(&r.version, &s, &missing));
+    }
+    let (totals, code) = live.finish();
+    out.push_str(&totals);
+    (out, code)
 }
 
 #[cfg(test)]

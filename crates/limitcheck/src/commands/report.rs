@@ -9,6 +9,11 @@ use crate::cli::{CompareArgs, ReportArgs, EXIT_FAILED, EXIT_OK};
 
 /// Renders a run's reports again.
 pub fn report(a: &ReportArgs) -> anyhow::Result<ExitCode> {
+    if a.ktap {
+        let (text, code) = limitcheck_vm::ktap_dir(&a.run_dir)?;
+        print!("{text}");
+        return Ok(ExitCode::from(code));
+    }
     for f in render(&a.run_dir)? {
         println!("wrote {}", f.display());
     }

@@ -110,7 +110,21 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
     // place on stderr; in CI logs only the plain lines appear.
     use std::io::IsTerminal;
     let tty = std::io::stderr().is_terminal();
-    let mut out = std::io::stdout();
+    // With --ktap stdout is the KTAP stream, and what people read goes to stderr.
+    let mut out: Box<dyn Write> = if a.ktap {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let (mut ktap, header) = limitcheck_report::ktap::Live::new(lanes.len(), files.len());
+    let ktap_out = |text: &str| {
+        if a.ktap && !text.is_empty() {
+            let mut o = std::io::stdout().lock();
+            let _ = o.write_all(text.as_bytes());
+            let _ = o.flush();
+        }
+    };
+    ktap_out(&header);
     let mut live_fn = |line: &str| {
         let _ = write!(std::io::stderr(), "\r\x1b[2K{line}");
     };
@@ -128,6 +142,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "== {} ({}/{})", lane.label, i + 1, lanes.len())?;
         }
         let live: Option<&mut dyn FnMut(&str)> = if tty { Some(&mut live_fn) } else { None };
+        ktap_out(&ktap.begin_lane(files.len()));
         let summary = suite::run_all(
             &files,
             &opts,
@@ -139,8 +154,13 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
                 let _ = writeln!(out, "{line}");
             },
             live,
-            &mut |_| {},
+            &mut |so_far| ktap_out(&ktap.results(so_far)),
         )?;
+        ktap_out(&ktap.end_lane(
+            &lane.label,
+            &summary,
+            &limitcheck_report::ktap::Missing::NotRun,
+        ));
         limitcheck_report::render(&dir)?;
         let code = suite::exit_code(&summary.scenarios);
         columns.push(limitcheck_report::matrix::ColumnRun {
@@ -155,7 +175,13 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
             break;
         }
     }
-    let code = suite::exit_code(&results);
+    let (totals, ktap_code) = ktap.finish();
+    ktap_out(&totals);
+    let code = if a.ktap {
+        ktap_code
+    } else {
+        suite::exit_code(&results)
+    };
     if matrix {
         limitcheck_report::matrix::write(&run_dir, "runtime", &columns)?;
         writeln!(out)?;

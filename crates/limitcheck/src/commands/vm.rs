@@ -27,11 +27,47 @@ fn resolve_kernel(spec: &str) -> anyhow::Result<Kernel> {
     Ok(Kernel::open(&path)?)
 }
 
-/// Runs the scenarios in a VM per kernel.
+/// `git bisect run` aborts the bisection on a status above 127: what an interrupted
+/// `--bisect` run exits with (neither good nor bad was learnt, and the user wanted to stop).
+const BISECT_ABORT: u8 = 255;
+
+/// Runs the scenarios in a VM per kernel. With --bisect an error is a skip for `git bisect
+/// run` (125: a kernel that does not exist because its build failed cannot be judged, and
+/// exit 2 would mark it bad), and an interrupted run aborts the bisection.
 pub fn run(a: &VmArgs) -> anyhow::Result<ExitCode> {
+    match run_vm(a) {
+        Err(e) if a.bisect => {
+            let interrupted = super::run::install_stop_handler().load(Ordering::Relaxed);
+            eprintln!("limitcheck: error: {e:#}");
+            let code = if interrupted {
+                BISECT_ABORT
+            } else {
+                limitcheck_vm::BISECT_SKIP
+            };
+            eprintln!(
+                "bisect: {} (exit {code})",
+                if interrupted {
+                    "interrupted: the bisection is aborted"
+                } else {
+                    "skip: this kernel could not be judged"
+                }
+            );
+            Ok(ExitCode::from(code))
+        }
+        r => r,
+    }
+}
+
+fn run_vm(a: &VmArgs) -> anyhow::Result<ExitCode> {
     let Some(files) = super::run::checked_files(&a.paths)? else {
         return Ok(ExitCode::from(EXIT_ERROR));
     };
+    if a.bisect && a.kernel.len() != 1 {
+        bail!(
+            "--bisect judges one kernel (the one git bisect built), and {} --kernel were given",
+            a.kernel.len()
+        );
+    }
     let kernels = a
         .kernel
         .iter()
@@ -104,11 +140,37 @@ pub fn run(a: &VmArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let mut out = std::io::stdout();
+    // With --ktap stdout is the KTAP stream, and what people read goes to stderr.
+    let mut out: Box<dyn Write> = if a.ktap {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
     let runs = limitcheck_vm::run(&o, &mut |l| {
         let _ = writeln!(out, "{l}");
     })?;
-    let code = limitcheck_vm::exit_code(&runs);
+    let mut code = limitcheck_vm::exit_code(&runs);
+    if a.ktap {
+        let planned: Vec<String> = o
+            .scenarios
+            .iter()
+            .map(|f| {
+                limitcheck_scenario::model::load(f).map_or_else(
+                    |_| {
+                        f.file_stem()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .into_owned()
+                    },
+                    |s| s.name,
+                )
+            })
+            .collect();
+        let (text, ktap_code) = limitcheck_vm::ktap(&runs, &planned);
+        print!("{text}");
+        std::io::stdout().flush()?;
+        code = ktap_code;
+    }
     for r in &runs {
         writeln!(
             out,
@@ -122,6 +184,13 @@ pub fn run(a: &VmArgs) -> anyhow::Result<ExitCode> {
     }
     if runs.len() > 1 {
         writeln!(out, "matrix: {}/matrix.html", run_dir.display())?;
+    }
+    if a.bisect {
+        if let Some(r) = runs.first() {
+            let (c, why) = limitcheck_vm::bisect_code(r);
+            writeln!(out, "bisect: {} is {why} (exit {c})", r.version)?;
+            code = c;
+        }
     }
     if o.stop.load(Ordering::Relaxed) {
         bail!(
