@@ -254,8 +254,22 @@ pub struct ReportArgs {
     pub run_dir: std::path::PathBuf,
     /// Print the run as KTAP version 1 instead (what `run --ktap` streams), and exit as
     /// kselftest reads it: 0 pass, 1 a fail or an error, 4 nothing passed.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "kcidb")]
     pub ktap: bool,
+    /// Print the run as KCIDB I/O schema v5 JSON instead, for `kcidb-submit`: a test per
+    /// scenario (path `limitcheck.<scenario>`) and per step and expectation
+    /// (`limitcheck.cpu_halving.cpu_usage_2s_6s`), with the measured value as `number`;
+    /// statuses PASS, FAIL, ERROR (could not run or judge), DONE (inconclusive: measured, not
+    /// judged), SKIP, MISS (planned, not run).
+    #[arg(long)]
+    pub kcidb: bool,
+    /// With --kcidb: the submitting CI system's name (KCIDB's `origin`).
+    #[arg(long, default_value = "limitcheck", requires = "kcidb")]
+    pub origin: String,
+    /// With --kcidb: the build the tests ran on, as your CI system named it in KCIDB
+    /// (`ORIGIN:ID`). Without it, a checkout and a build of the kernel that ran are written too.
+    #[arg(long, value_name = "ORIGIN:ID", requires = "kcidb")]
+    pub build_id: Option<String>,
 }
 
 /// Flags of `limitcheck compare`.

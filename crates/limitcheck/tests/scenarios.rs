@@ -20,13 +20,15 @@ fn shipped_scenarios_pass_on_this_host() {
     }
     let _serial = serial();
     let out_dir = tempfile::tempdir().unwrap();
+    // As kernel CI runs it: KTAP on stdout, the progress on stderr.
     let out = run(&[
         "run",
+        "--ktap",
         "--report-dir",
         out_dir.path().to_str().unwrap(),
         scenarios_dir().to_str().unwrap(),
     ]);
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stderr);
     let s = summary(out_dir.path());
     let scenarios = s["scenarios"].as_array().unwrap();
     assert!(scenarios.len() >= 12, "{}", scenarios.len());
@@ -42,12 +44,11 @@ fn shipped_scenarios_pass_on_this_host() {
             "shipped_scenarios_pass_on_this_host: {inconclusive} inconclusive on a busy host"
         );
     }
-    assert_eq!(
-        out.status.code(),
-        Some(if inconclusive > 0 { 6 } else { 0 }),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // kselftest's status: 0 when something passed and nothing failed (an inconclusive
+    // scenario is a SKIP in KTAP; without --ktap the run exits 6 for it).
+    let ktap = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{ktap}");
+    assert_ktap_names_every_scenario(&ktap, scenarios, out_dir.path());
     for sc in scenarios {
         let v = sc["verdict"].as_str().unwrap();
         assert!(
@@ -89,22 +90,63 @@ fn shipped_scenarios_pass_on_this_host() {
     assert_clean();
 }
 
+/// The KTAP a run streamed: the strict parser accepts it; a test per scenario in order, `ok`,
+/// `not ok` and the directive as each verdict says (an inconclusive one `SKIP inconclusive:`);
+/// and it is what `limitcheck report --ktap` renders from the run directory afterwards.
+fn assert_ktap_names_every_scenario(ktap: &str, scenarios: &[serde_json::Value], dir: &Path) {
+    let doc = limitcheck_testkit::ktap::parse(ktap).unwrap_or_else(|e| panic!("{e}\n{ktap}"));
+    assert_eq!(doc.tests.len(), scenarios.len(), "{ktap}");
+    for (t, sc) in doc.tests.iter().zip(scenarios) {
+        assert_eq!(t.name, sc["name"].as_str().unwrap());
+        let want = match sc["verdict"].as_str().unwrap() {
+            "pass" => (true, None),
+            "fail" => (false, None),
+            "skip" => (true, Some("SKIP")),
+            "inconclusive" => (true, Some("SKIP")),
+            _ => (false, Some("ERROR")),
+        };
+        assert_eq!((t.ok, t.directive.as_deref()), want, "{}", t.name);
+        if sc["verdict"] == "inconclusive" {
+            assert!(t.data.starts_with("inconclusive: "), "{}", t.data);
+        }
+        if !sc["expectations"].as_array().unwrap().is_empty() {
+            assert!(!t.subtests.is_empty(), "{}: no subtests", t.name);
+        }
+    }
+    let again = run(&["report", "--ktap", dir.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        ktap,
+        "streamed and rendered differ"
+    );
+}
+
 /// `limitcheck run --retries 0` of `scenarios` into `out_dir` while `loops` unrelated busy loops
 /// (steady, or bursty) run on the host.
 fn run_beside_busy_loops(loops: usize, bursty: bool, out_dir: &Path, scenarios: &Path) -> Output {
+    run_beside_busy_loops_with(loops, bursty, out_dir, scenarios, &[])
+}
+
+fn run_beside_busy_loops_with(
+    loops: usize,
+    bursty: bool,
+    out_dir: &Path,
+    scenarios: &Path,
+    extra: &[&str],
+) -> Output {
     let _busy = if bursty {
         limitcheck_testkit::BusyLoops::bursty(loops)
     } else {
         limitcheck_testkit::BusyLoops::start(loops)
     };
-    run(&[
-        "run",
-        "--retries",
-        "0",
+    let mut args = vec!["run", "--retries", "0"];
+    args.extend_from_slice(extra);
+    args.extend([
         "--report-dir",
         out_dir.to_str().unwrap(),
         scenarios.to_str().unwrap(),
-    ])
+    ]);
+    run(&args)
 }
 
 fn must_fail_dir() -> PathBuf {
@@ -125,12 +167,23 @@ fn scenarios_that_must_fail_fail_with_exit_1_on_an_idle_or_busy_host() {
     let dir = tempfile::tempdir().unwrap();
     for loops in [0, 1, 2] {
         let out_dir = dir.path().join(format!("out-{loops}"));
-        let out = run_beside_busy_loops(loops, false, &out_dir, &must_fail_dir());
-        let text = String::from_utf8_lossy(&out.stdout);
+        // With one loop, as kernel CI runs it: KTAP, and kselftest's status 1 (KSFT_FAIL).
+        let ktap = loops == 1;
+        let extra: &[&str] = if ktap { &["--ktap"] } else { &[] };
+        let out = run_beside_busy_loops_with(loops, false, &out_dir, &must_fail_dir(), extra);
+        let text = String::from_utf8_lossy(if ktap { &out.stderr } else { &out.stdout });
         assert_eq!(out.status.code(), Some(1), "{loops} busy loop(s): {text}");
         let s = summary(&out_dir);
         let scenarios = s["scenarios"].as_array().unwrap();
         assert_eq!(scenarios.len(), 3);
+        if ktap {
+            let k = String::from_utf8_lossy(&out.stdout);
+            assert_ktap_names_every_scenario(&k, scenarios, &out_dir);
+            assert!(
+                k.ends_with("# Totals: pass:0 fail:3 xfail:0 xpass:0 skip:0 error:0\n"),
+                "{k}"
+            );
+        }
         for sc in scenarios {
             assert_eq!(sc["verdict"], "fail", "{loops} busy loop(s): {sc}");
             let e = &sc["expectations"][0];
@@ -800,5 +853,72 @@ fn runs_at_once_never_touch_each_other() {
         String::from_utf8_lossy(&first.stderr)
     );
     assert!(processes_with(&marker).is_empty());
+    assert_clean();
+}
+
+/// kselftest's statuses from `run --ktap`: 4 (KSFT_SKIP) when nothing passed because every
+/// scenario skipped, with the reason as the SKIP's data; 1 when a scenario could not run
+/// (`not ok … # ERROR`: a workload that died), which without --ktap is 2.
+#[test]
+fn ktap_exit_statuses_are_kselftests() {
+    let test = "ktap_exit_statuses_are_kselftests";
+    if !root(test) {
+        return;
+    }
+    let _serial = serial();
+    let t = tempfile::tempdir().unwrap();
+    // A scenario for the other cgroup version than this host's: a skip, before anything runs.
+    let other = match limitcheck_cgroup::Layout::detect().unwrap().version() {
+        limitcheck_cgroup::Version::V2 => "v1",
+        _ => "v2",
+    };
+    let file = scenario_file(
+        t.path(),
+        "other-version.toml",
+        &format!("description = \"Only on {other}.\"\nduration = \"2s\"\nonly = \"{other}\"\n[[container]]\nname = \"hog\"\nworkload = {{ kind = \"cpu\" }}\n"),
+    );
+    let out = run(&[
+        "run",
+        "--ktap",
+        "--report-dir",
+        t.path().join("a").to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    let k = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{k}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = limitcheck_testkit::ktap::parse(&k).unwrap_or_else(|e| panic!("{e}\n{k}"));
+    assert_eq!(doc.tests.len(), 1);
+    assert_eq!(doc.tests[0].directive.as_deref(), Some("SKIP"), "{k}");
+    assert!(doc.tests[0].data.contains("cgroup"), "{k}");
+
+    let dies = scenario_file(
+        t.path(),
+        "dies.toml",
+        "duration = \"4s\"\n[[container]]\nname = \"dies\"\ncommand = [\"sh\", \"-c\", \"exit 3\"]\n",
+    );
+    let out = run(&[
+        "run",
+        "--ktap",
+        "--report-dir",
+        t.path().join("b").to_str().unwrap(),
+        file.to_str().unwrap(),
+        dies.to_str().unwrap(),
+    ]);
+    let k = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{k}");
+    let doc = limitcheck_testkit::ktap::parse(&k).unwrap_or_else(|e| panic!("{e}\n{k}"));
+    let d = &doc.tests[1];
+    assert_eq!(
+        (d.ok, d.directive.as_deref()),
+        (false, Some("ERROR")),
+        "{k}"
+    );
+    assert!(d.data.contains("exited with status 3"), "{k}");
+    assert_eq!(doc.totals, Some([0, 0, 0, 0, 1, 1]), "{k}");
     assert_clean();
 }

@@ -16,6 +16,7 @@ pub mod charts;
 pub mod compare;
 pub mod html;
 pub mod junit;
+pub mod kcidb;
 pub mod ktap;
 pub mod markdown;
 pub mod matrix;

@@ -473,3 +473,84 @@ fn the_kernels_kunit_parser_reads_limitchecks_ktap() {
         }
     }
 }
+
+/// KCIDB of each recorded run validates against kcidb-io's schema (v5.3, as kcidb-io checks
+/// it: Draft 7 with the format checker), standing alone (its checkout and build made up from
+/// the run) and with a CI system's --build-id; a test per scenario and per case, with the
+/// paths, statuses and numbers the verdicts give. A planted bad document is refused, so the
+/// validator is not a pass-through.
+#[test]
+fn kcidb_output_validates_against_kcidb_ios_schema() {
+    use limitcheck_record::Verdict;
+    use limitcheck_report::{cases, kcidb};
+    let schema = fixture("kcidb/schema-v5.3.json");
+    let validate = |doc: &serde_json::Value, file: &Path| {
+        std::fs::write(file, serde_json::to_string_pretty(doc).unwrap()).unwrap();
+        std::process::Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kcidb/validate.py"))
+            .arg(&schema)
+            .arg(file)
+            .output()
+            .expect("run python3 (with python3-jsonschema)")
+    };
+    let t = tempfile::tempdir().unwrap();
+    for name in ["pass", "fail", "inconclusive"] {
+        let s = load(&fixture(name)).unwrap();
+        for build_id in [None, Some("kernelci:build-1234".to_string())] {
+            let o = kcidb::Options {
+                origin: "my_ci".into(),
+                build_id: build_id.clone(),
+            };
+            let doc = kcidb::render(&s, &o);
+            let file = t.path().join(format!("{name}.json"));
+            let out = validate(&doc, &file);
+            assert!(
+                out.status.success(),
+                "{name} ({build_id:?}): {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(doc["builds"].is_array(), build_id.is_none());
+            let tests = doc["tests"].as_array().unwrap();
+            let want: usize = s.scenarios.iter().map(|sc| 1 + cases::of(sc).len()).sum();
+            assert_eq!(tests.len(), want, "{name}");
+            for sc in &s.scenarios {
+                let base = format!("limitcheck.{}", cases::slug(&sc.name));
+                let top = tests.iter().find(|t| t["path"] == base.as_str()).unwrap();
+                let status = match sc.verdict {
+                    Verdict::Pass => "PASS",
+                    Verdict::Fail => "FAIL",
+                    Verdict::Error => "ERROR",
+                    Verdict::Inconclusive => "DONE",
+                    Verdict::Skip => "SKIP",
+                };
+                assert_eq!(top["status"], status, "{base}");
+                for c in cases::of(sc) {
+                    let path = format!("{base}.{}", c.id);
+                    let t = tests.iter().find(|t| t["path"] == path.as_str()).unwrap();
+                    assert_eq!(t["build_id"], doc["tests"][0]["build_id"]);
+                    if let Some(m) = c.measured {
+                        assert_eq!(t["number"]["value"].as_f64(), Some(m), "{path}");
+                        if c.unit == "bytes" {
+                            assert_eq!(t["number"]["unit"], "B");
+                            assert_eq!(t["number"]["prefix"], "binary");
+                        }
+                    }
+                }
+            }
+            let ids: std::collections::HashSet<&str> =
+                tests.iter().map(|t| t["id"].as_str().unwrap()).collect();
+            assert_eq!(ids.len(), tests.len(), "ids are unique");
+        }
+    }
+    // The validator refuses what the schema forbids.
+    let mut bad = kcidb::render(&load(&fixture("pass")).unwrap(), &kcidb::Options::default());
+    bad["tests"][0]["status"] = "BROKEN".into();
+    bad["tests"][1]["path"] = "limitcheck.a b".into();
+    let out = validate(&bad, &t.path().join("bad.json"));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success() && said.contains("BROKEN") && said.contains("a b"),
+        "{said}"
+    );
+}

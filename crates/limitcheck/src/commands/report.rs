@@ -9,6 +9,23 @@ use crate::cli::{CompareArgs, ReportArgs, EXIT_FAILED, EXIT_OK};
 
 /// Renders a run's reports again.
 pub fn report(a: &ReportArgs) -> anyhow::Result<ExitCode> {
+    if a.kcidb {
+        let o = limitcheck_report::kcidb::Options {
+            origin: a.origin.clone(),
+            build_id: a.build_id.clone(),
+        };
+        limitcheck_report::kcidb::check(&o).map_err(anyhow::Error::msg)?;
+        if limitcheck_report::matrix::columns(&a.run_dir)?.len() > 1 {
+            anyhow::bail!(
+                "{} is a matrix: give one of its columns' run directories (each is its own \
+                 build or runtime in KCIDB)",
+                a.run_dir.display()
+            );
+        }
+        let doc = limitcheck_report::kcidb::render(&load(&a.run_dir)?, &o);
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(ExitCode::from(EXIT_OK));
+    }
     if a.ktap {
         let (text, code) = limitcheck_vm::ktap_dir(&a.run_dir)?;
         print!("{text}");
