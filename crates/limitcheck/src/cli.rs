@@ -86,6 +86,28 @@ pub enum Command {
     /// Example: limitcheck vm --kernel debian --cgroup v2 scenarios/
     #[command(after_help = VM_EXIT_HELP)]
     Vm(VmArgs),
+    /// Merge runs made apart (on other machines, kernels or runtimes: LAVA jobs, a CI matrix,
+    /// Kubernetes Jobs) into one matrix: matrix.html, matrix.md and matrix.json with a column
+    /// per run and the compare table of each against the first; exit 1 on a regression.
+    ///
+    /// Each RUN_DIR is a run directory (with summary.json) or a matrix (its columns are
+    /// taken). Columns are labelled by kernel, cgroup layout and runtime.
+    #[command(after_help = EXIT_HELP)]
+    Matrix(MatrixArgs),
+    /// Package limitcheck for kernel CI: a kselftest target, or a rootfs overlay for tuxrun and
+    /// LAVA.
+    ///
+    /// `pack kselftest DIR SCENARIOS...` writes a kselftest target (Makefile with TEST_PROGS
+    /// and ../lib.mk, settings with its timeout, a config fragment, limitcheck.sh, this binary,
+    /// the scenarios): put DIR at tools/testing/selftests/limitcheck and run `make -C
+    /// tools/testing/selftests TARGETS=limitcheck run_tests` (or install, and
+    /// run_kselftest.sh). `pack overlay FILE.tar.gz SCENARIOS...` writes a tarball for the
+    /// rootfs's / (`tuxrun --overlay FILE`, LAVA's `overlays:`): /opt/limitcheck with this
+    /// binary, run.sh, the LAVA test definition lava/limitcheck.yaml and the scenarios; then
+    /// e.g. `tuxrun --device qemu-x86_64 --kernel bzImage --overlay FILE --
+    /// /opt/limitcheck/run.sh /tmp/lc`. The binary needs the glibc it was built with, or newer,
+    /// in the rootfs.
+    Pack(PackArgs),
     /// Fetch Debian's stock kernel (apt-get download, unpacked into the cache; nothing is
     /// installed) and print the path of its vmlinuz, for `limitcheck vm --kernel`.
     Kernel(KernelArgs),
@@ -157,6 +179,30 @@ pub struct VmArgs {
     pub bisect: bool,
 }
 
+/// Flags of `limitcheck matrix`.
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// The runs, the baseline first.
+    #[arg(required = true, num_args = 2..)]
+    pub run_dirs: Vec<std::path::PathBuf>,
+    /// Where to write the matrix (default reports/matrix-<id>).
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// Flags of `limitcheck pack`.
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// What to write: `kselftest` (a target directory) or `overlay` (a .tar.gz).
+    #[arg(value_parser = ["kselftest", "overlay"])]
+    pub kind: String,
+    /// The directory (kselftest) or file (overlay) to write.
+    pub out: std::path::PathBuf,
+    /// Scenario files or directories to put in it.
+    #[arg(required = true)]
+    pub paths: Vec<std::path::PathBuf>,
+}
+
 /// Flags of `limitcheck kernel`.
 #[derive(Debug, Args)]
 pub struct KernelArgs {
@@ -224,8 +270,9 @@ pub struct RunArgs {
     /// test per scenario as it finishes, a subtest per step and expectation with its measured
     /// value on a diagnostic line, skips as `# SKIP`, inconclusive verdicts as `# SKIP
     /// inconclusive: …`, errors as `not ok … # ERROR`, then kselftest's `# Totals:` line. The
-    /// progress lines go to stderr. The exit status becomes kselftest's: 0 pass (skips
-    /// allowed), 1 a fail or an error, 4 nothing passed (all skipped or inconclusive).
+    /// progress lines are in the stream as diagnostic lines (`# RUN cpu-halving …`). The exit
+    /// status becomes kselftest's: 0 pass (skips allowed), 1 a fail or an error, 4 nothing
+    /// passed (all skipped or inconclusive).
     #[arg(long)]
     pub ktap: bool,
 }
@@ -263,6 +310,11 @@ pub struct ReportArgs {
     /// judged), SKIP, MISS (planned, not run).
     #[arg(long)]
     pub kcidb: bool,
+    /// Print the `lava-test-case` command lines that report the run to LAVA instead (a case
+    /// per scenario, step and expectation, `--measurement V --units U` where measured; results
+    /// pass, fail, skip, and unknown for inconclusive and error). lava/run.sh pipes them to sh.
+    #[arg(long, conflicts_with_all = ["kcidb", "ktap"])]
+    pub lava: bool,
     /// With --kcidb: the submitting CI system's name (KCIDB's `origin`).
     #[arg(long, default_value = "limitcheck", requires = "kcidb")]
     pub origin: String,

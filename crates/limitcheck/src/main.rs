@@ -31,6 +31,8 @@ fn main() -> ExitCode {
         cli::Command::Guard(a) => commands::run::guard(&a),
         cli::Command::Vm(a) => commands::vm::run(&a),
         cli::Command::Kernel(a) => commands::vm::kernel(&a),
+        cli::Command::Pack(a) => commands::report::pack(&a),
+        cli::Command::Matrix(a) => commands::report::matrix(&a),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! The `limitcheck` binary as a user runs it.
 
+use std::path::Path;
 use std::process::Command;
 
 use limitcheck_cgroup::Layout;
@@ -110,4 +111,91 @@ fn a_bad_runtime_or_engine_is_named_with_its_fix() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+/// Bad flags of the kernel CI outputs are named with the fix, before anything runs.
+#[test]
+fn bad_kernel_ci_flags_are_named_with_their_fix() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../report/tests/fixtures/pass");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/pids-max.toml");
+    for (args, says) in [
+        (
+            &["report", "--kcidb", "--origin", "My CI", fixture][..],
+            "--origin \"My CI\": KCIDB takes lowercase letters, digits and _",
+        ),
+        (
+            &["report", "--kcidb", "--build-id", "nocolon", fixture][..],
+            "--build-id \"nocolon\": KCIDB ids are ORIGIN:ID",
+        ),
+        (
+            &["vm", "--bisect", "--kernel", "a", "--kernel", "b", scenario][..],
+            "--bisect judges one kernel",
+        ),
+        (
+            &["pack", "kselftest", "/tmp/x", "/no/such.toml"][..],
+            "no such file or directory",
+        ),
+    ] {
+        let out = limitcheck(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    // Under --bisect every status is one git bisect reads as meant: a wrong command aborts the
+    // bisection (255); a kernel that is not there (its build failed) skips the commit (125).
+    let out = limitcheck(&["vm", "--bisect", "--kernel", "a", "--kernel", "b", scenario]);
+    assert_eq!(out.status.code(), Some(255));
+    let out = limitcheck(&["vm", "--bisect", "--kernel", "/no/such/bzImage", scenario]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(err.contains("this commit cannot be judged"), "{err}");
+}
+
+/// `limitcheck matrix` merges runs made apart into one matrix, the first the baseline: equal
+/// runs give no regression (exit 0); a run whose limit failed is a regression (exit 1); two
+/// runs that would read the same are told apart.
+#[test]
+fn runs_made_apart_merge_into_one_matrix() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../report/tests/fixtures");
+    let t = tempfile::tempdir().unwrap();
+    let copy = t.path().join("pass-again");
+    std::fs::create_dir(&copy).unwrap();
+    for f in ["summary.json", "samples.csv"] {
+        std::fs::copy(fixtures.join("pass").join(f), copy.join(f)).unwrap();
+    }
+    let out_dir = t.path().join("m1");
+    let o = limitcheck(&[
+        "matrix",
+        "--out",
+        out_dir.to_str().unwrap(),
+        fixtures.join("pass").to_str().unwrap(),
+        copy.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{said}");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("matrix.json")).unwrap()).unwrap();
+    let labels: Vec<&str> = m["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels.len(), 2);
+    assert_ne!(labels[0], labels[1], "{labels:?}");
+    assert!(out_dir.join("matrix.html").is_file() && out_dir.join("matrix.md").is_file());
+
+    let out_dir = t.path().join("m2");
+    let o = limitcheck(&[
+        "matrix",
+        "--out",
+        out_dir.to_str().unwrap(),
+        fixtures.join("pass").to_str().unwrap(),
+        fixtures.join("fail").to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{said}");
+    assert!(said.contains("regression(s) against"), "{said}");
+    let md = std::fs::read_to_string(out_dir.join("matrix.md")).unwrap();
+    assert!(md.contains("0.000 FAIL"), "{md}");
 }

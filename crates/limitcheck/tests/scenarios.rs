@@ -28,7 +28,7 @@ fn shipped_scenarios_pass_on_this_host() {
         out_dir.path().to_str().unwrap(),
         scenarios_dir().to_str().unwrap(),
     ]);
-    let text = String::from_utf8_lossy(&out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout);
     let s = summary(out_dir.path());
     let scenarios = s["scenarios"].as_array().unwrap();
     assert!(scenarios.len() >= 12, "{}", scenarios.len());
@@ -113,12 +113,23 @@ fn assert_ktap_names_every_scenario(ktap: &str, scenarios: &[serde_json::Value],
             assert!(!t.subtests.is_empty(), "{}: no subtests", t.name);
         }
     }
+    // The same tests, results and case diagnostics as `report --ktap` renders afterwards; the
+    // stream has the progress lines besides, as diagnostics of the scenarios they precede.
     let again = run(&["report", "--ktap", dir.to_str().unwrap()]);
-    assert_eq!(
-        String::from_utf8_lossy(&again.stdout),
-        ktap,
-        "streamed and rendered differ"
+    let rendered = String::from_utf8_lossy(&again.stdout);
+    let mut rendered = limitcheck_testkit::ktap::parse(&rendered).unwrap();
+    let mut streamed = doc;
+    assert!(
+        streamed
+            .tests
+            .iter()
+            .any(|t| t.diagnostics.iter().any(|d| d.starts_with("RUN "))),
+        "the progress is in the stream: {ktap}"
     );
+    for t in rendered.tests.iter_mut().chain(streamed.tests.iter_mut()) {
+        t.diagnostics.clear();
+    }
+    assert_eq!(streamed, rendered, "streamed and rendered differ:\n{ktap}");
 }
 
 /// `limitcheck run --retries 0` of `scenarios` into `out_dir` while `loops` unrelated busy loops
@@ -171,7 +182,7 @@ fn scenarios_that_must_fail_fail_with_exit_1_on_an_idle_or_busy_host() {
         let ktap = loops == 1;
         let extra: &[&str] = if ktap { &["--ktap"] } else { &[] };
         let out = run_beside_busy_loops_with(loops, false, &out_dir, &must_fail_dir(), extra);
-        let text = String::from_utf8_lossy(if ktap { &out.stderr } else { &out.stdout });
+        let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "{loops} busy loop(s): {text}");
         let s = summary(&out_dir);
         let scenarios = s["scenarios"].as_array().unwrap();
@@ -895,6 +906,24 @@ fn ktap_exit_statuses_are_kselftests() {
     assert_eq!(doc.tests.len(), 1);
     assert_eq!(doc.tests[0].directive.as_deref(), Some("SKIP"), "{k}");
     assert!(doc.tests[0].data.contains("cgroup"), "{k}");
+    // The run directory's reproduce.sh reruns it: the same flags, on its copy of the file.
+    let again = Command::new(t.path().join("a/reproduce.sh"))
+        .current_dir(t.path())
+        .env("LIMITCHECK", BIN)
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let k2 = String::from_utf8_lossy(&again.stdout);
+    assert!(k2.contains("a/scenarios/other-version.toml"), "{k2}");
+    assert!(
+        k2.ends_with("# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0\n"),
+        "{k2}"
+    );
 
     let dies = scenario_file(
         t.path(),

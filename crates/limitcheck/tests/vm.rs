@@ -95,6 +95,23 @@ fn boot_probe(k: &Kernel, accel: Accel, dir: &Path) -> Outcome {
     qemu::boot(&m, &mut |_| {}, &AtomicBool::new(false)).unwrap()
 }
 
+/// `limitcheck report --ktap DIR`: the KTAP of a VM run, parsed strictly, and its status.
+fn ktap_of(dir: &Path) -> (limitcheck_testkit::ktap::Document, i32, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_limitcheck"))
+        .args(["report", "--ktap"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let doc = limitcheck_testkit::ktap::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    (doc, o.status.code().unwrap(), text)
+}
+
+/// The run's vm.json, as the library reads it.
+fn kernel_run(dir: &Path) -> limitcheck_vm::KernelRun {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("vm.json")).unwrap()).unwrap()
+}
+
 #[test]
 fn a_guest_whose_init_exits_is_reported_as_a_panic_with_its_log() {
     let Some(k) = debian_kernel("a_guest_whose_init_exits_is_reported_as_a_panic_with_its_log")
@@ -144,6 +161,25 @@ fn a_hung_guest_is_stopped_at_the_timeout_and_reported() {
     // It did boot: the log shows the init running when it was stopped.
     let log = std::fs::read_to_string(d.path().join("run/console.log")).unwrap();
     assert!(log.contains("init: hanging"), "{log}");
+    // For kernel CI: kernel_health timed out, the scenario it never ran is a SKIP saying why;
+    // for git bisect: this kernel cannot be judged (125).
+    let (text, code) = limitcheck_vm::ktap(std::slice::from_ref(&run), &["planned".to_string()]);
+    let doc = limitcheck_testkit::ktap::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(code, 1, "{text}");
+    assert_eq!(
+        (
+            doc.tests[0].name.as_str(),
+            doc.tests[0].directive.as_deref()
+        ),
+        ("kernel_health", Some("TIMEOUT")),
+        "{text}"
+    );
+    assert_eq!(doc.tests[1].directive.as_deref(), Some("SKIP"), "{text}");
+    assert!(doc.tests[1].data.contains("hung"), "{text}");
+    assert_eq!(
+        limitcheck_vm::bisect_code(&run).0,
+        limitcheck_vm::BISECT_SKIP
+    );
     // qemu is gone.
     let ps = Command::new("pgrep")
         .args(["-f", &d.path().join("script.cpio").to_string_lossy()])
@@ -244,12 +280,34 @@ min = 0.2
         .arg(d.path().join("run"))
         .arg("--guest-setup")
         .arg(&setup)
+        .arg("--bisect")
         .arg(&scenario)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{stdout}\n{stderr}");
+    // A kernel that warns under the scenarios is bad for git bisect (1); its own status is 5.
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("bisect: 6.1"), "{stdout}");
+    assert_eq!(kernel_run(&d.path().join("run")).exit_code, 5);
+    // reproduce.sh: the command with its flags, the guest setup and the scenario copied.
+    let again = std::fs::read_to_string(d.path().join("run/reproduce.sh")).unwrap();
+    assert!(
+        again.contains(" vm --kernel ")
+            && again.contains(" --cpus 2 --guest-setup \"$here\"/guest-setup.sh --bisect \"$here\"/scenarios/quiet-hog.toml"),
+        "{again}"
+    );
+    assert!(d.path().join("run/guest-setup.sh").is_file());
+    let (doc, code, text) = ktap_of(&d.path().join("run"));
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        doc.tests[0].failed() && doc.tests[0].name == "kernel_health",
+        "{text}"
+    );
+    assert!(
+        doc.tests[1].failed() && doc.tests[1].name == "quiet-hog",
+        "{text}"
+    );
     assert!(
         stdout.contains("KERNEL quiet-hog: WARNING: CPU: 0"),
         "{stdout}"
@@ -467,13 +525,35 @@ fn a_kernel_that_panics_mid_run_keeps_the_finished_scenarios_and_exits_3() {
         .arg(&run_dir)
         .arg("--guest-setup")
         .arg(&setup)
+        .arg("--ktap")
         .arg(&first)
         .arg(&second)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    // As kernel CI reads it: KTAP on stdout, kernel_health not ok, the finished scenario ok,
+    // the one the kernel died in an ERROR; kselftest's 1. (Its own status, 3, is in vm.json.)
+    let stdout = String::from_utf8_lossy(&out.stderr);
+    let ktap = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{ktap}");
     assert!(stdout.contains("panicked"), "{stdout}");
+    let doc = limitcheck_testkit::ktap::parse(&ktap).unwrap_or_else(|e| panic!("{e}\n{ktap}"));
+    let got: Vec<(&str, bool, Option<&str>)> = doc
+        .tests
+        .iter()
+        .map(|t| (t.name.as_str(), t.ok, t.directive.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("kernel_health", false, None),
+            ("first", true, None),
+            ("second", false, Some("ERROR"))
+        ],
+        "{ktap}"
+    );
+    assert_eq!(kernel_run(&run_dir).exit_code, 3);
+    // Scenarios ran before the panic: bad for git bisect.
+    assert_eq!(limitcheck_vm::bisect_code(&kernel_run(&run_dir)).0, 1);
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
             .unwrap();
@@ -503,7 +583,7 @@ fn a_layout_the_kernel_cannot_mount_is_the_guests_error_exit_2() {
     let d = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_limitcheck"))
         .args(["vm", "--accel", "tcg", "--memory", "1g", "--cgroup", "v1"])
-        .args(["--append", "cgroup_no_v1=all", "--kernel"])
+        .args(["--append", "cgroup_no_v1=all", "--bisect", "--kernel"])
         .arg(&k.path)
         .arg("--report-dir")
         .arg(d.path().join("run"))
@@ -511,7 +591,13 @@ fn a_layout_the_kernel_cannot_mount_is_the_guests_error_exit_2() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    // The guest's error: 2, and for git bisect a kernel it cannot judge (125).
+    assert_eq!(out.status.code(), Some(125), "{stdout}");
+    assert_eq!(kernel_run(&d.path().join("run")).exit_code, 2);
+    let (doc, code, text) = ktap_of(&d.path().join("run"));
+    assert_eq!(code, 1, "{text}");
+    assert_eq!(doc.tests[0].directive.as_deref(), Some("ERROR"), "{text}");
+    assert!(doc.tests[0].data.contains("cgroup_no_v1"), "{text}");
     assert!(
         stdout.contains("guest error: --cgroup v1: this kernel has no cgroup v1 controller to mount (its command line has cgroup_no_v1=all"),
         "{stdout}"
@@ -611,4 +697,89 @@ fn a_guest_that_reports_success_without_its_results_is_not_a_pass() {
     );
     assert_eq!(run.exit_code, 2, "{run:?}");
     assert!(run.outcome.contains("incomplete"), "{}", run.outcome);
+}
+
+/// `git bisect run` with `limitcheck vm --bisect` finds the commit that planted a fault: five
+/// commits of a "tree" whose guest setup, from the third on, taints the kernel with a WARNING
+/// while the scenario runs (the bad kernel); Debian's kernel as built, clean before it (the
+/// good one). Bisecting between the first (good) and the last (bad) boots two of them and
+/// names the third as the first bad commit.
+#[test]
+fn git_bisect_run_with_vm_bisect_lands_on_the_planted_fault() {
+    let test = "git_bisect_run_with_vm_bisect_lands_on_the_planted_fault";
+    let Some(k) = debian_kernel(test) else {
+        return;
+    };
+    if Command::new("git").arg("--version").output().is_err() {
+        limitcheck_testkit::skip(test, "no git");
+        return;
+    }
+    let k = fast(&k);
+    let d = tempfile::tempdir().unwrap();
+    let repo = d.path().join("tree");
+    std::fs::create_dir(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    git(&["init", "-q"]);
+    std::fs::write(
+        repo.join("hog.toml"),
+        "description = \"One CPU hog.\"\nduration = \"3s\"\n\n[[container]]\nname = \"hog\"\n\
+         workload = { kind = \"cpu\", workers = 1 }\n\n[[expect]]\nmetric = \"cpu.usage\"\n\
+         container = \"hog\"\nwindow = [\"1s\", \"3s\"]\nmin = 0.2\n",
+    )
+    .unwrap();
+    let fault = "( until /bin/busybox dmesg | /bin/busybox grep -q 'limitcheck: begin hog'; do /bin/busybox sleep 0.2; done; \
+                 /bin/busybox sleep 1; echo 512 > /proc/sys/kernel/tainted; \
+                 echo 'WARNING: CPU: 0 PID: 1 at limitcheck/bisect.c:1 planted_fault' > /dev/kmsg ) &\n";
+    let mut commits = Vec::new();
+    for i in 1..=5 {
+        let setup = if i >= 3 { fault } else { "true\n" };
+        std::fs::write(repo.join("setup.sh"), format!("# commit {i}\n{setup}")).unwrap();
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", &format!("commit {i}")]);
+        commits.push(git(&["rev-parse", "HEAD"]).trim().to_string());
+    }
+    let check = d.path().join("check.sh");
+    std::fs::write(
+        &check,
+        format!(
+            "#!/bin/sh\nexec {} vm --bisect --accel tcg --cpus 1 --memory 768m --kernel {} \
+             --guest-setup setup.sh --report-dir {}/runs/$(git rev-parse --short HEAD) hog.toml\n",
+            env!("CARGO_BIN_EXE_limitcheck"),
+            k.path.display(),
+            d.path().display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&check)
+        .status()
+        .unwrap();
+    git(&["bisect", "start", &commits[4], &commits[0]]);
+    let out = git(&["bisect", "run", check.to_str().unwrap()]);
+    assert!(
+        out.contains(&format!("{} is the first bad commit", commits[2])),
+        "{out}"
+    );
+    // It judged by booting: two runs (the third commit, bad; the second, good).
+    let runs: Vec<_> = std::fs::read_dir(d.path().join("runs"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(runs.len(), 2, "{out}");
+    git(&["bisect", "reset"]);
 }

@@ -284,7 +284,7 @@ pub fn html(m: &Matrix) -> String {
 
 /// Writes `matrix.html`, `matrix.md` and `matrix.json` into `dir` from the columns' runs
 /// (each one's summary.json read from its directory; a run without one is all "missing").
-pub fn write(dir: &Path, axis: &str, runs: &[ColumnRun]) -> Result<(), crate::ReportError> {
+pub fn write(dir: &Path, axis: &str, runs: &[ColumnRun]) -> Result<usize, crate::ReportError> {
     let loaded: Vec<(ColumnRun, Option<Summary>)> = runs
         .iter()
         .map(|r| (r.clone(), crate::model::load(&r.dir).ok()))
@@ -301,7 +301,90 @@ pub fn write(dir: &Path, axis: &str, runs: &[ColumnRun]) -> Result<(), crate::Re
     w(
         "matrix.json",
         serde_json::to_string_pretty(&m).expect("serializes") + "\n",
-    )
+    )?;
+    Ok(m.regressions.iter().map(|(_, n, _)| n).sum())
+}
+
+/// Runs made apart — on other machines, kernels or runtimes, by LAVA, a CI matrix or
+/// Kubernetes Jobs — as the columns of one matrix: each directory a run (its summary.json) or
+/// a matrix (its columns), labelled by what it ran on (kernel, cgroup layout, runtime; the
+/// directory's name where two would read the same), the first the baseline.
+pub fn gather(dirs: &[PathBuf]) -> Result<Vec<ColumnRun>, crate::ReportError> {
+    let mut out: Vec<ColumnRun> = Vec::new();
+    for d in dirs {
+        let cols = columns(d)?;
+        let runs: Vec<(Option<String>, PathBuf)> = if cols.is_empty() {
+            vec![(None, d.clone())]
+        } else {
+            cols.into_iter().map(|(l, p)| (Some(l), p)).collect()
+        };
+        for (label, dir) in runs {
+            let s = crate::model::load(&dir)?;
+            let runtime = s
+                .host
+                .runtime
+                .as_deref()
+                .and_then(|r| r.split_whitespace().next())
+                .unwrap_or("lcrun")
+                .to_string();
+            let label = label.unwrap_or_else(|| {
+                format!(
+                    "{} {}{}",
+                    s.host.kernel,
+                    s.host.cgroup_mode,
+                    if runtime == "lcrun" {
+                        String::new()
+                    } else {
+                        format!(" {runtime}")
+                    }
+                )
+            });
+            let count =
+                |v: crate::model::Verdict| s.scenarios.iter().filter(|x| x.verdict == v).count();
+            use crate::model::Verdict as V;
+            let outcome = [V::Pass, V::Fail, V::Error, V::Inconclusive, V::Skip]
+                .into_iter()
+                .filter(|v| count(*v) > 0)
+                .map(|v| format!("{} {v}", count(v)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let exit_code = if count(V::Fail) > 0 {
+                1
+            } else if count(V::Error) > 0 {
+                2
+            } else if count(V::Inconclusive) > 0 {
+                6
+            } else {
+                0
+            };
+            out.push(ColumnRun {
+                label,
+                dir: std::path::absolute(&dir).unwrap_or(dir),
+                outcome,
+                exit_code,
+                detail: format!(
+                    "{} CPU(s), {:.1} GiB, {}; run {}",
+                    s.host.cpus,
+                    s.host.memory_bytes as f64 / (1u64 << 30) as f64,
+                    s.host.runtime.as_deref().unwrap_or("lcrun"),
+                    s.run_id
+                ),
+            });
+        }
+    }
+    // Two columns that would read the same are told apart by where they came from.
+    let labels: Vec<String> = out.iter().map(|c| c.label.clone()).collect();
+    for i in 0..out.len() {
+        if labels.iter().filter(|l| **l == labels[i]).count() > 1 {
+            let from = out[i]
+                .dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            out[i].label = format!("{} ({from}, {})", out[i].label, i + 1);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

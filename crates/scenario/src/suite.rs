@@ -375,3 +375,90 @@ pub fn run_id() -> String {
 pub fn default_run_dir(id: &str) -> PathBuf {
     Path::new("reports").join(id)
 }
+
+/// `'text'`, for sh (plain words as they are).
+pub fn sh_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Writes `dir/reproduce.sh`, which reruns this run: `exe` (or `$LIMITCHECK`) with `args`
+/// (the verb and its flags, as given, without the report directory; an argument
+/// `@here/NAME` is the file `extra` copied beside the script as NAME), on copies of the
+/// scenario files `files` put in `dir/scenarios/` (so that later edits of the originals do not
+/// change what reruns), and `facts` (the kernel, cgroup layout, CPUs, runtime the run was made
+/// on) in its comments. It warns when the kernel it runs on is not `kernel` (when given).
+pub fn write_reproducer(
+    dir: &Path,
+    exe: &Path,
+    args: &[String],
+    extra: &[(PathBuf, String)],
+    files: &[PathBuf],
+    kernel: Option<&str>,
+    facts: &[String],
+) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    for (src, name) in extra {
+        std::fs::copy(src, dir.join(name))?;
+    }
+    let sdir = dir.join("scenarios");
+    std::fs::create_dir_all(&sdir)?;
+    let mut copies = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| format!("{i}.toml"));
+        let name = if copies
+            .iter()
+            .any(|c: &String| c.ends_with(&format!("/{name}")))
+        {
+            format!("{}-{name}", i + 1)
+        } else {
+            name
+        };
+        std::fs::copy(f, sdir.join(&name))?;
+        copies.push(format!("\"$here\"/scenarios/{}", sh_quote(&name)));
+    }
+    let mut text = String::from("#!/bin/sh\n# Reruns this limitcheck run (as root), into a new run directory under reports/.\n");
+    for f in facts {
+        text.push_str(&format!("# {f}\n"));
+    }
+    text.push_str(
+        "# The scenario files are the copies in scenarios/ beside this script, as they were.\n",
+    );
+    text.push_str("here=$(cd \"$(dirname \"$0\")\" && pwd)\n");
+    if let Some(k) = kernel {
+        text.push_str(&format!(
+            "[ \"$(uname -r)\" = {k} ] || echo \"reproduce.sh: this run was made on kernel \"{k}\"; this is $(uname -r)\" >&2\n",
+            k = sh_quote(k)
+        ));
+    }
+    text.push_str(&format!(
+        "bin=${{LIMITCHECK:-{}}}\n",
+        sh_quote(&exe.display().to_string())
+    ));
+    let argv: Vec<String> = args
+        .iter()
+        .map(|a| match a.strip_prefix("@here/") {
+            Some(name) => format!("\"$here\"/{}", sh_quote(name)),
+            None => sh_quote(a),
+        })
+        .collect();
+    text.push_str(&format!(
+        "exec \"$bin\" {} {}\n",
+        argv.join(" "),
+        copies.join(" ")
+    ));
+    let path = dir.join("reproduce.sh");
+    std::fs::write(&path, text)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(path)
+}

@@ -221,6 +221,21 @@ fn annotate_summary(o: &VmOptions, summary: &Path, vm: limitcheck_record::VmInfo
     );
 }
 
+/// Copies `exe` to `dest` without its debug info (`objcopy --strip-debug`: most of a release
+/// build with debug = 1); where objcopy (binutils) is missing or fails, as it is.
+pub fn copy_stripped(exe: &Path, dest: &Path) -> std::io::Result<()> {
+    let _ = std::fs::remove_file(dest);
+    match std::process::Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(exe)
+        .arg(dest)
+        .status()
+    {
+        Ok(s) if s.success() => Ok(()),
+        _ => std::fs::copy(exe, dest).map(|_| ()),
+    }
+}
+
 /// Writes the guest's initramfs into `path`.
 pub fn build_initramfs(o: &VmOptions, path: &Path) -> Result<(), VmError> {
     let e = |x: std::io::Error| io("write the initramfs", path)(x);
@@ -229,14 +244,10 @@ pub fn build_initramfs(o: &VmOptions, path: &Path) -> Result<(), VmError> {
     // Debug info is most of a release build with debug = 1: strip it for the guest (a smaller
     // initramfs unpacks faster under emulation). Without objcopy (binutils), as it is.
     let stripped = path.with_extension("limitcheck");
-    let exe = match std::process::Command::new("objcopy")
-        .arg("--strip-debug")
-        .arg(&o.exe)
-        .arg(&stripped)
-        .status()
-    {
-        Ok(s) if s.success() => stripped.clone(),
-        _ => o.exe.clone(),
+    let exe = if copy_stripped(&o.exe, &stripped).is_ok() {
+        stripped.clone()
+    } else {
+        o.exe.clone()
     };
     ir.add_executable(&exe, GUEST_EXE).map_err(e)?;
     let _ = std::fs::remove_file(&stripped);

@@ -20,13 +20,15 @@ pub fn write(dir: &Path, runs: &[KernelRun]) -> Result<(), crate::VmError> {
             detail: format!("{}, cgroup {}", r.accel, r.cgroup),
         })
         .collect();
-    matrix::write(dir, "kernel", &columns).map_err(|e| match e {
-        limitcheck_report::ReportError::Write { path, source } => {
-            crate::error::io("write", path)(source)
-        }
-        source => crate::VmError::Report {
-            dir: dir.to_path_buf(),
-            source,
-        },
-    })
+    matrix::write(dir, "kernel", &columns)
+        .map(|_| ())
+        .map_err(|e| match e {
+            limitcheck_report::ReportError::Write { path, source } => {
+                crate::error::io("write", path)(source)
+            }
+            source => crate::VmError::Report {
+                dir: dir.to_path_buf(),
+                source,
+            },
+        })
 }

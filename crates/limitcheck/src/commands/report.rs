@@ -5,10 +5,16 @@ use std::process::ExitCode;
 use anyhow::Context;
 use limitcheck_report::{compare as cmp, html, load, render};
 
-use crate::cli::{CompareArgs, ReportArgs, EXIT_FAILED, EXIT_OK};
+use crate::cli::{CompareArgs, MatrixArgs, PackArgs, ReportArgs, EXIT_FAILED, EXIT_OK};
 
 /// Renders a run's reports again.
 pub fn report(a: &ReportArgs) -> anyhow::Result<ExitCode> {
+    if a.lava {
+        for line in limitcheck_kernelci::lava::cases(&load(&a.run_dir)?) {
+            println!("{line}");
+        }
+        return Ok(ExitCode::from(EXIT_OK));
+    }
     if a.kcidb {
         let o = limitcheck_report::kcidb::Options {
             origin: a.origin.clone(),
@@ -57,6 +63,59 @@ pub fn compare(a: &CompareArgs) -> anyhow::Result<ExitCode> {
         println!("comparison written into {}", path.display());
     }
     Ok(ExitCode::from(if c.regressions() > 0 {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }))
+}
+
+/// `limitcheck pack kselftest|overlay OUT SCENARIOS...`.
+pub fn pack(a: &PackArgs) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot find the limitcheck binary")?;
+    if a.kind == "kselftest" {
+        let written = limitcheck_kernelci::kselftest::write_target(&a.out, &exe, &a.paths)?;
+        println!(
+            "wrote the kselftest target {} ({} files): put it at \
+             tools/testing/selftests/limitcheck and run `make -C tools/testing/selftests \
+             TARGETS=limitcheck run_tests`",
+            a.out.display(),
+            written.len()
+        );
+    } else {
+        let names = limitcheck_kernelci::overlay::write(&a.out, &exe, &a.paths)?;
+        println!(
+            "wrote the overlay {} ({} entries under /{}): tuxrun --overlay {} -- \
+             /{}/run.sh /tmp/limitcheck",
+            a.out.display(),
+            names.len(),
+            limitcheck_kernelci::overlay::PREFIX,
+            a.out.display(),
+            limitcheck_kernelci::overlay::PREFIX
+        );
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// `limitcheck matrix RUN_DIR...`: one matrix of runs made apart; exit 1 on a regression.
+pub fn matrix(a: &MatrixArgs) -> anyhow::Result<ExitCode> {
+    let columns = limitcheck_report::matrix::gather(&a.run_dirs)?;
+    let out = a.out.clone().unwrap_or_else(|| {
+        limitcheck_scenario::suite::default_run_dir(&format!(
+            "matrix-{}",
+            limitcheck_scenario::suite::run_id()
+        ))
+    });
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let regressions = limitcheck_report::matrix::write(&out, "run", &columns)?;
+    for c in &columns {
+        println!("{}: {} ({})", c.label, c.outcome, c.dir.display());
+    }
+    println!(
+        "{regressions} regression(s) against {}; matrix: {}/matrix.html (matrix.md, matrix.json)",
+        columns[0].label,
+        out.display()
+    );
+    Ok(ExitCode::from(if regressions > 0 {
         EXIT_FAILED
     } else {
         EXIT_OK

@@ -78,6 +78,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
         .report_dir
         .clone()
         .unwrap_or_else(|| suite::default_run_dir(&run_id));
+    reproducer(a, &exe, &run_dir, &files, &layout)?;
     let stop = install_stop_handler();
     let options = |lane: &Lane, run_dir: PathBuf| -> anyhow::Result<RunOptions> {
         Ok(RunOptions {
@@ -110,18 +111,24 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
     // place on stderr; in CI logs only the plain lines appear.
     use std::io::IsTerminal;
     let tty = std::io::stderr().is_terminal();
-    // With --ktap stdout is the KTAP stream, and what people read goes to stderr.
-    let mut out: Box<dyn Write> = if a.ktap {
-        Box::new(std::io::stderr())
-    } else {
-        Box::new(std::io::stdout())
-    };
-    let (mut ktap, header) = limitcheck_report::ktap::Live::new(lanes.len(), files.len());
+    // With --ktap stdout is the KTAP stream, and what people read is in it as diagnostic
+    // lines (`# RUN cpu-halving ...`) at the level of the test they come before.
+    let (ktap, header) = limitcheck_report::ktap::Live::new(lanes.len(), files.len());
+    let ktap = std::cell::RefCell::new(ktap);
     let ktap_out = |text: &str| {
         if a.ktap && !text.is_empty() {
             let mut o = std::io::stdout().lock();
             let _ = o.write_all(text.as_bytes());
             let _ = o.flush();
+        }
+    };
+    let say = |text: &str| {
+        if a.ktap {
+            for l in text.lines().filter(|l| !l.trim().is_empty()) {
+                ktap_out(&ktap.borrow_mut().diagnostic(l));
+            }
+        } else {
+            let _ = writeln!(std::io::stdout(), "{text}");
         }
     };
     ktap_out(&header);
@@ -139,10 +146,10 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
         };
         let opts = options(lane, dir.clone())?;
         if matrix {
-            writeln!(out, "== {} ({}/{})", lane.label, i + 1, lanes.len())?;
+            say(&format!("== {} ({}/{})", lane.label, i + 1, lanes.len()));
         }
         let live: Option<&mut dyn FnMut(&str)> = if tty { Some(&mut live_fn) } else { None };
-        ktap_out(&ktap.begin_lane(files.len()));
+        ktap_out(&ktap.borrow_mut().begin_lane(files.len()));
         let summary = suite::run_all(
             &files,
             &opts,
@@ -151,12 +158,12 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
                 if tty {
                     let _ = write!(std::io::stderr(), "\r\x1b[2K");
                 }
-                let _ = writeln!(out, "{line}");
+                say(line);
             },
             live,
-            &mut |so_far| ktap_out(&ktap.results(so_far)),
+            &mut |so_far| ktap_out(&ktap.borrow_mut().results(so_far)),
         )?;
-        ktap_out(&ktap.end_lane(
+        ktap_out(&ktap.borrow_mut().end_lane(
             &lane.label,
             &summary,
             &limitcheck_report::ktap::Missing::NotRun,
@@ -175,36 +182,33 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
             break;
         }
     }
-    let (totals, ktap_code) = ktap.finish();
+    if matrix {
+        limitcheck_report::matrix::write(&run_dir, "runtime", &columns)?;
+        say("");
+        for c in &columns {
+            say(&format!(
+                "{}: {} (exit {}); {}",
+                c.label, c.outcome, c.exit_code, c.detail
+            ));
+        }
+        say(&format!(
+            "\nmatrix: {}/matrix.html (matrix.md, matrix.json; each runtime's run in its \
+             subdirectory)",
+            run_dir.display()
+        ));
+    } else {
+        say(&format!(
+            "\nreport: {}/index.html (summary.json, samples.csv, host.csv, junit.xml, summary.md)",
+            run_dir.display()
+        ));
+    }
+    let (totals, ktap_code) = ktap.borrow().finish();
     ktap_out(&totals);
     let code = if a.ktap {
         ktap_code
     } else {
         suite::exit_code(&results)
     };
-    if matrix {
-        limitcheck_report::matrix::write(&run_dir, "runtime", &columns)?;
-        writeln!(out)?;
-        for c in &columns {
-            writeln!(
-                out,
-                "{}: {} (exit {}); {}",
-                c.label, c.outcome, c.exit_code, c.detail
-            )?;
-        }
-        writeln!(
-            out,
-            "\nmatrix: {}/matrix.html (matrix.md, matrix.json; each runtime's run in its \
-             subdirectory)",
-            run_dir.display()
-        )?;
-    } else {
-        writeln!(
-            out,
-            "\nreport: {}/index.html (summary.json, samples.csv, host.csv, junit.xml, summary.md)",
-            run_dir.display()
-        )?;
-    }
     if stop.load(Ordering::Relaxed) {
         bail!(
             "interrupted: containers stopped and removed; partial results in {}",
@@ -212,6 +216,56 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::from(code))
+}
+
+/// Writes the run directory's reproduce.sh: this command with its flags, on copies of the
+/// scenario files, with the host it ran on in its comments.
+fn reproducer(
+    a: &RunArgs,
+    exe: &Path,
+    run_dir: &Path,
+    files: &[PathBuf],
+    layout: &limitcheck_cgroup::Layout,
+) -> anyhow::Result<()> {
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--retries".into(),
+        a.retries.to_string(),
+        "--retry-pause".into(),
+        a.retry_pause.to_string(),
+        "--step-timeout".into(),
+        a.step_timeout.to_string(),
+    ];
+    if a.root != Path::new(STATE_ROOT) {
+        args.extend(["--root".into(), a.root.display().to_string()]);
+    }
+    for r in &a.runtime {
+        args.extend(["--runtime".into(), r.clone()]);
+    }
+    for e in &a.engine {
+        args.extend(["--engine".into(), e.clone()]);
+    }
+    if a.ktap {
+        args.push("--ktap".into());
+    }
+    let host = limitcheck_scenario::runner::gather_host(layout, env!("CARGO_PKG_VERSION"));
+    let facts = [
+        format!(
+            "Made by limitcheck {} on kernel {}, cgroup {}, {} CPU(s), {:.1} GiB.",
+            host.limitcheck_version,
+            host.kernel,
+            host.cgroup_mode,
+            host.cpus,
+            host.memory_bytes as f64 / (1u64 << 30) as f64
+        ),
+        format!(
+            "Command: limitcheck {}",
+            std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+        ),
+    ];
+    suite::write_reproducer(run_dir, exe, &args, &[], files, Some(&host.kernel), &facts)
+        .with_context(|| format!("cannot write {}/reproduce.sh", run_dir.display()))?;
+    Ok(())
 }
 
 /// Its subdirectory's name in a matrix: the label with anything but letters, digits, `.` and

@@ -31,31 +31,54 @@ fn resolve_kernel(spec: &str) -> anyhow::Result<Kernel> {
 /// `--bisect` run exits with (neither good nor bad was learnt, and the user wanted to stop).
 const BISECT_ABORT: u8 = 255;
 
-/// Runs the scenarios in a VM per kernel. With --bisect an error is a skip for `git bisect
-/// run` (125: a kernel that does not exist because its build failed cannot be judged, and
-/// exit 2 would mark it bad), and an interrupted run aborts the bisection.
-pub fn run(a: &VmArgs) -> anyhow::Result<ExitCode> {
-    match run_vm(a) {
-        Err(e) if a.bisect => {
-            let interrupted = super::run::install_stop_handler().load(Ordering::Relaxed);
-            eprintln!("limitcheck: error: {e:#}");
-            let code = if interrupted {
-                BISECT_ABORT
-            } else {
-                limitcheck_vm::BISECT_SKIP
-            };
-            eprintln!(
-                "bisect: {} (exit {code})",
-                if interrupted {
-                    "interrupted: the bisection is aborted"
-                } else {
-                    "skip: this kernel could not be judged"
-                }
-            );
-            Ok(ExitCode::from(code))
-        }
-        r => r,
+/// A --kernel that cannot be used (missing, unreadable, not a kernel): under --bisect, the
+/// commit's build is what failed, and the commit is skipped.
+#[derive(Debug)]
+struct UnusableKernel;
+
+impl std::fmt::Display for UnusableKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the kernel cannot be used")
     }
+}
+
+impl std::error::Error for UnusableKernel {}
+
+/// Runs the scenarios in a VM per kernel. With --bisect the status is always one `git bisect
+/// run` reads as meant (any other, 2 among them, would mark the commit bad): a kernel that
+/// cannot be used (its build failed: no bzImage) is a skip (125); an interrupted run, or one
+/// the command itself is wrong for (a broken scenario file, a missing qemu), aborts the
+/// bisection (255), since it would be wrong for every commit.
+pub fn run(a: &VmArgs) -> anyhow::Result<ExitCode> {
+    let r = run_vm(a);
+    if !a.bisect {
+        return r;
+    }
+    let (code, why) = match &r {
+        Ok(_) if super::run::install_stop_handler().load(Ordering::Relaxed) => (
+            BISECT_ABORT,
+            "interrupted: the bisection is aborted".to_string(),
+        ),
+        Ok(c) if *c == ExitCode::from(EXIT_ERROR) => (
+            BISECT_ABORT,
+            "the command cannot run (see above): the bisection is aborted".to_string(),
+        ),
+        Ok(_) => return r,
+        Err(e) if e.downcast_ref::<UnusableKernel>().is_some() => (
+            limitcheck_vm::BISECT_SKIP,
+            format!("skip: {e:#}: this commit cannot be judged"),
+        ),
+        Err(e) if super::run::install_stop_handler().load(Ordering::Relaxed) => (
+            BISECT_ABORT,
+            format!("{e:#}: interrupted: the bisection is aborted"),
+        ),
+        Err(e) => (
+            BISECT_ABORT,
+            format!("{e:#}: the command cannot run: the bisection is aborted"),
+        ),
+    };
+    eprintln!("bisect: {why} (exit {code})");
+    Ok(ExitCode::from(code))
 }
 
 fn run_vm(a: &VmArgs) -> anyhow::Result<ExitCode> {
@@ -71,7 +94,7 @@ fn run_vm(a: &VmArgs) -> anyhow::Result<ExitCode> {
     let kernels = a
         .kernel
         .iter()
-        .map(|k| resolve_kernel(k))
+        .map(|k| resolve_kernel(k).context(UnusableKernel))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let busybox = limitcheck_vm::initramfs::find_busybox()?;
     let run_id = suite::run_id();
@@ -79,6 +102,7 @@ fn run_vm(a: &VmArgs) -> anyhow::Result<ExitCode> {
         .report_dir
         .clone()
         .unwrap_or_else(|| suite::default_run_dir(&run_id));
+    reproducer(a, &run_dir, &files)?;
     let o = VmOptions {
         kernels,
         cgroup: match a.cgroup.as_str() {
@@ -208,4 +232,52 @@ pub fn kernel(a: &KernelArgs) -> anyhow::Result<ExitCode> {
     println!("{}", k.path.display());
     eprintln!("kernel {} ({:?})", k.version, k.format);
     Ok(ExitCode::from(EXIT_OK))
+}
+
+/// Writes the run directory's reproduce.sh: this command with its flags (kernels by path, or
+/// `debian[:PACKAGE]`), on copies of the scenario files and of the guest setup.
+fn reproducer(a: &VmArgs, run_dir: &std::path::Path, files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut args: Vec<String> = vec!["vm".into()];
+    for k in &a.kernel {
+        let k = if k == "debian" || k.starts_with("debian:") {
+            k.clone()
+        } else {
+            std::path::absolute(k).map_or(k.clone(), |p| p.display().to_string())
+        };
+        args.extend(["--kernel".into(), k]);
+    }
+    args.extend([
+        "--cgroup".into(),
+        a.cgroup.clone(),
+        "--accel".into(),
+        a.accel.clone(),
+    ]);
+    if !a.append.is_empty() {
+        args.extend(["--append".into(), a.append.clone()]);
+    }
+    args.extend(["--memory".into(), a.memory.to_string()]);
+    if let Some(c) = a.cpus {
+        args.extend(["--cpus".into(), c.to_string()]);
+    }
+    if let Some(t) = a.timeout {
+        args.extend(["--timeout".into(), format!("{}ms", t.as_millis())]);
+    }
+    let mut extra = Vec::new();
+    if let Some(g) = &a.guest_setup {
+        args.extend(["--guest-setup".into(), "@here/guest-setup.sh".into()]);
+        extra.push((g.clone(), "guest-setup.sh".to_string()));
+    }
+    for (on, flag) in [(a.ktap, "--ktap"), (a.bisect, "--bisect")] {
+        if on {
+            args.push(flag.into());
+        }
+    }
+    let facts = [format!(
+        "Command: limitcheck {}",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+    )];
+    let exe = std::env::current_exe().context("cannot find the limitcheck binary")?;
+    suite::write_reproducer(run_dir, &exe, &args, &extra, files, None, &facts)
+        .with_context(|| format!("cannot write {}/reproduce.sh", run_dir.display()))?;
+    Ok(())
 }
