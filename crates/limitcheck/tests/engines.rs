@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -338,9 +339,12 @@ impl Drop for Podman {
     }
 }
 
-/// The seed scenarios and the runtime-update one pass under podman (with runc), each `podman
-/// update` step's clobber check clean; a run killed mid-scenario leaves no container in its
-/// storage once the guardian has run; nothing is left on the host.
+/// The seeds whose limits go through podman's own flags and `podman update` (--cpu-quota, -m
+/// and --memory-swap, a lower memory limit refused, --cpus) and the runtime-update scenario
+/// pass under podman (with runc), each update step's clobber check clean; a run killed
+/// mid-scenario leaves no container in its storage once the guardian has run; nothing is left
+/// on the host. (The other seeds, with no limit or raw writes, ran the same under docker: left
+/// out here to keep CI under 30 minutes.)
 #[test]
 fn podman_runs_the_seed_scenarios_and_a_killed_run_leaves_nothing() {
     let test = "podman_runs_the_seed_scenarios_and_a_killed_run_leaves_nothing";
@@ -350,11 +354,21 @@ fn podman_runs_the_seed_scenarios_and_a_killed_run_leaves_nothing() {
     };
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
+    let flags: Vec<PathBuf> = seed_and_runtime_scenarios()
+        .into_iter()
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            ["cpu-quota", "memory-limit", "via-runtime"]
+                .iter()
+                .any(|k| n.contains(k))
+        })
+        .collect();
+    assert_eq!(flags.len(), 4, "{flags:?}");
     let o = p
         .command()
         .args(["run", "--engine", "podman:runc", "--report-dir"])
         .arg(&out)
-        .args(seed_and_runtime_scenarios())
+        .args(&flags)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -374,7 +388,7 @@ fn podman_runs_the_seed_scenarios_and_a_killed_run_leaves_nothing() {
     let updates = assert_passes_with_clean_updates(&s);
     assert!(updates >= 1, "no podman update step ran: {stdout}");
     let figures = assert_engine_figures_agree(&s, "podman stats");
-    assert!(figures >= 8, "{figures} podman stats figures: {stdout}");
+    assert!(figures >= 6, "{figures} podman stats figures: {stdout}");
     assert!(p.containers().is_empty(), "{:?}", p.containers());
     assert_clean();
 
@@ -401,6 +415,7 @@ fn several_runtimes_give_a_matrix_against_lcrun() {
         .command()
         .args([
             "run",
+            "--ktap",
             "--runtime",
             "runc",
             "--engine",
@@ -413,11 +428,49 @@ fn several_runtimes_give_a_matrix_against_lcrun() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        matches!(o.status.code(), Some(0 | 6)),
+    // As kernel CI reads a matrix: a KTAP test per runtime, its scenarios nested in it, and
+    // kselftest's 0 (pids-max's ceilings pass on any host).
+    assert_eq!(
+        o.status.code(),
+        Some(0),
         "{stdout}{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    let doc = limitcheck_testkit::ktap::parse(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    let lanes: Vec<(&str, usize)> = doc
+        .tests
+        .iter()
+        .map(|t| (t.name.as_str(), t.subtests.len()))
+        .collect();
+    assert_eq!(
+        lanes,
+        [("lcrun", 2), ("runc", 2), ("podman:runc", 2)],
+        "{stdout}"
+    );
+    assert!(doc.tests.iter().all(|t| !t.failed()), "{stdout}");
+    // `report --ktap` of the matrix directory: the same lanes, scenarios and results.
+    let again = Command::new(BIN)
+        .args(["report", "--ktap"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let again = String::from_utf8_lossy(&again.stdout);
+    let rendered =
+        limitcheck_testkit::ktap::parse(&again).unwrap_or_else(|e| panic!("{e}\n{again}"));
+    type Shape = Vec<(String, bool, Vec<(String, bool)>)>;
+    let shape = |d: &limitcheck_testkit::ktap::Document| -> Shape {
+        d.tests
+            .iter()
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    t.ok,
+                    t.subtests.iter().map(|s| (s.name.clone(), s.ok)).collect(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(shape(&doc), shape(&rendered), "{again}");
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("matrix.json")).unwrap()).unwrap();
     assert_eq!(m["axis"], "runtime");

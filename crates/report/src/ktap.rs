@@ -402,7 +402,14 @@ pub fn lane_line(top: &mut Stream, label: &str, t: &Totals) -> String {
         Verdict::Skip => "nothing passed: every scenario skipped or inconclusive".to_string(),
         _ => String::new(),
     };
-    let mut out = diagnostic(&top.indent, t.line().trim_start_matches("# "));
+    // Not a `# Totals:` line, which a reader takes for the top level's own.
+    let mut out = diagnostic(
+        &top.indent,
+        &format!(
+            "{label}: pass:{} fail:{} skip:{} error:{}",
+            t.pass, t.fail, t.skip, t.error
+        ),
+    );
     out.push_str(&top.result(label, t.verdict(), &why));
     out
 }

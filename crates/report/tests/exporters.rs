@@ -399,6 +399,42 @@ fn ktap_matches_its_snapshots_and_the_strict_parser_accepts_it() {
     }
 }
 
+/// Several runs as lanes (a matrix of runtimes or kernels): a test per lane with its scenarios
+/// nested, strict all through (a lane's counts are a diagnostic, never a second totals line).
+#[test]
+fn ktap_of_lanes_nests_each_run_in_a_test() {
+    use limitcheck_report::ktap;
+    let lanes: Vec<(String, limitcheck_record::Summary)> = ["pass", "fail", "inconclusive"]
+        .iter()
+        .map(|n| (format!("lane-{n}"), load(&fixture(n)).unwrap()))
+        .collect();
+    let (text, code) = ktap::render_lanes(&lanes);
+    assert_eq!(code, 1, "{text}");
+    let doc = limitcheck_testkit::ktap::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let got: Vec<(&str, bool, Option<&str>, usize)> = doc
+        .tests
+        .iter()
+        .map(|t| {
+            (
+                t.name.as_str(),
+                t.ok,
+                t.directive.as_deref(),
+                t.subtests.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("lane-pass", true, None, lanes[0].1.scenarios.len()),
+            ("lane-fail", false, None, 1),
+            ("lane-inconclusive", true, Some("SKIP"), 1)
+        ],
+        "{text}"
+    );
+    assert_eq!(doc.totals, Some([1, 1, 0, 0, 1, 0]), "{text}");
+}
+
 /// The kernel's own KTAP parser (tools/testing/kunit/kunit_parser.py from Debian's
 /// linux-source) reads limitcheck's KTAP without an error, with the statuses and leaf counts
 /// limitcheck meant.
