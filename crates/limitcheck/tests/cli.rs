@@ -5,6 +5,8 @@ use std::process::Command;
 
 use limitcheck_cgroup::Layout;
 
+mod common;
+
 fn limitcheck(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_limitcheck"))
         .args(args)
@@ -173,14 +175,7 @@ fn runs_made_apart_merge_into_one_matrix() {
     ]);
     let said = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{said}");
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out_dir.join("matrix.json")).unwrap()).unwrap();
-    let labels: Vec<&str> = m["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["label"].as_str().unwrap())
-        .collect();
+    let (_, labels) = common::matrix_of(&out_dir);
     assert_eq!(labels.len(), 2);
     assert_ne!(labels[0], labels[1], "{labels:?}");
     assert!(out_dir.join("matrix.html").is_file() && out_dir.join("matrix.md").is_file());

@@ -436,7 +436,7 @@ fn several_runtimes_give_a_matrix_against_lcrun() {
         "{stdout}{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let doc = limitcheck_testkit::ktap::parse(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    let doc = limitcheck_testkit::ktap::must_parse(&stdout);
     let lanes: Vec<(&str, usize)> = doc
         .tests
         .iter()
@@ -455,8 +455,7 @@ fn several_runtimes_give_a_matrix_against_lcrun() {
         .output()
         .unwrap();
     let again = String::from_utf8_lossy(&again.stdout);
-    let rendered =
-        limitcheck_testkit::ktap::parse(&again).unwrap_or_else(|e| panic!("{e}\n{again}"));
+    let rendered = limitcheck_testkit::ktap::must_parse(&again);
     type Shape = Vec<(String, bool, Vec<(String, bool)>)>;
     let shape = |d: &limitcheck_testkit::ktap::Document| -> Shape {
         d.tests
@@ -471,15 +470,8 @@ fn several_runtimes_give_a_matrix_against_lcrun() {
             .collect()
     };
     assert_eq!(shape(&doc), shape(&rendered), "{again}");
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("matrix.json")).unwrap()).unwrap();
+    let (m, labels) = matrix_of(&out);
     assert_eq!(m["axis"], "runtime");
-    let labels: Vec<&str> = m["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["label"].as_str().unwrap())
-        .collect();
     assert_eq!(labels, ["lcrun", "runc", "podman:runc"], "{m}");
     for c in m["columns"].as_array().unwrap() {
         let d = out.join(c["dir"].as_str().unwrap());

@@ -141,7 +141,7 @@ fn the_kselftest_target_runs_under_the_kernels_runner() {
         "{tap}"
     );
     let k = inner_ktap(&tap);
-    let doc = limitcheck_testkit::ktap::parse(&k).unwrap_or_else(|e| panic!("{e}\n{tap}"));
+    let doc = limitcheck_testkit::ktap::must_parse(&k);
     let names: Vec<&str> = doc.tests.iter().map(|x| x.name.as_str()).collect();
     assert_eq!(names, ["ceiling", "other-version"], "{tap}");
     assert!(doc.tests[0].ok && doc.tests[0].directive.is_none(), "{tap}");
@@ -162,7 +162,7 @@ fn the_kselftest_target_runs_under_the_kernels_runner() {
         tap.contains("\nnot ok 1 selftests: limitcheck: limitcheck.sh # exit=1\n"),
         "{tap}"
     );
-    let doc = limitcheck_testkit::ktap::parse(&inner_ktap(&tap)).unwrap();
+    let doc = limitcheck_testkit::ktap::must_parse(&inner_ktap(&tap));
     assert!(doc.tests[0].failed(), "{tap}");
 
     // The settings' timeout: runner.sh stops the run (SIGTERM), reports TIMEOUT, and the run

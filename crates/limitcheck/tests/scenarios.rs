@@ -94,7 +94,7 @@ fn shipped_scenarios_pass_on_this_host() {
 /// `not ok` and the directive as each verdict says (an inconclusive one `SKIP inconclusive:`);
 /// and it is what `limitcheck report --ktap` renders from the run directory afterwards.
 fn assert_ktap_names_every_scenario(ktap: &str, scenarios: &[serde_json::Value], dir: &Path) {
-    let doc = limitcheck_testkit::ktap::parse(ktap).unwrap_or_else(|e| panic!("{e}\n{ktap}"));
+    let doc = limitcheck_testkit::ktap::must_parse(ktap);
     assert_eq!(doc.tests.len(), scenarios.len(), "{ktap}");
     for (t, sc) in doc.tests.iter().zip(scenarios) {
         assert_eq!(t.name, sc["name"].as_str().unwrap());
@@ -117,7 +117,7 @@ fn assert_ktap_names_every_scenario(ktap: &str, scenarios: &[serde_json::Value],
     // stream has the progress lines besides, as diagnostics of the scenarios they precede.
     let again = run(&["report", "--ktap", dir.to_str().unwrap()]);
     let rendered = String::from_utf8_lossy(&again.stdout);
-    let mut rendered = limitcheck_testkit::ktap::parse(&rendered).unwrap();
+    let mut rendered = limitcheck_testkit::ktap::must_parse(&rendered);
     let mut streamed = doc;
     assert!(
         streamed
@@ -902,7 +902,7 @@ fn ktap_exit_statuses_are_kselftests() {
         "{k}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc = limitcheck_testkit::ktap::parse(&k).unwrap_or_else(|e| panic!("{e}\n{k}"));
+    let doc = limitcheck_testkit::ktap::must_parse(&k);
     assert_eq!(doc.tests.len(), 1);
     assert_eq!(doc.tests[0].directive.as_deref(), Some("SKIP"), "{k}");
     assert!(doc.tests[0].data.contains("cgroup"), "{k}");
@@ -940,7 +940,7 @@ fn ktap_exit_statuses_are_kselftests() {
     ]);
     let k = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{k}");
-    let doc = limitcheck_testkit::ktap::parse(&k).unwrap_or_else(|e| panic!("{e}\n{k}"));
+    let doc = limitcheck_testkit::ktap::must_parse(&k);
     let d = &doc.tests[1];
     assert_eq!(
         (d.ok, d.directive.as_deref()),

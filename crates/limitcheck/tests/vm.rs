@@ -17,6 +17,8 @@ use limitcheck_vm::kernel::{self, Kernel};
 use limitcheck_vm::qemu::{self, Accel, AccelChoice, Outcome};
 use limitcheck_vm::{AccelMode, VmOptions};
 
+mod common;
+
 fn debian_kernel(test: &str) -> Option<Kernel> {
     if let Err(e) = qemu::check_installed() {
         limitcheck_testkit::skip(test, &e.to_string());
@@ -103,7 +105,7 @@ fn ktap_of(dir: &Path) -> (limitcheck_testkit::ktap::Document, i32, String) {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    let doc = limitcheck_testkit::ktap::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let doc = limitcheck_testkit::ktap::must_parse(&text);
     (doc, o.status.code().unwrap(), text)
 }
 
@@ -164,7 +166,7 @@ fn a_hung_guest_is_stopped_at_the_timeout_and_reported() {
     // For kernel CI: kernel_health timed out, the scenario it never ran is a SKIP saying why;
     // for git bisect: this kernel cannot be judged (125).
     let (text, code) = limitcheck_vm::ktap(std::slice::from_ref(&run), &["planned".to_string()]);
-    let doc = limitcheck_testkit::ktap::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let doc = limitcheck_testkit::ktap::must_parse(&text);
     assert_eq!(code, 1, "{text}");
     assert_eq!(
         (
@@ -536,7 +538,7 @@ fn a_kernel_that_panics_mid_run_keeps_the_finished_scenarios_and_exits_3() {
     let ktap = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}{ktap}");
     assert!(stdout.contains("panicked"), "{stdout}");
-    let doc = limitcheck_testkit::ktap::parse(&ktap).unwrap_or_else(|e| panic!("{e}\n{ktap}"));
+    let doc = limitcheck_testkit::ktap::must_parse(&ktap);
     let got: Vec<(&str, bool, Option<&str>)> = doc
         .tests
         .iter()
@@ -643,15 +645,7 @@ fn two_kernels_give_a_matrix_and_the_gate_between_them() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("matrix.json")).unwrap())
-            .unwrap();
-    let cols: Vec<&str> = m["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["label"].as_str().unwrap())
-        .collect();
+    let (m, cols) = common::matrix_of(&run_dir);
     assert_eq!(cols, vec![k.version.as_str(), k.version.as_str()]);
     let dirs: Vec<&str> = m["columns"]
         .as_array()

@@ -346,8 +346,7 @@ fn ktap_matches_its_snapshots_and_the_strict_parser_accepts_it() {
         let (text, code) = ktap::render(&s);
         snapshot(name, "ktap", &text);
         assert_eq!(code, want_code, "{name}: exit status");
-        let doc = limitcheck_testkit::ktap::parse(&text)
-            .unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+        let doc = limitcheck_testkit::ktap::must_parse(&text);
         assert_eq!(doc.tests.len(), s.scenarios.len(), "{name}");
         let mut totals = [0usize; 6];
         for (t, sc) in doc.tests.iter().zip(&s.scenarios) {
@@ -410,7 +409,7 @@ fn ktap_of_lanes_nests_each_run_in_a_test() {
         .collect();
     let (text, code) = ktap::render_lanes(&lanes);
     assert_eq!(code, 1, "{text}");
-    let doc = limitcheck_testkit::ktap::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let doc = limitcheck_testkit::ktap::must_parse(&text);
     let got: Vec<(&str, bool, Option<&str>, usize)> = doc
         .tests
         .iter()

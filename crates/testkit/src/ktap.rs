@@ -92,6 +92,11 @@ pub fn parse(text: &str) -> Result<Document, String> {
     Ok(Document { tests, totals })
 }
 
+/// [`parse`], for tests: the document, or a panic naming what is wrong and showing the text.
+pub fn must_parse(text: &str) -> Document {
+    parse(text).unwrap_or_else(|e| panic!("not strict KTAP: {e}\n{text}"))
+}
+
 type Level = (Vec<Test>, Option<[usize; 6]>);
 
 fn level(ls: &mut Lines, depth: usize) -> Result<Level, String> {

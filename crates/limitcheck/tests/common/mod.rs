@@ -238,3 +238,16 @@ pub fn assert_engine_figures_agree(s: &Value, source: &str) -> usize {
     }
     n
 }
+
+/// A matrix directory's matrix.json, and its columns' labels in order.
+pub fn matrix_of(dir: &Path) -> (Value, Vec<String>) {
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("matrix.json")).unwrap()).unwrap();
+    let labels = m["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].as_str().unwrap().to_string())
+        .collect();
+    (m, labels)
+}
