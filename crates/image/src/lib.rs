@@ -13,6 +13,7 @@
 
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod digest;
 pub mod layout;
 pub mod unpack;

@@ -66,11 +66,11 @@ pub fn apply(root: &Path, layer: &Blob, path: &Path) -> Result<Applied, ImageErr
     let applied;
     let verifying = if gz {
         let mut a = tar::Archive::new(flate2::read::GzDecoder::new(verifying));
-        applied = entries(root, layer, path, &mut a);
+        applied = entries(root, &layer.digest.to_string(), path, &mut a);
         a.into_inner().into_inner()
     } else {
         let mut a = tar::Archive::new(verifying);
-        applied = entries(root, layer, path, &mut a);
+        applied = entries(root, &layer.digest.to_string(), path, &mut a);
         a.into_inner()
     };
     // The digest first: a layer that was altered is that, whatever else it then broke (a
@@ -79,9 +79,9 @@ pub fn apply(root: &Path, layer: &Blob, path: &Path) -> Result<Applied, ImageErr
     applied
 }
 
-fn unsafe_entry(layer: &Blob, entry: &str, why: impl Into<String>) -> ImageError {
+fn unsafe_entry(layer: &str, entry: &str, why: impl Into<String>) -> ImageError {
     ImageError::Unsafe {
-        layer: layer.digest.to_string(),
+        layer: layer.to_string(),
         entry: entry.to_string(),
         why: why.into(),
     }
@@ -182,9 +182,17 @@ fn remove_any(p: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Extracts the tar `path` (an image archive, not a layer: whiteouts in it are applied as in a
+/// layer, which an archive has none of) into `root`, as safely as a layer.
+pub fn extract(root: &Path, path: &Path) -> Result<Applied, ImageError> {
+    let file = std::fs::File::open(path).map_err(crate::io("open", path))?;
+    let mut a = tar::Archive::new(std::io::BufReader::new(file));
+    entries(root, &path.display().to_string(), path, &mut a)
+}
+
 fn entries<R: Read>(
     root: &Path,
-    layer: &Blob,
+    layer: &str,
     path: &Path,
     a: &mut tar::Archive<R>,
 ) -> Result<Applied, ImageError> {
@@ -194,7 +202,7 @@ fn entries<R: Read>(
     let mut ours: HashSet<PathBuf> = HashSet::new();
     let read_err = |e: std::io::Error| ImageError::Format {
         path: path.to_path_buf(),
-        why: format!("layer {}: not a readable tar: {e}", layer.digest),
+        why: format!("layer {layer}: not a readable tar: {e}"),
     };
     for entry in a.entries().map_err(read_err)? {
         let mut e = entry.map_err(read_err)?;

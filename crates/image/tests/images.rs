@@ -357,3 +357,122 @@ fn malicious_layers_are_refused_and_nothing_outside_the_root_is_written() {
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1, "{what}");
     }
 }
+
+/// Images as podman writes them (its own storage in a temp dir, the image imported from a
+/// busybox rootfs tarball): `podman save --format docker-archive`, `oci-archive` and
+/// `oci-dir`, each opened and unpacked into a root where busybox runs, with the config's
+/// command and environment read.
+#[test]
+fn images_podman_saves_open_and_unpack() {
+    let test = "images_podman_saves_open_and_unpack";
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED {test}: needs root (podman's storage)");
+        return;
+    }
+    if std::process::Command::new("podman")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED {test}: podman is not installed (apt-get install podman)");
+        return;
+    }
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("busybox-static");
+    let t = tempfile::tempdir().unwrap();
+    let rootfs = t.path().join("rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    std::fs::copy(busybox, rootfs.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).unwrap();
+    std::fs::write(rootfs.join("hello"), "hello\n").unwrap();
+    let tarball = t.path().join("rootfs.tar");
+    let ok = |c: &mut std::process::Command| {
+        let o = c.output().unwrap();
+        assert!(
+            o.status.success(),
+            "{c:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    ok(std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&tarball)
+        .arg("."));
+    let podman = || {
+        let mut c = std::process::Command::new("podman");
+        c.arg("--root")
+            .arg(t.path().join("storage"))
+            .arg("--runroot")
+            .arg(t.path().join("run"))
+            .args(["--storage-driver", "vfs", "--events-backend", "file"]);
+        c
+    };
+    ok(podman()
+        .args([
+            "import",
+            "--change",
+            "CMD [\"/bin/sh\", \"-c\", \"echo $GREETING\"]",
+        ])
+        .args(["--change", "ENV GREETING=hi"])
+        .arg(&tarball)
+        .arg("localhost/lc-test:1"));
+    for format in ["docker-archive", "oci-archive", "oci-dir"] {
+        let out = t.path().join(format);
+        ok(podman()
+            .args(["save", "--format", format, "-o"])
+            .arg(&out)
+            .arg("localhost/lc-test:1"));
+        let work = t.path().join(format!("{format}-work"));
+        let image = match format {
+            "oci-dir" => layout::open(&out, None),
+            _ => limitcheck_image::archive::open(&out, Some("1"), &work)
+                .or_else(|_| limitcheck_image::archive::open(&out, None, &work)),
+        }
+        .unwrap_or_else(|e| panic!("{format}: {e}"));
+        assert_eq!(image.layers.len(), 1, "{format}");
+        assert!(
+            image
+                .config
+                .env
+                .as_ref()
+                .is_some_and(|e| e.iter().any(|v| v == "GREETING=hi")),
+            "{format}: {:?}",
+            image.config
+        );
+        assert_eq!(
+            image.config.cmd.as_deref(),
+            Some(&["/bin/sh".to_string(), "-c".into(), "echo $GREETING".into()][..]),
+            "{format}"
+        );
+        let root = t.path().join(format!("{format}-root"));
+        unpack::apply_all(&image, &root).unwrap_or_else(|e| panic!("{format}: {e}"));
+        assert_eq!(
+            std::fs::read_to_string(root.join("hello")).unwrap(),
+            "hello\n"
+        );
+        let o = std::process::Command::new(root.join("bin/busybox"))
+            .args(["echo", "ran"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "ran\n", "{format}");
+        assert!(std::fs::symlink_metadata(root.join("bin/sh"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+    let e = limitcheck_image::archive::open(
+        &t.path().join("docker-archive"),
+        Some("nope"),
+        &t.path().join("nope-work"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("no image tagged \"nope\" (tags: localhost/lc-test:1)"),
+        "{e}"
+    );
+}
