@@ -109,12 +109,19 @@ fn real_dir(root: &Path, comps: &[String], create: bool) -> Result<Vec<String>, 
     let mut real: Vec<String> = Vec::new();
     let mut queue: VecDeque<String> = comps.iter().cloned().collect();
     let mut hops = 0;
+    // The last symlink followed, to name it when its `..` climbs out.
+    let mut via: Option<String> = None;
     while let Some(c) = queue.pop_front() {
         match c.as_str() {
             "" | "." => continue,
             ".." => {
                 if real.pop().is_none() {
-                    return Err("its path climbs out of the root".into());
+                    return Err(match &via {
+                        Some(s) => format!(
+                            "its path goes through the symlink {s}, which climbs out of the root"
+                        ),
+                        None => "its path climbs out of the root".into(),
+                    });
                 }
                 continue;
             }
@@ -148,18 +155,7 @@ fn real_dir(root: &Path, comps: &[String], create: bool) -> Result<Vec<String>, 
                 let mut next: VecDeque<String> = t.split('/').map(str::to_string).collect();
                 next.extend(queue);
                 queue = next;
-                let depth = real.len();
-                let ups = queue
-                    .iter()
-                    .take_while(|x| *x == ".." || *x == ".")
-                    .filter(|x| *x == "..")
-                    .count();
-                if ups > depth {
-                    return Err(format!(
-                        "its path goes through the symlink {}, which climbs out of the root",
-                        shown.trim_start_matches('/')
-                    ));
-                }
+                via = Some(shown.trim_start_matches('/').to_string());
             }
             Ok(m) if m.is_dir() => real.push(c),
             Ok(_) => {
