@@ -26,6 +26,20 @@ use crate::digest::Verifying;
 use crate::layout::{Blob, Image};
 use crate::ImageError;
 
+/// What a layer's whiteouts become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whiteouts {
+    /// Applied: the layers are unpacked one over another onto one root, and a whiteout removes
+    /// what the layers below put there (a flat root; image-spec's "Applying Changesets").
+    Apply,
+    /// Kept as overlayfs marks them, for a layer unpacked alone into its own directory that
+    /// will be one of an overlay's lowerdirs (as docker's overlay2 and containerd's overlay
+    /// snapshotter store layers): `.wh.NAME` becomes a character device 0:0 named NAME, and
+    /// `.wh..wh..opq` the `trusted.overlay.opaque=y` attribute on its directory. Names resolve
+    /// within the layer's own directory.
+    Overlay,
+}
+
 /// What applying a layer did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -40,15 +54,21 @@ pub fn apply_all(image: &Image, root: &Path) -> Result<Applied, ImageError> {
     std::fs::create_dir_all(root).map_err(crate::io("create", root))?;
     let mut total = Applied::default();
     for l in &image.layers {
-        let a = apply(root, l, &l.digest.blob_path(&image.dir))?;
+        let a = apply(root, l, &l.digest.blob_path(&image.dir), Whiteouts::Apply)?;
         total.written += a.written;
         total.whiteouts += a.whiteouts;
     }
     Ok(total)
 }
 
-/// Applies the layer `layer` (its blob at `path`: a tar, or a gzipped one) onto `root`.
-pub fn apply(root: &Path, layer: &Blob, path: &Path) -> Result<Applied, ImageError> {
+/// Applies the layer `layer` (its blob at `path`: a tar, or a gzipped one) onto `root`, its
+/// whiteouts as `whiteouts` says.
+pub fn apply(
+    root: &Path,
+    layer: &Blob,
+    path: &Path,
+    whiteouts: Whiteouts,
+) -> Result<Applied, ImageError> {
     let file = std::fs::File::open(path).map_err(crate::io("open the layer", path))?;
     let verifying = Verifying::new(std::io::BufReader::new(file));
     let mt = layer.media_type.as_str();
@@ -66,11 +86,11 @@ pub fn apply(root: &Path, layer: &Blob, path: &Path) -> Result<Applied, ImageErr
     let applied;
     let verifying = if gz {
         let mut a = tar::Archive::new(flate2::read::GzDecoder::new(verifying));
-        applied = entries(root, &layer.digest.to_string(), path, &mut a);
+        applied = entries(root, &layer.digest.to_string(), path, &mut a, whiteouts);
         a.into_inner().into_inner()
     } else {
         let mut a = tar::Archive::new(verifying);
-        applied = entries(root, &layer.digest.to_string(), path, &mut a);
+        applied = entries(root, &layer.digest.to_string(), path, &mut a, whiteouts);
         a.into_inner()
     };
     // The digest first: a layer that was altered is that, whatever else it then broke (a
@@ -169,6 +189,35 @@ fn real_dir(root: &Path, comps: &[String], create: bool) -> Result<Vec<String>, 
     Ok(real)
 }
 
+/// Marks `dir/.wh.NAME` or `dir/.wh..wh..opq` as overlayfs reads them.
+fn mark_whiteout(dir: &Path, name: &str) -> Result<(), ImageError> {
+    if name == ".wh..wh..opq" {
+        let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+            .map_err(|_| crate::io("mark opaque", dir)(std::io::ErrorKind::InvalidInput.into()))?;
+        // SAFETY: both strings are NUL-terminated and live across the call.
+        let r = unsafe {
+            libc::lsetxattr(
+                c.as_ptr(),
+                c"trusted.overlay.opaque".as_ptr(),
+                b"y".as_ptr().cast(),
+                1,
+                0,
+            )
+        };
+        if r != 0 {
+            return Err(crate::io("mark opaque", dir)(
+                std::io::Error::last_os_error(),
+            ));
+        }
+        return Ok(());
+    }
+    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+    let gone = dir.join(&name[4..]);
+    remove_any(&gone).map_err(crate::io("replace", &gone))?;
+    mknod(&gone, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
+        .map_err(|e| crate::io("make the whiteout", &gone)(e.into()))
+}
+
 fn remove_any(p: &Path) -> std::io::Result<()> {
     match std::fs::symlink_metadata(p) {
         Ok(m) if m.is_dir() => std::fs::remove_dir_all(p),
@@ -183,7 +232,13 @@ fn remove_any(p: &Path) -> std::io::Result<()> {
 pub fn extract(root: &Path, path: &Path) -> Result<Applied, ImageError> {
     let file = std::fs::File::open(path).map_err(crate::io("open", path))?;
     let mut a = tar::Archive::new(std::io::BufReader::new(file));
-    entries(root, &path.display().to_string(), path, &mut a)
+    entries(
+        root,
+        &path.display().to_string(),
+        path,
+        &mut a,
+        Whiteouts::Apply,
+    )
 }
 
 fn entries<R: Read>(
@@ -191,6 +246,7 @@ fn entries<R: Read>(
     layer: &str,
     path: &Path,
     a: &mut tar::Archive<R>,
+    whiteouts: Whiteouts,
 ) -> Result<Applied, ImageError> {
     let root_user = nix::unistd::geteuid().is_root();
     let mut applied = Applied::default();
@@ -209,9 +265,15 @@ fn entries<R: Read>(
         };
         let kind = e.header().entry_type();
         let is_whiteout = last.starts_with(".wh.");
-        let real =
-            real_dir(root, parent, !is_whiteout).map_err(|w| unsafe_entry(layer, &name, w))?;
+        let overlay = whiteouts == Whiteouts::Overlay;
+        let real = real_dir(root, parent, !is_whiteout || overlay)
+            .map_err(|w| unsafe_entry(layer, &name, w))?;
         let dir = root.join(real.join("/"));
+        if is_whiteout && overlay {
+            mark_whiteout(&dir, last)?;
+            applied.whiteouts += 1;
+            continue;
+        }
         if is_whiteout {
             if last == ".wh..wh..opq" {
                 if let Ok(rd) = std::fs::read_dir(&dir) {

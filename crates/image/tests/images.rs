@@ -207,7 +207,13 @@ fn an_oci_layout_is_read_and_its_layers_applied_with_their_whiteouts() {
             &layer(&[E::Owned("o", 0o600, 1234, 5678, b"o")]),
         );
         std::fs::create_dir_all(t2.path().join("r")).unwrap();
-        unpack::apply(&t2.path().join("r"), &l, &l.digest.blob_path(t2.path())).unwrap();
+        unpack::apply(
+            &t2.path().join("r"),
+            &l,
+            &l.digest.blob_path(t2.path()),
+            unpack::Whiteouts::Apply,
+        )
+        .unwrap();
         let m = std::fs::metadata(t2.path().join("r/o")).unwrap();
         assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (1234, 5678, 0o600));
     }
@@ -338,7 +344,12 @@ fn malicious_layers_are_refused_and_nothing_outside_the_root_is_written() {
         let mut err = None;
         for data in &layers {
             let (l, _) = blob(&dir, TAR, data);
-            if let Err(e) = unpack::apply(&root, &l, &l.digest.blob_path(&dir)) {
+            if let Err(e) = unpack::apply(
+                &root,
+                &l,
+                &l.digest.blob_path(&dir),
+                unpack::Whiteouts::Apply,
+            ) {
                 err = Some(e);
                 break;
             }

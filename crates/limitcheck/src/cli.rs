@@ -108,6 +108,15 @@ pub enum Command {
     /// /opt/limitcheck/run.sh /tmp/lc`. The binary needs the glibc it was built with, or newer,
     /// in the rootfs.
     Pack(PackArgs),
+    /// Make and look at OCI images, offline (what `image = "oci:DIR:TAG"` in a scenario runs).
+    ///
+    /// `image from-host OUT PROGRAM...` writes an OCI image layout of host programs with the
+    /// shared libraries they load (a minimal /etc, /tmp): e.g. `limitcheck image from-host
+    /// images/stress-ng --entrypoint stress-ng stress-ng` makes the image the shipped
+    /// image-stress-ng scenario runs as the seed ran `docker run alexeiled/stress-ng --cpu=2`.
+    /// `image inspect SOURCE` prints an image's manifest digest, platform, layers and config,
+    /// every blob's digest checked.
+    Image(ImageArgs),
     /// Fetch Debian's stock kernel (apt-get download, unpacked into the cache; nothing is
     /// installed) and print the path of its vmlinuz, for `limitcheck vm --kernel`.
     Kernel(KernelArgs),
@@ -201,6 +210,41 @@ pub struct PackArgs {
     /// Scenario files or directories to put in it.
     #[arg(required = true)]
     pub paths: Vec<std::path::PathBuf>,
+}
+
+/// Flags of `limitcheck image`.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ImageAction,
+}
+
+/// `limitcheck image` verbs.
+#[derive(Debug, Subcommand)]
+pub enum ImageAction {
+    /// Write an OCI image layout of host programs and the shared libraries they load.
+    FromHost {
+        /// The layout directory to write (created; another tag in it is kept).
+        out: std::path::PathBuf,
+        /// Programs (a path, or a name found on PATH), copied to their host paths.
+        #[arg(required = true)]
+        programs: Vec<String>,
+        /// The tag (`org.opencontainers.image.ref.name`).
+        #[arg(long, default_value = "latest")]
+        tag: String,
+        /// The image's Entrypoint (repeat for its arguments).
+        #[arg(long)]
+        entrypoint: Vec<String>,
+        /// The image's Cmd (repeat for its arguments).
+        #[arg(long)]
+        cmd: Vec<String>,
+    },
+    /// Print an image's manifest digest, platform, layers and config (blobs verified).
+    Inspect {
+        /// `oci:DIR[:TAG]`, `docker-archive:FILE[:TAG]` or `oci-archive:FILE[:TAG]`.
+        source: String,
+    },
 }
 
 /// Flags of `limitcheck kernel`.

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         cli::Command::Vm(a) => commands::vm::run(&a),
         cli::Command::Kernel(a) => commands::vm::kernel(&a),
         cli::Command::Pack(a) => commands::report::pack(&a),
+        cli::Command::Image(a) => commands::image::run(&a),
         cli::Command::Matrix(a) => commands::report::matrix(&a),
     };
     match result {

@@ -43,6 +43,14 @@ pub enum RuntimeError {
     /// The cgroup layer refused.
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
+    /// An image could not be read or unpacked.
+    #[error("image {source_name}: {error}")]
+    Image {
+        /// The image as it was named (`oci:DIR:TAG`).
+        source_name: String,
+        /// What went wrong.
+        error: limitcheck_image::ImageError,
+    },
     /// The container's init process failed while setting up the container.
     #[error("container init failed: {0}")]
     Init(String),

@@ -1,17 +1,17 @@
 //! The default root filesystem, made from the host at run time: no image, no download.
 //!
-//! [`HostBundle::create`] writes a bundle whose `rootfs/` holds only empty mount points, a
+//! [`crate::bundle::Bundle::host`] writes a bundle whose `rootfs/` holds only empty mount points, a
 //! minimal `/etc` and the symlinks of a merged-/usr host; the spec it returns bind-mounts the
 //! host's `/usr`, `/bin`, `/sbin`, `/lib*` read-only, a fresh tmpfs on `/tmp` ([`TMP_SIZE`],
 //! the process's working directory, so tools that write where they run work), and chosen host
 //! binaries (the limitcheck binary, so the built-in workloads run inside). All those mounts are
 //! made inside the container's mount namespace, so nothing is mounted on the host and nothing
 //! is left when the container is gone; the bundle directory itself is removed by
-//! [`HostBundle::remove`] (or on drop).
+//! [`crate::bundle::Bundle::remove`] (or on drop).
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{Mount, MountBuilder, Spec};
+use oci_spec::runtime::{Mount, MountBuilder};
 
 use crate::error::{Result, RuntimeError};
 use crate::spec::{default_spec, validate, ValidSpec};
@@ -31,15 +31,7 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 /// charged to the container's memory cgroup as they are written.
 pub const TMP_SIZE: &str = "64m";
 
-/// A bundle whose rootfs is made from the host.
-#[derive(Debug)]
-pub struct HostBundle {
-    dir: PathBuf,
-    spec: ValidSpec,
-    keep: bool,
-}
-
-fn bind_ro(dest: &str, source: &Path) -> Result<Mount> {
+pub(crate) fn bind_ro(dest: &str, source: &Path) -> Result<Mount> {
     MountBuilder::default()
         .destination(dest)
         .typ("bind")
@@ -51,60 +43,6 @@ fn bind_ro(dest: &str, source: &Path) -> Result<Mount> {
         ])
         .build()
         .map_err(|e| RuntimeError::Init(format!("mount {dest}: {e}")))
-}
-
-impl HostBundle {
-    /// Makes the bundle in `dir` (which must not exist) to run `args`, with each of `binaries`
-    /// bound read-only at `/opt/limitcheck/bin/<file name>`.
-    pub fn create(dir: &Path, args: Vec<String>, binaries: &[PathBuf]) -> Result<HostBundle> {
-        std::fs::create_dir_all(dir.parent().unwrap_or(Path::new("/")))
-            .map_err(RuntimeError::io("create", dir))?;
-        std::fs::create_dir(dir).map_err(RuntimeError::io("create", dir))?;
-        let made = write_bundle(dir, args, binaries);
-        if made.is_err() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-        Ok(HostBundle {
-            dir: dir.to_path_buf(),
-            spec: made?,
-            keep: false,
-        })
-    }
-
-    /// The bundle directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// The validated spec (change it with [`HostBundle::spec_mut`] before creating).
-    pub fn spec(&self) -> &ValidSpec {
-        &self.spec
-    }
-
-    /// The spec, to add resources, namespaces or environment before creating the container.
-    pub fn spec_mut(&mut self) -> &mut Spec {
-        &mut self.spec.spec
-    }
-
-    /// Keeps the directory when the handle is dropped.
-    pub fn keep(mut self) -> Self {
-        self.keep = true;
-        self
-    }
-
-    /// Removes the bundle directory.
-    pub fn remove(mut self) -> Result<()> {
-        self.keep = true;
-        std::fs::remove_dir_all(&self.dir).map_err(RuntimeError::io("remove", &self.dir))
-    }
-}
-
-impl Drop for HostBundle {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
 }
 
 /// Writes `config.json` and `rootfs/` of a host-made bundle into the existing directory `dir`

@@ -35,6 +35,7 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod bundle;
 pub mod console;
 pub mod container;
 pub mod devices;
@@ -43,6 +44,7 @@ mod error;
 pub mod exec;
 pub mod hooks;
 pub mod hostfs;
+pub mod imagefs;
 pub mod init;
 pub mod isolation;
 pub mod oci_cli;

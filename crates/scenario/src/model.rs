@@ -100,6 +100,8 @@ struct ContainerFile {
     name: Option<String>,
     workload: Option<WorkloadDef>,
     command: Option<Vec<String>>,
+    image: Option<String>,
+    rootfs: Option<String>,
     requests: Option<K8sDef>,
     limits: Option<K8sDef>,
     exit: Option<NumOrStr>,
@@ -177,8 +179,20 @@ pub const MEMORY_FLOOR: u64 = 6 << 20;
 pub enum Run {
     /// A built-in stressor: the arguments after `limitcheck stress`.
     Workload(Vec<String>),
-    /// Any command (found in the host-made rootfs: the host's /usr).
+    /// Any command (found in the host-made rootfs: the host's /usr; in an image container,
+    /// the image's `Cmd` replaced by it, its `Entrypoint` kept, as `docker run IMAGE ARGS`).
     Command(Vec<String>),
+    /// The image's own `Entrypoint` and `Cmd` (an image container without `command`).
+    Image,
+}
+
+/// The image a container's root is made from (`image = "oci:DIR:TAG"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSpec {
+    /// Where it is (relative paths from the scenario file's directory).
+    pub source: limitcheck_image::Source,
+    /// How the root is made (`rootfs = "overlay" | "copy"`).
+    pub how: limitcheck_image::rootfs::How,
 }
 
 /// A container of a scenario.
@@ -190,6 +204,8 @@ pub struct ContainerSpec {
     pub run: Run,
     /// Its limits from the start.
     pub limits: Vec<Limit>,
+    /// The image its root is made from; none: the host-made rootfs.
+    pub image: Option<ImageSpec>,
     /// How its process may end before the scenario's end (`exit = 0`, `exit = "oom-kill"`);
     /// without it, a process that ends early (other than by a `kill` step) makes the scenario
     /// an error: a dead workload is never judged as a measurement.
@@ -831,6 +847,38 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
         {
             return Err(cx.err(format!("{key}.name"), "use letters, digits, - and _"));
         }
+        let image = match &c.image {
+            None => {
+                if c.rootfs.is_some() {
+                    return Err(cx.err(
+                        format!("{key}.rootfs"),
+                        "rootfs says how an image's root is made: give image = \"oci:DIR:TAG\" \
+                         too, or remove it (the host-made rootfs is always read-only binds)",
+                    ));
+                }
+                None
+            }
+            Some(i) => {
+                let base = path.parent().unwrap_or(Path::new("."));
+                let source = limitcheck_image::Source::parse(i, base)
+                    .map_err(|e| cx.err(format!("{key}.image"), e))?;
+                let how = match &c.rootfs {
+                    None => limitcheck_image::rootfs::How::Auto,
+                    Some(r) => r
+                        .parse()
+                        .map_err(|e: String| cx.err(format!("{key}.rootfs"), e))?,
+                };
+                if c.workload.is_some() {
+                    return Err(cx.err(
+                        format!("{key}.workload"),
+                        "a built-in workload runs limitcheck's own binary, which needs the \
+                         host's libraries; an image container runs the image's programs: give \
+                         command = [...] (or nothing, for the image's own command)",
+                    ));
+                }
+                Some(ImageSpec { source, how })
+            }
+        };
         let mut stressor = None;
         let run = match (&c.workload, &c.command) {
             (Some(w), None) => {
@@ -841,6 +889,7 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
             }
             (None, Some(cmd)) if !cmd.is_empty() => Run::Command(cmd.clone()),
             (Some(_), Some(_)) => return Err(cx.err(&key, "give workload or command, not both")),
+            (None, None) if image.is_some() => Run::Image,
             _ => {
                 return Err(cx.err(
                     &key,
@@ -894,6 +943,7 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
             name,
             run,
             limits,
+            image,
             exit,
         });
     }

@@ -238,8 +238,11 @@ fn remove_where(
                     continue;
                 }
             }
-            if std::fs::remove_dir_all(e.path()).is_ok() {
-                out.push(format!("bundle {}", e.path().display()));
+            // An image container's overlay root is unmounted first; the bundle is never
+            // removed through a mount.
+            match limitcheck_image::rootfs::remove(&e.path()) {
+                Ok(()) => out.push(format!("bundle {}", e.path().display())),
+                Err(err) => failed.push(format!("bundle {}: {err}", e.path().display())),
             }
         }
     }

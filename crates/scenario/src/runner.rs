@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use limitcheck_cgroup::Layout;
+use limitcheck_runtime::bundle::Bundle;
 use limitcheck_runtime::engine::Engine;
-use limitcheck_runtime::hostfs::HostBundle;
 use limitcheck_runtime::oci_cli::OciRuntime;
 use limitcheck_runtime::{CreateOptions, Runtime};
 
@@ -182,7 +182,7 @@ impl From<String> for Stopped {
 struct Running {
     container: Handle,
     log: PathBuf,
-    _bundle: HostBundle,
+    _bundle: Bundle,
 }
 
 /// A scenario's result as it stands before it runs: what summary.json's `running` records.
@@ -332,13 +332,24 @@ fn run_inner<'l>(
                 a
             }
             Run::Command(cmd) => cmd.clone(),
+            Run::Image => Vec::new(),
         };
         let bundle_dir = o.runtime_root.join("bundles").join(&id);
-        let bundle = HostBundle::create(&bundle_dir, args, std::slice::from_ref(&o.exe))
-            .map_err(|e| format!("container {}: {e}", c.name))?;
+        let bundle = match &c.image {
+            None => Bundle::host(&bundle_dir, args, std::slice::from_ref(&o.exe))
+                .map_err(|e| format!("container {}: {e}", c.name))?,
+            Some(img) => image_bundle(o, &bundle_dir, img, &c.run).map_err(|e| match e {
+                Stopped::Skip(w) => Stopped::Skip(format!("container {}: {w}", c.name)),
+                Stopped::Error(w) => Stopped::Error(format!("container {}: {w}", c.name)),
+            })?,
+        };
         let log = o.run_dir.join(format!("{slug}-{}.log", c.name));
-        let out =
+        let mut out =
             File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        if let Some(made) = bundle.image_made() {
+            use std::io::Write;
+            let _ = writeln!(out, "# limitcheck: root from {}", made.describe());
+        }
         let err = out.try_clone().map_err(|e| e.to_string())?;
         let null = File::open("/dev/null").map_err(|e| e.to_string())?;
         let stdio = [null.into(), out.into(), err.into()];
@@ -907,12 +918,46 @@ fn do_step(
     res
 }
 
+/// The bundle of an image container: a skip when the image is not there (not built yet) or
+/// the lane is an engine (which holds images of its own); an error when it is there but bad.
+fn image_bundle(
+    o: &RunOptions,
+    dir: &Path,
+    img: &crate::model::ImageSpec,
+    run: &Run,
+) -> Result<Bundle, Stopped> {
+    if let Some(eng) = &o.engine {
+        return Err(Stopped::Skip(format!(
+            "image {}: an image container under {} is not made yet (lcrun, runc and crun \
+             run it from the bundle limitcheck makes)",
+            img.source, eng.kind
+        )));
+    }
+    if !img.source.path().exists() {
+        return Err(Stopped::Skip(format!(
+            "image {}: {} is not here; build it first (for the shipped scenarios: \
+             scripts/images.sh)",
+            img.source,
+            img.source.path().display()
+        )));
+    }
+    let command = match run {
+        Run::Command(cmd) => Some(cmd.clone()),
+        _ => None,
+    };
+    let opts = limitcheck_runtime::imagefs::ImageOptions {
+        how: img.how,
+        ..Default::default()
+    };
+    Bundle::image(dir, &img.source, command, &opts).map_err(|e| Stopped::Error(e.to_string()))
+}
+
 /// Creates container `id` from `bundle` with another runtime or an engine (`o.runtime`,
 /// `o.engine`); a limit the engine has no flag for is a skip.
 fn create_external(
     o: &RunOptions,
     id: &str,
-    bundle: &HostBundle,
+    bundle: &Bundle,
     limits: &[limitcheck_cgroup::Limit],
     stdio: [std::os::fd::OwnedFd; 3],
 ) -> Result<Handle, Stopped> {
@@ -972,7 +1017,7 @@ pub fn probe_runtime(o: &RunOptions) -> Result<(), String> {
 
 fn probe(o: &RunOptions) -> Result<(), String> {
     let id = format!("lcr-{}-probe", o.run_id);
-    let bundle = HostBundle::create(
+    let bundle = Bundle::host(
         &o.runtime_root.join("bundles").join(&id),
         vec!["true".into()],
         &[],

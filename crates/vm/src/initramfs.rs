@@ -9,8 +9,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::cpio::CpioWriter;
 
@@ -33,101 +32,13 @@ pub struct Initramfs {
     path: PathBuf,
 }
 
-/// Lexically normalises an absolute path (`.` and `..` resolved, no filesystem access).
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(n) => out.push(n),
-            _ => {}
-        }
-    }
-    out
-}
+use limitcheck_image::build::normalize;
 
 fn rel(p: &Path) -> String {
     p.to_string_lossy().trim_start_matches('/').to_string()
 }
 
-/// True when the ELF file at `path` names no program interpreter (statically linked).
-pub fn is_static_elf(path: &Path) -> io::Result<bool> {
-    let b = std::fs::read(path)?;
-    if b.len() < 64 || &b[..4] != b"\x7fELF" || b[4] != 2 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{} is not a 64-bit ELF executable", path.display()),
-        ));
-    }
-    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
-    let phoff = u64::from_le_bytes(b[32..40].try_into().expect("8 bytes")) as usize;
-    let (phentsize, phnum) = (u16_at(54), u16_at(56));
-    for i in 0..phnum {
-        let o = phoff + i * phentsize;
-        if o + 4 > b.len() {
-            break;
-        }
-        if u32::from_le_bytes(b[o..o + 4].try_into().expect("4 bytes")) == 3 {
-            return Ok(false); // PT_INTERP
-        }
-    }
-    Ok(true)
-}
-
-/// The shared libraries `exe` loads, as `ldd` lists them (absolute paths, the loader included).
-pub fn shared_libraries(exe: &Path) -> io::Result<Vec<PathBuf>> {
-    if is_static_elf(exe)? {
-        return Ok(Vec::new());
-    }
-    let out = std::process::Command::new("ldd")
-        .arg(exe)
-        .output()
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "cannot run ldd to list the libraries of {}: {e}",
-                    exe.display()
-                ),
-            )
-        })?;
-    if !out.status.success() {
-        return Err(io::Error::other(format!(
-            "ldd {}: {}",
-            exe.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    let mut libs = Vec::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
-        let path = match line.split_once("=>") {
-            Some((_, r)) => r.split_whitespace().next(),
-            None => line.split_whitespace().next(),
-        };
-        match path {
-            Some(p) if p.starts_with('/') => libs.push(PathBuf::from(p)),
-            Some("not") | Some("not found") => {
-                return Err(io::Error::other(format!(
-                    "{}: a library is missing: {}",
-                    exe.display(),
-                    line.trim()
-                )))
-            }
-            _ => {}
-        }
-        if line.contains("not found") {
-            return Err(io::Error::other(format!(
-                "{}: a library is missing: {}",
-                exe.display(),
-                line.trim()
-            )));
-        }
-    }
-    Ok(libs)
-}
+pub use limitcheck_image::build::{is_static_elf, shared_libraries};
 
 impl Initramfs {
     /// Starts an archive at `path` with the directories every guest needs and `/dev/console`.
@@ -209,58 +120,12 @@ impl Initramfs {
     /// Copies the host file at `path` to the same path inside, reproducing every symlink met
     /// on the way (`/lib64/ld-linux-x86-64.so.2` on Debian crosses two).
     pub fn add_host_path(&mut self, path: &Path) -> io::Result<()> {
-        self.add_host_path_depth(&normalize(path), 0)
-    }
-
-    fn add_host_path_depth(&mut self, path: &Path, depth: u32) -> io::Result<()> {
-        if depth > 40 {
-            return Err(io::Error::other(format!(
-                "too many symlinks resolving {}",
-                path.display()
-            )));
-        }
-        let mut cur = PathBuf::from("/");
-        let parts: Vec<_> = path.components().skip(1).collect();
-        for (i, c) in parts.iter().enumerate() {
-            let next = cur.join(c);
-            let meta = std::fs::symlink_metadata(&next).map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot copy {}: {e}", next.display()))
-            })?;
-            if meta.file_type().is_symlink() {
-                let target = std::fs::read_link(&next)?;
-                self.add_symlink(&rel(&next), &target.to_string_lossy())?;
-                let mut resolved = if target.is_absolute() {
-                    target
-                } else {
-                    cur.join(target)
-                };
-                for rest in &parts[i + 1..] {
-                    resolved.push(rest);
-                }
-                return self.add_host_path_depth(&normalize(&resolved), depth + 1);
-            }
-            if i + 1 == parts.len() {
-                if meta.is_dir() {
-                    return self.add_dir(&rel(&next));
-                }
-                let data = std::fs::read(&next).map_err(|e| {
-                    io::Error::new(e.kind(), format!("cannot read {}: {e}", next.display()))
-                })?;
-                return self.add_file(&rel(&next), meta.permissions().mode() & 0o7777, &data);
-            }
-            cur = next;
-        }
-        Ok(())
+        limitcheck_image::build::copy_host_path(self, path)
     }
 
     /// Copies the host executable `exe` to `dest` inside, with every shared library it loads.
     pub fn add_executable(&mut self, exe: &Path, dest: &str) -> io::Result<()> {
-        for lib in shared_libraries(exe)? {
-            self.add_host_path(&lib)?;
-        }
-        let data = std::fs::read(exe)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", exe.display())))?;
-        self.add_file(dest, 0o755, &data)
+        limitcheck_image::build::copy_host_program(self, exe, dest)
     }
 
     /// Adds busybox (which must be statically linked: Debian's busybox-static) at
@@ -281,6 +146,18 @@ impl Initramfs {
     pub fn finish(self) -> io::Result<PathBuf> {
         self.w.finish()?;
         Ok(self.path)
+    }
+}
+
+impl limitcheck_image::build::Tree for Initramfs {
+    fn put_dir(&mut self, name: &str, _mode: u32) -> io::Result<()> {
+        self.add_dir(name)
+    }
+    fn put_file(&mut self, name: &str, mode: u32, data: &[u8]) -> io::Result<()> {
+        self.add_file(name, mode, data)
+    }
+    fn put_symlink(&mut self, name: &str, target: &str) -> io::Result<()> {
+        self.add_symlink(name, target)
     }
 }
 

@@ -298,11 +298,7 @@ pub fn prefer_vmlinux(k: &Kernel, cache: &Path) -> (Kernel, String) {
 
 /// The default cache directory: `$XDG_CACHE_HOME/limitcheck`, else `~/.cache/limitcheck`.
 pub fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d).join("limitcheck");
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-    PathBuf::from(home).join(".cache/limitcheck")
+    limitcheck_image::cache::base_dir()
 }
 
 /// The Debian package `limitcheck vm --kernel debian` boots.

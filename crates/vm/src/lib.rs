@@ -155,7 +155,8 @@ pub fn scenario_programs(scenarios: &[PathBuf]) -> Vec<PathBuf> {
         .iter()
         .filter_map(|f| limitcheck_scenario::model::load(f).ok())
     {
-        for c in &s.containers {
+        // An image container runs the image's programs, not the host's.
+        for c in s.containers.iter().filter(|c| c.image.is_none()) {
             let limitcheck_scenario::model::Run::Command(cmd) = &c.run else {
                 continue;
             };

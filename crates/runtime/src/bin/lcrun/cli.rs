@@ -72,6 +72,15 @@ pub enum Command {
     Exec(ExecArgs),
     /// Write a default config.json to the bundle.
     Spec(SpecArgs),
+    /// Make a bundle from an image, as `umoci unpack` does: config.json from the image's
+    /// config (entrypoint and cmd, env, working directory, user) and rootfs/ with its layers
+    /// applied (whiteouts too; every blob's digest checked; unsafe entries refused).
+    #[command(
+        after_help = "Examples:\n  lcrun unpack --image oci:images/busybox:latest bundle\n  \
+        lcrun unpack --image docker-archive:busybox.tar bundle -- sh -c 'echo hi'\n  \
+        lcrun run -b bundle c1"
+    )]
+    Unpack(UnpackArgs),
     /// Print what this runtime supports, as JSON.
     Features,
     /// Internal: the container init.
@@ -252,6 +261,20 @@ pub struct ExecArgs {
     /// A JSON file with the whole OCI process instead of the flags.
     #[arg(short, long)]
     pub process: Option<PathBuf>,
+}
+
+/// `unpack`.
+#[derive(Debug, Args)]
+pub struct UnpackArgs {
+    /// The image: `oci:DIR[:TAG]` (an OCI layout, as skopeo and umoci write it),
+    /// `docker-archive:FILE` (docker or podman save) or `oci-archive:FILE`. Local files only.
+    #[arg(long)]
+    pub image: String,
+    /// The bundle directory to make (must not exist).
+    pub bundle: PathBuf,
+    /// Run this instead of the image's Cmd (its Entrypoint kept, as `docker run IMAGE ARGS`).
+    #[arg(last = true)]
+    pub command: Vec<String>,
 }
 
 /// `spec`.

@@ -264,6 +264,20 @@ fn run(cli: &Cli, log: &Logger) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("write {}", path.display()))?;
             }
         }
+        Command::Unpack(a) => {
+            let source = limitcheck_image::Source::parse(&a.image, Path::new("."))
+                .map_err(|e| anyhow::anyhow!("--image: {e}"))?;
+            let opts = limitcheck_runtime::imagefs::ImageOptions {
+                how: limitcheck_image::rootfs::How::Copy,
+                ..Default::default()
+            };
+            let command = (!a.command.is_empty()).then(|| a.command.clone());
+            let b = limitcheck_runtime::bundle::Bundle::image(&a.bundle, &source, command, &opts)?
+                .keep();
+            if let Some(m) = b.image_made() {
+                log.debug(&format!("unpacked {}", m.describe()));
+            }
+        }
         Command::Features => println!("{}", serde_json::to_string_pretty(&features())?),
         Command::Init => bail!("lcrun init is run by lcrun itself, not by hand"),
     }
