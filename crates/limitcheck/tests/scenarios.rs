@@ -19,6 +19,7 @@ fn shipped_scenarios_pass_on_this_host() {
         return;
     }
     let _serial = serial();
+    let images = ensure_images(test);
     let out_dir = tempfile::tempdir().unwrap();
     // As kernel CI runs it: KTAP on stdout, the progress on stderr.
     let out = run(&[
@@ -77,6 +78,14 @@ fn shipped_scenarios_pass_on_this_host() {
         scenarios.iter().filter(|s| s["verdict"] == "pass").count()
             >= 6 + 4 * usize::from(inconclusive == 0)
     );
+    // The image scenario ran, on the image scripts/images.sh makes (not skipped for want of it).
+    if images {
+        let img = scenarios
+            .iter()
+            .find(|s| s["name"] == "image-stress-ng")
+            .expect("image-stress-ng ran");
+        assert_ne!(img["verdict"], "skip", "{img}");
+    }
     assert!(s["host"]["cgroup_mode"].is_string() && s["host"]["kernel"].is_string());
     assert_eq!(s["complete"], true);
     assert_eq!(s["planned"].as_array().unwrap().len(), scenarios.len());
@@ -252,6 +261,7 @@ fn the_shipped_suite_on_a_busy_host_fails_nothing() {
         return;
     }
     let _serial = serial();
+    ensure_images(test);
     let dir = tempfile::tempdir().unwrap();
     // (Two steady loops, both CPUs taken all the time, ran here too until 2026-12-01: 9 pass,
     // 6 inconclusive, 0 fail, as with one; dropped from CI for its 130 s, the must-fail test

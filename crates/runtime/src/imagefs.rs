@@ -257,3 +257,97 @@ pub fn process_of(
         groups: supplementary,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image_root() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("etc")).unwrap();
+        std::fs::write(
+            t.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001:App:/home/app:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(
+            t.path().join("etc/group"),
+            "root:x:0:\napp:x:1001:\naudio:x:29:app\nvideo:x:44:other,app\n",
+        )
+        .unwrap();
+        t
+    }
+
+    fn config(user: Option<&str>) -> RunConfig {
+        RunConfig {
+            env: Some(vec!["GREETING=hi".into()]),
+            entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
+            cmd: Some(vec!["echo $GREETING".into()]),
+            working_dir: Some("/work".into()),
+            user: user.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn the_config_gives_args_env_cwd_and_user_as_docker_does() {
+        let t = image_root();
+        let p = process_of(&config(None), t.path(), None, "img").unwrap();
+        assert_eq!(p.args, ["/bin/sh", "-c", "echo $GREETING"]);
+        assert_eq!(
+            p.env,
+            [
+                "GREETING=hi".to_string(),
+                format!("PATH={DEFAULT_PATH}"),
+                "HOME=/root".into()
+            ]
+        );
+        assert_eq!(p.cwd, Path::new("/work"));
+        assert_eq!((p.uid, p.gid, p.groups.clone()), (0, 0, vec![]));
+        // A command replaces Cmd; the Entrypoint stays.
+        let p = process_of(&config(None), t.path(), Some(vec!["exit 3".into()]), "img").unwrap();
+        assert_eq!(p.args, ["/bin/sh", "-c", "exit 3"]);
+        // A user by name: its uid, gid, home and supplementary groups from the image.
+        let p = process_of(&config(Some("app")), t.path(), None, "img").unwrap();
+        assert_eq!((p.uid, p.gid, p.groups), (1000, 1001, vec![29, 44]));
+        assert!(p.env.contains(&"HOME=/home/app".to_string()));
+        // A group by name or number; a uid the image does not list runs with gid 0.
+        let p = process_of(&config(Some("app:audio")), t.path(), None, "img").unwrap();
+        assert_eq!((p.uid, p.gid), (1000, 29));
+        let p = process_of(&config(Some("4242")), t.path(), None, "img").unwrap();
+        assert_eq!(
+            (p.uid, p.gid, p.env.last().unwrap().as_str()),
+            (4242, 0, "HOME=/")
+        );
+        let p = process_of(&config(Some("1000:7")), t.path(), None, "img").unwrap();
+        assert_eq!((p.uid, p.gid), (1000, 7));
+    }
+
+    #[test]
+    fn what_the_image_cannot_give_is_named() {
+        let t = image_root();
+        let e = process_of(&config(Some("nobody")), t.path(), None, "oci:x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("image oci:x: config.User") && e.contains("\"nobody\""),
+            "{e}"
+        );
+        let e = process_of(&config(Some("app:staff")), t.path(), None, "oci:x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"staff\" is not a group"), "{e}");
+        let mut c = config(None);
+        c.entrypoint = None;
+        c.cmd = None;
+        let e = process_of(&c, t.path(), None, "oci:x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("neither Entrypoint nor Cmd"), "{e}");
+        let mut c = config(None);
+        c.working_dir = Some("work".into());
+        let e = process_of(&c, t.path(), None, "oci:x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("config.WorkingDir"), "{e}");
+    }
+}

@@ -1211,6 +1211,39 @@ mod tests {
     }
 
     #[test]
+    fn an_image_container_is_checked_and_its_path_is_the_scenario_files() {
+        let text = "duration = \"2s\"\n[[container]]\nimage = \"oci:../images/bb:v1\"\n";
+        let s = parse(text, Path::new("/x/scenarios/i.toml")).unwrap();
+        let c = &s.containers[0];
+        assert_eq!(c.run, Run::Image);
+        let img = c.image.as_ref().unwrap();
+        assert_eq!(
+            img.source,
+            limitcheck_image::Source::Layout {
+                dir: "/x/scenarios/../images/bb".into(),
+                tag: Some("v1".into())
+            }
+        );
+        assert_eq!(img.how, limitcheck_image::rootfs::How::Auto);
+        let img = |rest: &str| refused_key(&format!("image = \"oci:img\"\n{rest}"));
+        assert_eq!(img("rootfs = \"zfs\""), "container[0].rootfs");
+        assert_eq!(
+            img("workload = { kind = \"cpu\" }"),
+            "container[0].workload"
+        );
+        assert_eq!(img("rootfs = \"copy\"\ncommand = [\"sh\"]"), "(accepted)");
+        assert_eq!(
+            refused_key("image = \"docker://busybox\""),
+            "container[0].image"
+        );
+        assert_eq!(refused_key("image = \"busybox\""), "container[0].image");
+        assert_eq!(
+            refused_key("command = [\"true\"]\nrootfs = \"copy\""),
+            "container[0].rootfs"
+        );
+    }
+
+    #[test]
     fn values_are_checked_as_the_kernel_and_the_stressor_would() {
         let cpu = |rest: &str| refused_key(&format!("workload = {{ kind = \"cpu\"{rest} }}"));
         assert_eq!(cpu(", workers = 0"), "container[0].workload.workers");

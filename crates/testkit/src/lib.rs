@@ -6,6 +6,7 @@
 
 #![deny(missing_docs)]
 
+pub mod images;
 pub mod ktap;
 
 use std::io::Write;

@@ -41,8 +41,8 @@ pub fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
 }
 
-/// What runs left: container state, bundles, run records under /run/limitcheck, and
-/// container cgroups.
+/// What runs left: container state, bundles, run records under /run/limitcheck, overlay
+/// roots still mounted, and container cgroups.
 pub fn leftovers() -> Vec<String> {
     let mut left: Vec<String> = std::fs::read_dir("/run/limitcheck")
         .map(|d| {
@@ -55,6 +55,15 @@ pub fn leftovers() -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default();
+    // An image container's overlay root, mounted on the host under its bundle.
+    if let Ok(m) = std::fs::read_to_string("/proc/self/mountinfo") {
+        left.extend(
+            m.lines()
+                .filter_map(|l| l.split(' ').nth(4))
+                .filter(|p| p.contains("/limitcheck/"))
+                .map(|p| format!("mount {p}")),
+        );
+    }
     if let Ok(layout) = limitcheck_cgroup::Layout::detect() {
         for h in &layout.hierarchies {
             let dir = h.mount_point.join("limitcheck");
@@ -250,4 +259,35 @@ pub fn matrix_of(dir: &Path) -> (Value, Vec<String>) {
         .map(|c| c["label"].as_str().unwrap().to_string())
         .collect();
     (m, labels)
+}
+
+/// Makes the images the shipped image scenarios run (what scripts/images.sh makes), with this
+/// build's `limitcheck image from-host`; false (printed) when stress-ng is not installed.
+pub fn ensure_images(test: &str) -> bool {
+    let have = Command::new("sh")
+        .args(["-c", "command -v stress-ng"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        skip(
+            test,
+            "stress-ng is not installed: image-stress-ng is skipped in the run",
+        );
+        return false;
+    }
+    let out = scenarios_dir().join("../images/stress-ng");
+    let made = run(&[
+        "image",
+        "from-host",
+        out.to_str().unwrap(),
+        "--entrypoint",
+        "stress-ng",
+        "stress-ng",
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    true
 }
