@@ -442,6 +442,22 @@ fn unique_name() -> String {
     format!("run-{}-{:x}-{n}", std::process::id(), t)
 }
 
+/// Moves processes into a cgroup's directories ([`Cgroup::mover`]).
+#[derive(Debug, Clone)]
+pub struct Mover {
+    dirs: Vec<PathBuf>,
+}
+
+impl Mover {
+    /// Moves a process (all its threads) into the cgroup, in every hierarchy.
+    pub fn add_pid(&self, pid: i32) -> Result<()> {
+        for d in &self.dirs {
+            write_in(d, PROCS, &pid.to_string())?;
+        }
+        Ok(())
+    }
+}
+
 /// A cgroup made or opened by limitcheck: one directory per v1 hierarchy in use (plus the v2
 /// companion on hybrid hosts), or one v2 directory.
 ///
@@ -482,10 +498,14 @@ impl Cgroup {
 
     /// Moves a process (all its threads) into the cgroup, in every hierarchy.
     pub fn add_pid(&self, pid: i32) -> Result<()> {
-        for d in &self.dirs {
-            write_in(d, PROCS, &pid.to_string())?;
+        self.mover().add_pid(pid)
+    }
+
+    /// What moves processes into this cgroup, apart from it: to move one from another thread.
+    pub fn mover(&self) -> Mover {
+        Mover {
+            dirs: self.dirs.clone(),
         }
-        Ok(())
     }
 
     /// The processes in the cgroup (the union over its directories), ascending.

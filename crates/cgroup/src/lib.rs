@@ -46,7 +46,7 @@ pub mod v1;
 pub mod v2;
 
 pub use backend::{CPU_PRESSURE, IO_PRESSURE, MEMORY_PRESSURE};
-pub use cgroup::{Backoff, Cgroup, CgroupBuilder, DEFAULT_PARENT, DRAIN_TIMEOUT};
+pub use cgroup::{Backoff, Cgroup, CgroupBuilder, Mover, DEFAULT_PARENT, DRAIN_TIMEOUT};
 pub use error::{CgroupError, Result};
 pub use limits::{Limit, LimitKind};
 pub use mount::{Hierarchy, Layout, Mode, MOUNTINFO};

@@ -320,8 +320,21 @@ fn create_in(
     guard.pid = Some(pid);
     state.pid = pid.as_raw();
     state.pid_start_time = proc_stat(pid.as_raw()).map(|s| s.1).unwrap_or(0);
+    // The move into the cgroup runs beside the rest: on cgroup v1 the first write of a pid
+    // into cgroup.procs waits for an RCU grace period (5-15 ms here), during which the init
+    // gets its config and mounts what needs no cgroup; it waits for `Joined` before anything
+    // that does (the cgroup namespace, cgroup mounts) and before `Ready`.
+    let joining = std::thread::spawn({
+        let mover = cg.mover();
+        move || mover.add_pid(pid.as_raw())
+    });
+    let joined = move || -> Result<()> {
+        joining
+            .join()
+            .map_err(|_| RuntimeError::Init("the thread moving the init panicked".into()))?
+            .map_err(RuntimeError::from)
+    };
     state.save(&dir)?;
-    cg.add_pid(pid.as_raw())?;
     if wait_maps {
         write_id_maps(pid, spec)?;
     }
@@ -346,6 +359,18 @@ fn create_in(
         &InitRequest::Create(Box::new(cfg)),
         None,
     )?;
+    match joined() {
+        Ok(()) => crate::console::send_msg(parent_sock.as_raw_fd(), &InitMsg::Joined, None)?,
+        Err(e) => {
+            let message = format!("cannot move the init into its cgroup: {e}");
+            let _ = crate::console::send_msg(
+                parent_sock.as_raw_fd(),
+                &InitMsg::Error { message },
+                None,
+            );
+            return Err(e);
+        }
+    }
     let mut console = None;
     loop {
         match crate::console::recv_msg::<InitMsg>(parent_sock.as_raw_fd())? {
@@ -389,7 +414,7 @@ fn create_in(
                     }
                 }
             }
-            Some((InitMsg::HooksDone | InitMsg::ExecStarted { .. }, _)) => {}
+            Some((InitMsg::HooksDone | InitMsg::Joined | InitMsg::ExecStarted { .. }, _)) => {}
             None => {
                 let status = waitpid(pid, None).ok();
                 guard.pid = None;

@@ -91,6 +91,10 @@ pub enum InitMsg {
     RunHooks,
     /// Runtime to init: the hooks ran.
     HooksDone,
+    /// Runtime to init: you are in the container's cgroup now (the runtime moves the init
+    /// while the init sets up its mounts: on cgroup v1 the first move into a cgroup waits for
+    /// an RCU grace period, several milliseconds, and that wait overlaps the init's work).
+    Joined,
     /// Exec: the process that will run has this host pid.
     ExecStarted {
         /// Its pid on the host.
@@ -185,10 +189,29 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
         nix::sched::setns(fd, clone_flag(*typ))
             .map_err(RuntimeError::sys(format!("setns {}", path.display())))?;
     }
-    if cfg.cgroup_ns {
-        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
-            .map_err(RuntimeError::sys("unshare the cgroup namespace"))?;
-    }
+    // The cgroup namespace's root is the cgroup the init is in when it unshares it: its own,
+    // once the runtime says it moved it there. Everything before needs no cgroup.
+    let mut joined = false;
+    let mut join_cgroup = || -> Result<()> {
+        if joined {
+            return Ok(());
+        }
+        match console::recv_msg::<InitMsg>(sock.as_raw_fd())? {
+            Some((InitMsg::Joined, _)) => {}
+            Some((InitMsg::Error { message }, _)) => return Err(RuntimeError::Init(message)),
+            other => {
+                return Err(RuntimeError::Init(format!(
+                    "expected the runtime's word that the init is in its cgroup, got {other:?}"
+                )))
+            }
+        }
+        if cfg.cgroup_ns {
+            nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+                .map_err(RuntimeError::sys("unshare the cgroup namespace"))?;
+        }
+        joined = true;
+        Ok(())
+    };
     nix::unistd::setsid().map_err(RuntimeError::sys("setsid"))?;
     let fifo = open(
         cfg.fifo.as_path(),
@@ -212,8 +235,9 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
             cgroup_rel: cfg.cgroup_rel.clone(),
             can_mknod: !cfg.user_ns,
         };
-        rootfs::prepare(&sys, &cfg.spec, &cfg.rootfs, &ctx)?;
+        rootfs::prepare(&sys, &cfg.spec, &cfg.rootfs, &ctx, &mut join_cgroup)?;
     }
+    join_cgroup()?;
     let spec_hooks = cfg.spec.hooks().as_ref();
     #[allow(deprecated)]
     let runtime_hooks =

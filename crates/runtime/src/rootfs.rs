@@ -155,8 +155,16 @@ pub struct MountContext {
     pub can_mknod: bool,
 }
 
-/// Prepares everything under `rootfs` before `pivot_root`.
-pub fn prepare(sys: &dyn Syscall, spec: &Spec, rootfs: &Path, ctx: &MountContext) -> Result<()> {
+/// Prepares everything under `rootfs` before `pivot_root`. `in_cgroup` is called once, before
+/// the first cgroup mount (what it shows depends on the init's cgroup and cgroup namespace) and
+/// at the latest when the mounts are done.
+pub fn prepare(
+    sys: &dyn Syscall,
+    spec: &Spec,
+    rootfs: &Path,
+    ctx: &MountContext,
+    in_cgroup: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
     let linux = spec.linux().as_ref();
     // Nothing we mount may propagate back to the host: every mount of the new namespace becomes
     // a slave (or private) first. The spec's rootfsPropagation is applied to the new root after
@@ -182,8 +190,12 @@ pub fn prepare(sys: &dyn Syscall, spec: &Spec, rootfs: &Path, ctx: &MountContext
         if m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs") {
             dev_is_tmpfs = true;
         }
+        if matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")) {
+            in_cgroup()?;
+        }
         mount_one(sys, m, &dest, rootfs, ctx)?;
     }
+    in_cgroup()?;
     if dev_is_tmpfs {
         populate_dev(sys, spec, rootfs, ctx)?;
     }
@@ -660,7 +672,7 @@ mod tests {
             cgroup_rel: "limitcheck/x".into(),
             can_mknod: true,
         };
-        prepare(&sys, &spec, &rootfs, &ctx).unwrap();
+        prepare(&sys, &spec, &rootfs, &ctx, &mut || Ok(())).unwrap();
         pivot(&sys, &rootfs).unwrap();
         let calls = sys.calls.borrow();
         let r = rootfs.display();

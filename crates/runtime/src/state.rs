@@ -158,7 +158,23 @@ impl State {
         // ever seeing half a file.
         f.write_all(&text)
             .map_err(RuntimeError::io("write", &tmp))?;
-        std::fs::rename(&tmp, &path).map_err(RuntimeError::io("rename", &path))
+        drop(f);
+        // Over an existing state.json, exchanged rather than renamed over it: ext4 (a root on
+        // a disk, not /run's tmpfs) flushes a file renamed over another (auto_da_alloc), a
+        // disk write per state change; an exchange is as atomic for readers and starts none.
+        // The old state then goes with the temporary name.
+        let exchanged = nix::fcntl::renameat2(
+            None,
+            &tmp,
+            None,
+            &path,
+            nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+        );
+        match exchanged {
+            Ok(()) => std::fs::remove_file(&tmp).map_err(RuntimeError::io("remove", &tmp)),
+            // No state.json yet (ENOENT), or a filesystem without exchange (EINVAL).
+            Err(_) => std::fs::rename(&tmp, &path).map_err(RuntimeError::io("rename", &path)),
+        }
     }
 
     /// The OCI view with a live status.
