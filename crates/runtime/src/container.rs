@@ -158,6 +158,28 @@ impl Runtime {
 }
 
 /// Undoes a failed create.
+/// The thread moving the init into its cgroup; joined on drop (an early error too), so that
+/// no write into the cgroup races its removal.
+struct Joining(Option<std::thread::JoinHandle<limitcheck_cgroup::Result<()>>>);
+
+impl Joining {
+    fn join(&mut self) -> Result<()> {
+        match self.0.take() {
+            None => Ok(()),
+            Some(h) => h
+                .join()
+                .map_err(|_| RuntimeError::Init("the thread moving the init panicked".into()))?
+                .map_err(RuntimeError::from),
+        }
+    }
+}
+
+impl Drop for Joining {
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
+
 struct CreateGuard {
     dir: PathBuf,
     cgroup: Option<Cgroup>,
@@ -268,24 +290,12 @@ fn create_in(
         })?;
     guard.cgroup = Some(cg);
     let cg = guard.cgroup.as_ref().expect("just set");
-    if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
-        cg.apply(&resource_limits(r, &spec.origin)?)?;
-        crate::devices::apply(cg, r)?;
-    }
     let cgroup_rel = cg.relative_path().to_path_buf();
-
+    let limits = match linux.and_then(|l| l.resources().as_ref()) {
+        Some(r) => Some((resource_limits(r, &spec.origin)?, r)),
+        None => None,
+    };
     let fifo = dir.join(EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
-        .map_err(RuntimeError::sys(format!("mkfifo {}", fifo.display())))?;
-    // Past the umask: the init may run as another user (a user namespace's root) and must be
-    // able to open it for writing.
-    nix::sys::stat::fchmodat(
-        None,
-        &fifo,
-        Mode::from_bits_truncate(0o622),
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
-    )
-    .map_err(RuntimeError::sys(format!("chmod {}", fifo.display())))?;
 
     // New namespaces come from clone flags, except cgroup: the init unshares it once it is in
     // its cgroup, so that the namespace's root is that cgroup. Namespaces with a path are
@@ -320,20 +330,39 @@ fn create_in(
     guard.pid = Some(pid);
     state.pid = pid.as_raw();
     state.pid_start_time = proc_stat(pid.as_raw()).map(|s| s.1).unwrap_or(0);
-    // The move into the cgroup runs beside the rest: on cgroup v1 the first write of a pid
-    // into cgroup.procs waits for an RCU grace period (5-15 ms here), during which the init
-    // gets its config and mounts what needs no cgroup; it waits for `Joined` before anything
-    // that does (the cgroup namespace, cgroup mounts) and before `Ready`.
-    let joining = std::thread::spawn({
-        let mover = cg.mover();
-        move || mover.add_pid(pid.as_raw())
-    });
-    let joined = move || -> Result<()> {
-        joining
-            .join()
-            .map_err(|_| RuntimeError::Init("the thread moving the init panicked".into()))?
-            .map_err(RuntimeError::from)
+    // The move into the cgroup runs beside the rest: the first write of a pid into a
+    // cgroup.procs waits for an RCU grace period (the kernel's cgroup_threadgroup_rwsem turns
+    // to its writer mode; 5-15 ms here, most of a container's lifecycle), during which this
+    // process writes the limits, device rules, fifo and state, and the init gets its config
+    // and sets up its root; the init waits for `Joined` before what depends on its cgroup
+    // (the cgroup namespace and its fresh cgroup mounts, made last) and before `Ready`, and no
+    // limit is missing by then: the user process runs only once `start` opens the fifo.
+    // On v1 hierarchies the init moves itself, with no grace period to wait for (it is
+    // single-threaded, and not in a user namespace of its own whose root may lack the right).
+    let (join_tasks, mover) = if wait_maps {
+        (Vec::new(), cg.mover())
+    } else {
+        let (v1, rest) = cg.mover().split_v1();
+        (v1.into_iter().map(|d| d.join("tasks")).collect(), rest)
     };
+    let mut joining = Joining(
+        (!mover.is_empty()).then(|| std::thread::spawn(move || mover.add_pid(pid.as_raw()))),
+    );
+    if let Some((l, r)) = &limits {
+        cg.apply(l)?;
+        crate::devices::apply(cg, r)?;
+    }
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
+        .map_err(RuntimeError::sys(format!("mkfifo {}", fifo.display())))?;
+    // Past the umask: the init may run as another user (a user namespace's root) and must be
+    // able to open it for writing.
+    nix::sys::stat::fchmodat(
+        None,
+        &fifo,
+        Mode::from_bits_truncate(0o622),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .map_err(RuntimeError::sys(format!("chmod {}", fifo.display())))?;
     state.save(&dir)?;
     if wait_maps {
         write_id_maps(pid, spec)?;
@@ -353,13 +382,14 @@ fn create_in(
         uts_ns: isolation.own(LinuxNamespaceType::Uts),
         root_entry: isolation.root_entry(),
         cgroup_rel,
+        join_tasks,
     };
     crate::console::send_msg(
         parent_sock.as_raw_fd(),
         &InitRequest::Create(Box::new(cfg)),
         None,
     )?;
-    match joined() {
+    match joining.join() {
         Ok(()) => crate::console::send_msg(parent_sock.as_raw_fd(), &InitMsg::Joined, None)?,
         Err(e) => {
             let message = format!("cannot move the init into its cgroup: {e}");

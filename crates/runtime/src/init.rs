@@ -72,6 +72,11 @@ pub struct InitConfig {
     pub uts_ns: bool,
     /// The container's cgroup below each hierarchy's root.
     pub cgroup_rel: PathBuf,
+    /// The `tasks` files of the container's cgroup on v1 hierarchies: the init moves itself
+    /// by writing `0` into each, first thing (see `limitcheck_cgroup::Mover::split_v1`); the
+    /// runtime moves it into the others.
+    #[serde(default)]
+    pub join_tasks: Vec<PathBuf>,
     /// How the root is entered (see [`crate::isolation::RootEntry`]).
     pub root_entry: crate::isolation::RootEntry,
 }
@@ -166,6 +171,11 @@ struct Prepared {
 }
 
 fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
+    // Before anything else (a mount namespace joined by path may hide these paths): this
+    // single-threaded init moves itself, which needs no RCU grace period.
+    for t in &cfg.join_tasks {
+        std::fs::write(t, "0").map_err(RuntimeError::io("move the init into", t))?;
+    }
     nix::sys::stat::umask(Mode::empty());
     if cfg.user_ns {
         nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
@@ -228,20 +238,32 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
     use crate::isolation::RootEntry;
     let mounts = cfg.root_entry != RootEntry::Chroot;
     let mut fd_dir = None;
-    if mounts {
-        let ctx = MountContext {
-            layout: limitcheck_cgroup::Layout::detect().ok(),
-            cgroup_ns: cfg.cgroup_ns,
-            cgroup_rel: cfg.cgroup_rel.clone(),
-            can_mknod: !cfg.user_ns,
-        };
-        rootfs::prepare(&sys, &cfg.spec, &cfg.rootfs, &ctx, &mut join_cgroup)?;
-    }
-    join_cgroup()?;
     let spec_hooks = cfg.spec.hooks().as_ref();
     #[allow(deprecated)]
     let runtime_hooks =
         spec_hooks.is_some_and(|h| h.prestart().is_some() || h.create_runtime().is_some());
+    let ctx = MountContext {
+        layout: limitcheck_cgroup::Layout::detect().ok(),
+        cgroup_ns: cfg.cgroup_ns,
+        cgroup_rel: cfg.cgroup_rel.clone(),
+        can_mknod: !cfg.user_ns,
+    };
+    // Hooks see every mount made before them, as the spec says: nothing is deferred then.
+    let any_hooks = runtime_hooks || spec_hooks.is_some_and(|h| h.create_container().is_some());
+    let mut deferred = Vec::new();
+    if mounts {
+        deferred = rootfs::prepare(
+            &sys,
+            &cfg.spec,
+            &cfg.rootfs,
+            &ctx,
+            &mut join_cgroup,
+            !any_hooks,
+        )?;
+    }
+    if deferred.is_empty() {
+        join_cgroup()?;
+    }
     if runtime_hooks {
         console::send_msg(sock.as_raw_fd(), &InitMsg::RunHooks, None)?;
         match console::recv_msg::<InitMsg>(sock.as_raw_fd())? {
@@ -291,6 +313,10 @@ fn setup(cfg: &InitConfig, sock: &OwnedFd) -> Result<Prepared> {
                 ));
             }
         }
+    }
+    if !deferred.is_empty() {
+        join_cgroup()?;
+        rootfs::mount_deferred(&sys, &deferred, &ctx)?;
     }
     if mounts {
         write_sysctls(&cfg.spec)?;
@@ -473,6 +499,10 @@ fn start_user_process(spec: &Spec, ready: Prepared) -> RuntimeError {
     drop(ready.fd_dir);
     let e = exec_user_process(spec, &ready.exe, &ready.start_hooks_state);
     let _ = nix::unistd::write(&w, e.init_message().as_bytes());
+    // Kept open until this process exits: `start` reads the fifo to its end, and the end must
+    // mean the init is gone, or a `state` right after a failed `start` could still find it
+    // running (seen under parallel tests: "running", not "stopped").
+    std::mem::forget(w);
     e
 }
 

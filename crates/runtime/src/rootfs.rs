@@ -155,16 +155,23 @@ pub struct MountContext {
     pub can_mknod: bool,
 }
 
-/// Prepares everything under `rootfs` before `pivot_root`. `in_cgroup` is called once, before
-/// the first cgroup mount (what it shows depends on the init's cgroup and cgroup namespace) and
-/// at the latest when the mounts are done.
+/// Prepares everything under `rootfs` before `pivot_root`.
+///
+/// With a cgroup namespace of its own, what a cgroup mount shows depends on the init's cgroup
+/// when it unshares the namespace: `in_cgroup` (which waits for the runtime's move and
+/// unshares it) is called before the first cgroup mount. When `defer` and nothing but cgroup
+/// mounts follows the first one, those are not mounted here but returned, for
+/// [`mount_deferred`] once the root is entered — so that the init sets up all the rest while
+/// the runtime's move into the cgroup waits (see `Container::create`). Without a cgroup
+/// namespace a cgroup mount binds the container's own directories, whatever the init's cgroup.
 pub fn prepare(
     sys: &dyn Syscall,
     spec: &Spec,
     rootfs: &Path,
     ctx: &MountContext,
     in_cgroup: &mut dyn FnMut() -> Result<()>,
-) -> Result<()> {
+    defer: bool,
+) -> Result<Vec<Mount>> {
     let linux = spec.linux().as_ref();
     // Nothing we mount may propagate back to the host: every mount of the new namespace becomes
     // a slave (or private) first. The spec's rootfsPropagation is applied to the new root after
@@ -184,20 +191,38 @@ pub fn prepare(
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None,
     )?;
+    let is_cgroup = |m: &Mount| matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2"));
+    let mounts: Vec<&Mount> = spec.mounts().iter().flatten().collect();
+    let first = mounts.iter().position(|m| is_cgroup(m));
+    let deferred = match first {
+        Some(i) if defer && ctx.cgroup_ns && mounts[i..].iter().all(|m| is_cgroup(m)) => {
+            mounts[i..].iter().map(|m| (*m).clone()).collect()
+        }
+        _ => Vec::new(),
+    };
     let mut dev_is_tmpfs = false;
-    for m in spec.mounts().iter().flatten() {
+    for m in &mounts[..mounts.len() - deferred.len()] {
         let dest = secure_join(rootfs, m.destination())?;
         if m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs") {
             dev_is_tmpfs = true;
         }
-        if matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")) {
+        if is_cgroup(m) && ctx.cgroup_ns {
             in_cgroup()?;
         }
         mount_one(sys, m, &dest, rootfs, ctx)?;
     }
-    in_cgroup()?;
     if dev_is_tmpfs {
         populate_dev(sys, spec, rootfs, ctx)?;
+    }
+    Ok(deferred)
+}
+
+/// Mounts what [`prepare`] deferred (fresh cgroup mounts of the container's cgroup namespace)
+/// under the root now entered.
+pub fn mount_deferred(sys: &dyn Syscall, mounts: &[Mount], ctx: &MountContext) -> Result<()> {
+    for m in mounts {
+        let dest = secure_join(Path::new("/"), m.destination())?;
+        mount_one(sys, m, &dest, Path::new("/"), ctx)?;
     }
     Ok(())
 }
@@ -672,7 +697,7 @@ mod tests {
             cgroup_rel: "limitcheck/x".into(),
             can_mknod: true,
         };
-        prepare(&sys, &spec, &rootfs, &ctx, &mut || Ok(())).unwrap();
+        prepare(&sys, &spec, &rootfs, &ctx, &mut || Ok(()), false).unwrap();
         pivot(&sys, &rootfs).unwrap();
         let calls = sys.calls.borrow();
         let r = rootfs.display();

@@ -306,6 +306,69 @@ fn namespaces_are_new_and_hostname_is_set() {
     assert_gone(&env, &id, 0);
 }
 
+/// The init moves itself into its v1 cgroups and mounts its cgroup namespace's view last,
+/// after its root is entered (see `Container::create`); with a createContainer hook nothing
+/// is deferred. Either way the process runs in the container's cgroup in every hierarchy,
+/// its cgroup namespace rooted there, and its /sys/fs/cgroup shows that cgroup's own limits.
+#[test]
+fn the_init_is_in_its_cgroup_and_its_cgroup_namespace_rooted_there() {
+    let test = "the_init_is_in_its_cgroup_and_its_cgroup_namespace_rooted_there";
+    let Some(env) = setup(test) else { return };
+    let layout = limitcheck_cgroup::Layout::detect().unwrap();
+    let cpu_dir = layout
+        .hierarchies
+        .iter()
+        .find(|h| h.controllers.contains(&limitcheck_cgroup::Controller::Cpu))
+        .map(|h| {
+            h.mount_point
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        });
+    let quota_file = match &cpu_dir {
+        Some(d) if layout.mode != limitcheck_cgroup::Mode::V2 => format!("{d}/cpu.cfs_quota_us"),
+        _ => "cpu.max".into(),
+    };
+    let look = format!("cat /proc/1/cgroup; echo quota=$(cat /sys/fs/cgroup/{quota_file})");
+    for (n, hook) in [("deferred", false), ("hooked", true)] {
+        let id = id(&format!("cgns-{n}"));
+        env.config(&["sleep", "30"], |c| {
+            c["linux"]["resources"] = json!({"cpu": {"quota": 30000, "period": 100000}});
+            if hook {
+                c["hooks"] = json!({"createContainer": [{"path": "/bin/true"}]});
+            }
+        });
+        env.ok(&["run", "--detach", "--bundle", env.bundle_str(), &id]);
+        let pid = env.state(&id)["pid"].as_i64().unwrap();
+        // From the host: in limitcheck/<id> in every hierarchy it has a directory in.
+        let host = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        for d in cgroup_dirs(&format!("limitcheck/{id}")) {
+            if d.exists() {
+                let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap();
+                assert!(
+                    procs.lines().any(|l| l == pid.to_string()),
+                    "{}: {procs}",
+                    d.display()
+                );
+            }
+        }
+        assert!(host.contains(&format!("/limitcheck/{id}")), "{host}");
+        // From inside: every hierarchy's path is the namespace's root, and the quota is its own.
+        let out = env.ok(&["exec", &id, "sh", "-c", &look]);
+        for l in out.lines().filter(|l| l.contains(":/")) {
+            assert!(
+                l.ends_with(":/"),
+                "{n}: not the namespace's root: {l}\n{out}"
+            );
+        }
+        let quota = out.lines().find_map(|l| l.strip_prefix("quota=")).unwrap();
+        assert!(quota.starts_with("30000"), "{n}: {out}");
+        env.ok(&["delete", "--force", &id]);
+        assert_gone(&env, &id, pid as i32);
+    }
+}
+
 fn read_trim(p: &Path) -> String {
     std::fs::read_to_string(p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
