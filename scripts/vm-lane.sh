@@ -25,6 +25,11 @@ if [ "${#scenarios[@]}" = 0 ]; then
   scenarios=(scenarios/)
 fi
 cargo build --profile vm --locked -p limitcheck
+# The shipped image scenarios' images (images/stress-ng), which `limitcheck vm` copies into the
+# guest beside the scenarios; without stress-ng on the host they are skipped, there as here.
+if command -v stress-ng >/dev/null; then
+  scripts/images.sh target/vm/limitcheck
+fi
 # Three virtual CPUs, one more than the scenarios load: under TCG the guest kernel's own work
 # (reclaim, OOM kills, timers) grows with the host's load, and on a 2-vCPU guest it took CPU
 # from k8s-pod's 1-CPU container (0.947-0.969 with the host's two CPUs busy; 1.001-1.003 with

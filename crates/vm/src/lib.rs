@@ -178,6 +178,49 @@ pub fn scenario_programs(scenarios: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
+/// The images the scenario file `host` names that exist on the host, each with where the
+/// guest's copy of the scenario, at `guest`, finds it.
+fn scenario_images(host: &Path, guest: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let Ok(s) = limitcheck_scenario::model::load(host) else {
+        return Vec::new();
+    };
+    let (hbase, gbase) = (
+        host.parent().unwrap_or(Path::new(".")),
+        guest.parent().unwrap_or(Path::new("/")),
+    );
+    s.containers
+        .iter()
+        .filter_map(|c| c.image.as_ref())
+        .filter_map(|i| {
+            let p = i.source.path();
+            let rel = p.strip_prefix(hbase).ok()?;
+            p.exists().then(|| {
+                (
+                    p.to_path_buf(),
+                    limitcheck_image::build::normalize(&gbase.join(rel)),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Copies the host file or directory tree `host` to `guest` in the initramfs.
+fn add_tree(ir: &mut Initramfs, host: &Path, guest: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(host)?;
+    let name = guest.to_string_lossy().trim_start_matches('/').to_string();
+    if meta.is_dir() {
+        ir.add_dir(&name)?;
+        for entry in std::fs::read_dir(host)? {
+            let entry = entry?;
+            add_tree(ir, &entry.path(), &guest.join(entry.file_name()))?;
+        }
+        return Ok(());
+    }
+    let data = std::fs::read(host)?;
+    ir.add_file(&name, meta.permissions().mode() & 0o7777, &data)
+}
+
 /// Picks the timeout from the scenarios' durations.
 fn default_timeout(files: &[PathBuf]) -> Duration {
     let total: f64 = files
@@ -267,10 +310,19 @@ pub fn build_initramfs(o: &VmOptions, path: &Path) -> Result<(), VmError> {
         ir.add_host_path(&prog).map_err(e)?;
     }
     let mut guest_files = Vec::new();
+    let mut images = std::collections::BTreeSet::new();
     for (i, f) in o.scenarios.iter().enumerate() {
         let g = guest_scenario_path(i, f);
         let data = std::fs::read(f).map_err(io("read", f))?;
         ir.add_file(&g.to_string_lossy(), 0o644, &data).map_err(e)?;
+        // The images its containers name, where the guest's copy of the scenario finds them
+        // (`oci:../images/x` from /scenarios/NN/ is /scenarios/images/x); one not built on the
+        // host is left out, and the scenario is skipped in the guest as on the host.
+        for (host, guest) in scenario_images(f, &g) {
+            if images.insert(guest.clone()) {
+                add_tree(&mut ir, &host, &guest).map_err(e)?;
+            }
+        }
         guest_files.push(g);
     }
     if let Some(script) = &o.guest_setup {
@@ -726,6 +778,31 @@ pub fn ktap(runs: &[KernelRun], planned: &[String]) -> (String, u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scenarios_images_go_where_its_guest_copy_finds_them() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("scenarios")).unwrap();
+        std::fs::create_dir_all(t.path().join("images/built/blobs")).unwrap();
+        let f = t.path().join("scenarios/i.toml");
+        std::fs::write(
+            &f,
+            "duration = \"2s\"\n[[container]]\nimage = \"oci:../images/built:latest\"\n\
+             [[container]]\nname = \"b\"\nimage = \"oci:../images/not-built\"\n",
+        )
+        .unwrap();
+        let g = guest_scenario_path(0, &f);
+        let found = scenario_images(&f, &g);
+        // The one the host has, at the guest path the relative reference resolves to; the one
+        // not built is left out (skipped in the guest, as on the host).
+        assert_eq!(
+            found,
+            [(
+                t.path().join("scenarios/../images/built"),
+                Path::new(GUEST_SCENARIOS).join("images/built")
+            )]
+        );
+    }
 
     #[test]
     fn scenario_programs_are_found_on_the_containers_path_once() {
