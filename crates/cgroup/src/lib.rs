@@ -40,6 +40,7 @@ pub mod limits;
 mod mount;
 pub mod parse;
 pub mod stats;
+pub mod tree;
 mod types;
 pub mod units;
 pub mod v1;

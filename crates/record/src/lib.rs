@@ -482,9 +482,14 @@ pub struct ScenarioResult {
     /// Mean and worst lateness of samples, ms.
     #[serde(default)]
     pub jitter_ms: [f64; 2],
-    /// The container names, in order.
+    /// The names samples are recorded under, in order: the containers, then the groups
+    /// (`[[group]]`, sampled the same way; listed again in `groups`).
     #[serde(default)]
     pub containers: Vec<String>,
+    /// Which of `containers` are groups: cgroups limitcheck made to hold containers (a pod,
+    /// a QoS class, a trunk).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
     /// Per container, in `containers`' order: milliseconds from the start of its `create` to
     /// the return of its `start` (the two calls' time; the runner creates every container,
     /// then starts each), as the harness sees it with the runtime it ran.
@@ -1295,7 +1300,8 @@ mod tests {
             duration_s: 4.0,
             samples: 2,
             jitter_ms: [0.1, 0.5],
-            containers: vec!["hog".into(), "other, with a comma".into()],
+            containers: vec!["hog".into(), "other, with a comma".into(), "pod".into()],
+            groups: vec!["pod".into()],
             startup_ms: vec![12.5, 31.0],
             expectations: vec![e],
             steps: vec![StepResult {

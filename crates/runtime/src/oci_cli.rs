@@ -112,7 +112,8 @@ impl OciRuntime {
     }
 
     /// Creates container `id` from the bundle in `dir` whose spec is `spec`: writes
-    /// `config.json` (cgroup `/limitcheck/<id>`, `limits` as `linux.resources`) and
+    /// `config.json` (cgroup `/limitcheck/<id>` unless the spec names one, as a container in
+    /// a scenario's group does; `limits` as `linux.resources`) and
     /// [`RUNTIME_RECORD`], and runs `create`. The container's stdio is `stdio` (passed through
     /// by the runtime, as with `docker run -d`); the runtime's own complaints go there too,
     /// and the failure's reason quotes them.
@@ -126,11 +127,13 @@ impl OciRuntime {
     ) -> Result<OciContainer> {
         let mut spec = spec.clone();
         let mut linux = spec.linux().clone().unwrap_or_default();
-        linux.set_cgroups_path(Some(
-            Path::new("/")
-                .join(limitcheck_cgroup::DEFAULT_PARENT)
-                .join(id),
-        ));
+        if linux.cgroups_path().is_none() {
+            linux.set_cgroups_path(Some(
+                Path::new("/")
+                    .join(limitcheck_cgroup::DEFAULT_PARENT)
+                    .join(id),
+            ));
+        }
         linux.set_resources(None);
         spec.set_linux(Some(linux));
         let mut config = serde_json::to_value(&spec).map_err(|e| RuntimeError::Spec {
@@ -236,15 +239,7 @@ impl OciRuntime {
 /// The mount points of every cgroup filesystem here, v1 named hierarchies (`name=systemd`,
 /// which limitcheck does not model but runc and docker fill) included.
 pub fn cgroup_mounts() -> Vec<PathBuf> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    text.lines()
-        .filter_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            let fstype = post.split_whitespace().next()?;
-            let mp = pre.split_whitespace().nth(4)?;
-            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(mp))
-        })
-        .collect()
+    limitcheck_cgroup::tree::mount_points()
 }
 
 /// Removes what another runtime or an engine left under `/limitcheck` in hierarchies

@@ -49,7 +49,9 @@ fn at_or_before(host: &[HostSample], t: f64) -> Option<usize> {
 
 /// The host over `[a, b]` on `cpus` (empty: all), given every container's samples (all of
 /// limitcheck's CPU time is subtracted, whichever container it went to). `cpusets` gives each
-/// container's CPUs (empty: all), to share out its time when no per-CPU figure was sampled.
+/// container's CPUs (empty: all), to share out its time when no per-CPU figure was sampled;
+/// it has one entry per container, and samples of higher indexes (groups, whose time is their
+/// containers') are not counted again.
 /// `None` when fewer than two host samples fall around the window.
 pub fn load(
     host: &[HostSample],
@@ -87,12 +89,7 @@ pub fn load(
     // Its containers: per CPU where sampled (v1), else each container's time shared out over
     // its cpuset.
     let mut own = 0.0;
-    let containers = samples
-        .iter()
-        .map(|s| s.container)
-        .max()
-        .map_or(0, |m| m + 1);
-    for c in 0..containers {
+    for c in 0..cpusets.len() {
         let rows: Vec<&Sample> = samples.iter().filter(|s| s.container == c).collect();
         let pick = |t: f64| -> Option<&Sample> {
             rows.iter()

@@ -105,6 +105,16 @@ struct ContainerFile {
     requests: Option<K8sDef>,
     limits: Option<K8sDef>,
     exit: Option<NumOrStr>,
+    group: Option<String>,
+    #[serde(flatten)]
+    resources: LimitsDef,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupFile {
+    name: Option<String>,
+    parent: Option<String>,
     #[serde(flatten)]
     resources: LimitsDef,
 }
@@ -121,6 +131,7 @@ struct WriteDef {
 struct StepFile {
     at: String,
     container: Option<String>,
+    group: Option<String>,
     set: Option<LimitsDef>,
     write: Option<WriteDef>,
     via: Option<String>,
@@ -134,6 +145,7 @@ struct StepFile {
 struct ExpectFile {
     metric: String,
     container: Option<String>,
+    group: Option<String>,
     window: Vec<String>,
     approx: Option<NumOrStr>,
     tolerance: Option<NumOrStr>,
@@ -152,6 +164,8 @@ struct ScenarioFile {
     interval: Option<String>,
     only: Option<String>,
     runtime: Option<String>,
+    #[serde(default)]
+    group: Vec<GroupFile>,
     #[serde(default)]
     container: Vec<ContainerFile>,
     #[serde(default)]
@@ -210,6 +224,22 @@ pub struct ContainerSpec {
     /// without it, a process that ends early (other than by a `kill` step) makes the scenario
     /// an error: a dead workload is never judged as a measurement.
     pub exit: Option<Exit>,
+    /// The group its cgroup is made in (index into [`Scenario::groups`]); none: on its own
+    /// under `limitcheck/`.
+    pub group: Option<usize>,
+}
+
+/// A group (`[[group]]`): a cgroup of its own with limits, holding containers and other
+/// groups, made before them and removed after them — a pod, a QoS class, the trunk of
+/// LTP's cfs_bandwidth01 tree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSpec {
+    /// Its name in the scenario.
+    pub name: String,
+    /// The group it is made in (index into [`Scenario::groups`]; always an earlier one).
+    pub parent: Option<usize>,
+    /// Its limits from the start.
+    pub limits: Vec<Limit>,
 }
 
 /// An end a container's process is allowed before the scenario's end.
@@ -250,7 +280,8 @@ pub enum Change {
 pub struct Step {
     /// When, from the start of the containers.
     pub at: Duration,
-    /// Which container (index).
+    /// Which container or group: a unit index (see [`Scenario::unit_name`]): the containers
+    /// first, then the groups.
     pub container: usize,
     /// What it does.
     pub change: Change,
@@ -353,7 +384,7 @@ impl Metric {
 pub struct Expect {
     /// The metric.
     pub metric: Metric,
-    /// Which container (index).
+    /// Which container or group: a unit index (see [`Scenario::unit_name`]).
     pub container: usize,
     /// From, to (relative to the start).
     pub window: (Duration, Duration),
@@ -390,10 +421,78 @@ pub struct Scenario {
     pub runtime: Option<String>,
     /// Its containers.
     pub containers: Vec<ContainerSpec>,
+    /// Its groups (`[[group]]`), parents before their children.
+    pub groups: Vec<GroupSpec>,
     /// Its timeline.
     pub steps: Vec<Step>,
     /// Its expectations.
     pub expects: Vec<Expect>,
+}
+
+impl Scenario {
+    /// How many units steps and expectations can name: the containers, then the groups.
+    pub fn units(&self) -> usize {
+        self.containers.len() + self.groups.len()
+    }
+
+    /// The group a unit index names, if it names one (an index past the containers).
+    pub fn group_of_unit(&self, unit: usize) -> Option<usize> {
+        unit.checked_sub(self.containers.len())
+            .filter(|g| *g < self.groups.len())
+    }
+
+    /// The unit index of group `g`.
+    pub fn unit_of_group(&self, g: usize) -> usize {
+        self.containers.len() + g
+    }
+
+    /// A unit's name: a container's or a group's.
+    pub fn unit_name(&self, unit: usize) -> &str {
+        match self.group_of_unit(unit) {
+            Some(g) => &self.groups[g].name,
+            None => &self.containers[unit].name,
+        }
+    }
+
+    /// Every unit's name, containers first: the names a run records its samples under.
+    pub fn unit_names(&self) -> Vec<String> {
+        (0..self.units())
+            .map(|u| self.unit_name(u).to_string())
+            .collect()
+    }
+
+    /// A unit's own limits, as the file gave them.
+    pub fn unit_limits(&self, unit: usize) -> &[Limit] {
+        match self.group_of_unit(unit) {
+            Some(g) => &self.groups[g].limits,
+            None => &self.containers[unit].limits,
+        }
+    }
+
+    /// The groups a unit is in, as unit indexes, the nearest first.
+    pub fn ancestors(&self, unit: usize) -> Vec<usize> {
+        let mut g = match self.group_of_unit(unit) {
+            Some(g) => self.groups[g].parent,
+            None => self.containers.get(unit).and_then(|c| c.group),
+        };
+        let mut out = Vec::new();
+        while let Some(x) = g {
+            out.push(self.unit_of_group(x));
+            g = self.groups[x].parent;
+        }
+        out
+    }
+
+    /// A group's path below the scenario's tree: `trunk/leaf`.
+    pub fn group_path(&self, g: usize) -> PathBuf {
+        let mut names = vec![self.groups[g].name.as_str()];
+        let mut p = self.groups[g].parent;
+        while let Some(x) = p {
+            names.push(&self.groups[x].name);
+            p = self.groups[x].parent;
+        }
+        names.iter().rev().collect()
+    }
 }
 
 struct Ctx<'a> {
@@ -834,6 +933,26 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
             "a scenario needs at least one [[container]] with a workload or command",
         ));
     }
+    let groups = check_groups(&cx, &f.group)?;
+    let group_named = |key: &str, name: &str| -> Result<usize, ScenarioError> {
+        groups.iter().position(|g| g.name == name).ok_or_else(|| {
+            cx.err(
+                key,
+                if groups.is_empty() {
+                    format!("no group is named {name:?}: the scenario has no [[group]]")
+                } else {
+                    format!(
+                        "no group is named {name:?}; the groups are {}",
+                        groups
+                            .iter()
+                            .map(|g| g.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+            )
+        })
+    };
     let mut containers = Vec::new();
     for (i, c) in f.container.iter().enumerate() {
         let key = format!("container[{i}]");
@@ -841,12 +960,23 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
         if containers.iter().any(|x: &ContainerSpec| x.name == name) {
             return Err(cx.err(format!("{key}.name"), format!("{name:?} is used twice")));
         }
+        if groups.iter().any(|g| g.name == name) {
+            return Err(cx.err(
+                format!("{key}.name"),
+                format!("{name:?} names a group too: steps and expectations name either"),
+            ));
+        }
         if !name
             .chars()
             .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
         {
             return Err(cx.err(format!("{key}.name"), "use letters, digits, - and _"));
         }
+        let group = c
+            .group
+            .as_deref()
+            .map(|g| group_named(&format!("{key}.group"), g))
+            .transpose()?;
         let image = match &c.image {
             None => {
                 if c.rootfs.is_some() {
@@ -939,25 +1069,42 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
                 ))
             }
         };
+        if let Some(g) = group {
+            within_cpuset(&cx, &format!("{key}.cpuset"), &limits, &groups, g)?;
+        }
         containers.push(ContainerSpec {
             name,
             run,
             limits,
             image,
             exit,
+            group,
         });
     }
-    let find = |key: &str, name: &Option<String>| -> Result<usize, ScenarioError> {
-        match name {
-            None if containers.len() == 1 => Ok(0),
-            None => Err(cx.err(
-                format!("{key}.container"),
-                "name the container: the scenario has several",
+    let n_containers = containers.len();
+    let find = |key: &str,
+                name: &Option<String>,
+                group: &Option<String>|
+     -> Result<usize, ScenarioError> {
+        match (name, group) {
+            (Some(_), Some(_)) => Err(cx.err(
+                format!("{key}.group"),
+                "name a container or a group, not both",
             )),
-            Some(n) => containers.iter().position(|c| &c.name == n).ok_or_else(|| {
+            (None, Some(g)) => Ok(n_containers + group_named(&format!("{key}.group"), g)?),
+            (None, None) if containers.len() == 1 => Ok(0),
+            (None, None) => Err(cx.err(
+                format!("{key}.container"),
+                "name the container (or the group): the scenario has several",
+            )),
+            (Some(n), None) => containers.iter().position(|c| &c.name == n).ok_or_else(|| {
                 cx.err(
                     format!("{key}.container"),
-                    format!("no container is named {n:?}"),
+                    if groups.iter().any(|g| &g.name == n) {
+                        format!("{n:?} is a group: write group = {n:?}")
+                    } else {
+                        format!("no container is named {n:?}")
+                    },
                 )
             }),
         }
@@ -972,7 +1119,7 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
                 format!("{} is not before the end ({})", s.at, f.duration),
             ));
         }
-        let container = find(&key, &s.container)?;
+        let container = find(&key, &s.container, &s.group)?;
         let change = match (&s.set, &s.write, s.action.as_deref()) {
             (Some(set), None, None) => Change::Set(cx.limits(&format!("{key}.set"), set)?),
             (None, Some(w), None) => Change::Write {
@@ -1009,6 +1156,13 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
                 ))
             }
         };
+        if via == Via::Runtime && container >= n_containers {
+            return Err(cx.err(
+                format!("{key}.via"),
+                "a group has no runtime to update it (it is limitcheck's own cgroup): give via \
+                 = \"file\" or leave via out",
+            ));
+        }
         if via == Via::Runtime && !matches!(change, Change::Set(_)) {
             return Err(cx.err(
                 format!("{key}.via"),
@@ -1049,7 +1203,22 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
                 ),
             )
         })?;
-        let container = find(&key, &e.container)?;
+        let container = find(&key, &e.container, &e.group)?;
+        if container >= n_containers
+            && matches!(
+                metric,
+                Metric::WorkloadRespawns | Metric::WorkloadFailedForks | Metric::WorkloadOpsPerS
+            )
+        {
+            return Err(cx.err(
+                format!("{key}.metric"),
+                format!(
+                    "{} counts a container's workload; a group runs none of its own: name one \
+                     of its containers",
+                    e.metric
+                ),
+            ));
+        }
         if e.window.len() != 2 {
             return Err(cx.err(
                 format!("{key}.window"),
@@ -1152,9 +1321,96 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
             Some(r) => Some(r.to_string()),
         },
         containers,
+        groups,
         steps,
         expects,
     })
+}
+
+/// The `[[group]]` tables: names unique, each parent named before its child.
+fn check_groups(cx: &Ctx, files: &[GroupFile]) -> Result<Vec<GroupSpec>, ScenarioError> {
+    let mut groups: Vec<GroupSpec> = Vec::new();
+    for (i, g) in files.iter().enumerate() {
+        let key = format!("group[{i}]");
+        let Some(name) = g.name.clone() else {
+            return Err(cx.err(
+                &key,
+                "a group needs a name (containers say group = \"NAME\" to go in it)",
+            ));
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            return Err(cx.err(format!("{key}.name"), "use letters, digits, - and _"));
+        }
+        if groups.iter().any(|x| x.name == name) {
+            return Err(cx.err(format!("{key}.name"), format!("{name:?} is used twice")));
+        }
+        let parent = match &g.parent {
+            None => None,
+            Some(p) if *p == name => {
+                return Err(cx.err(format!("{key}.parent"), "a group cannot hold itself"))
+            }
+            Some(p) => Some(groups.iter().position(|x| &x.name == p).ok_or_else(|| {
+                cx.err(
+                    format!("{key}.parent"),
+                    format!(
+                        "no group {p:?} is defined above this one: write the parent's [[group]] \
+                         first"
+                    ),
+                )
+            })?),
+        };
+        let limits = cx.limits(&key, &g.resources)?;
+        if let Some(p) = parent {
+            within_cpuset(cx, &format!("{key}.cpuset"), &limits, &groups, p)?;
+        }
+        groups.push(GroupSpec {
+            name,
+            parent,
+            limits,
+        });
+    }
+    Ok(groups)
+}
+
+/// A cpuset inside group `g` must be a subset of the nearest cpuset above it (the kernel
+/// refuses the write with EINVAL on v1, and narrows it silently on v2).
+fn within_cpuset(
+    cx: &Ctx,
+    key: &str,
+    limits: &[Limit],
+    groups: &[GroupSpec],
+    g: usize,
+) -> Result<(), ScenarioError> {
+    let cpuset = |l: &[Limit]| {
+        l.iter().find_map(|l| match l {
+            Limit::CpusetCpus(c) => Some(c.clone()),
+            _ => None,
+        })
+    };
+    let Some(mine) = cpuset(limits) else {
+        return Ok(());
+    };
+    let mut at = Some(g);
+    while let Some(x) = at {
+        if let Some(theirs) = cpuset(&groups[x].limits) {
+            if !mine.ids().iter().all(|c| theirs.ids().contains(c)) {
+                return Err(cx.err(
+                    key,
+                    format!(
+                        "{mine} is not within group {}'s cpuset {theirs}: give CPUs of it",
+                        groups[x].name
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        at = groups[x].parent;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

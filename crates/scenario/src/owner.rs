@@ -266,6 +266,19 @@ fn remove_where(
         }
     }
     let _ = std::fs::remove_dir(&oci);
+    // The scenarios' group trees (`limitcheck/lcg-<run-id>-…`), once their containers are
+    // gone: a tree is doomed when a container of its run would be.
+    for name in limitcheck_cgroup::tree::names_under_parent("lcg-") {
+        if !doomed(&format!("lcr-{}", &name["lcg-".len()..])) {
+            continue;
+        }
+        let rel = Path::new(limitcheck_cgroup::DEFAULT_PARENT).join(&name);
+        match limitcheck_cgroup::tree::remove_tree(&rel) {
+            Ok(dirs) if !dirs.is_empty() => out.push(format!("group cgroups {name}")),
+            Ok(_) => {}
+            Err(e) => failed.push(format!("group cgroups {name}: {e}")),
+        }
+    }
     out
 }
 

@@ -61,9 +61,8 @@ pub const DEFAULT_RETRIES: u32 = 2;
 /// The pause before a retry by default.
 pub const DEFAULT_RETRY_PAUSE: Duration = Duration::from_secs(5);
 
-fn read_limits(name: &str, c: &Handle, t: f64) -> LimitPoint {
+fn read_limits(name: &str, cg: Option<limitcheck_cgroup::Cgroup>, t: f64) -> LimitPoint {
     use limitcheck_cgroup::{Limit, LimitKind, Max};
-    let cg = c.cgroup().ok();
     let cpus = match cg.as_ref().and_then(|g| g.get(LimitKind::CpuMax).ok()) {
         Some(Limit::CpuMax {
             quota_us: Max::Value(q),
@@ -197,7 +196,8 @@ pub fn skeleton(s: &Scenario) -> ScenarioResult {
         duration_s: s.duration.as_secs_f64(),
         samples: 0,
         jitter_ms: [0.0, 0.0],
-        containers: s.containers.iter().map(|c| c.name.clone()).collect(),
+        containers: s.unit_names(),
+        groups: s.groups.iter().map(|g| g.name.clone()).collect(),
         startup_ms: Vec::new(),
         expectations: Vec::new(),
         steps: Vec::new(),
@@ -237,6 +237,7 @@ pub fn run<'l>(
         .containers
         .iter()
         .flat_map(|c| c.limits.iter())
+        .chain(s.groups.iter().flat_map(|g| g.limits.iter()))
         .chain(
             s.steps
                 .iter()
@@ -254,13 +255,26 @@ pub fn run<'l>(
         return r;
     }
     let mut running: Vec<Running> = Vec::new();
-    let result = run_inner(s, layout, o, &mut r, &mut running, live);
-    // Whatever happened: stop and remove every container (and with it its cgroup and state).
+    let mut groups: Vec<limitcheck_cgroup::Cgroup> = Vec::new();
+    let tree = group_tree(s, o);
+    let result = run_inner(s, layout, o, &mut r, &mut running, &mut groups, live);
+    // Whatever happened: stop and remove every container (and with it its cgroup and state),
+    // then the groups' tree.
     for c in running.drain(..) {
         c.container.save_log(&c.log);
         let _ = c.container.delete();
     }
+    drop(groups);
+    let unremoved = tree.as_ref().and_then(|t| {
+        limitcheck_cgroup::tree::remove_tree(t)
+            .err()
+            .map(|e| format!("the groups' cgroups could not be removed: {e}"))
+    });
     tidy(o);
+    let result = match (result, unremoved) {
+        (Ok(()), Some(e)) => Err(Stopped::Error(e)),
+        (r, _) => r,
+    };
     match result {
         Err(Stopped::Error(e)) => {
             r.verdict = Verdict::Error;
@@ -294,12 +308,72 @@ pub fn run<'l>(
     r
 }
 
+/// The prefix of the cgroup trees a run's groups are made in: `lcg-<run-id>-` (as its
+/// containers are `lcr-<run-id>-…`), below [`limitcheck_cgroup::DEFAULT_PARENT`].
+pub fn group_prefix(run_id: &str) -> String {
+    format!("lcg-{run_id}-")
+}
+
+/// A name made of the scenario's name, fit for a container id or a cgroup.
+fn slug(s: &Scenario) -> String {
+    s.name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(24)
+        .collect()
+}
+
+/// Where scenario `s`'s groups are made, below each cgroup root
+/// (`limitcheck/lcg-<run-id>-<scenario>`), if it has groups.
+fn group_tree(s: &Scenario, o: &RunOptions) -> Option<PathBuf> {
+    (!s.groups.is_empty()).then(|| {
+        Path::new(limitcheck_cgroup::DEFAULT_PARENT).join(format!(
+            "{}{}",
+            group_prefix(&o.run_id),
+            slug(s)
+        ))
+    })
+}
+
+/// Makes the scenario's groups, parents first, each with its limits.
+fn make_groups(
+    s: &Scenario,
+    layout: &Layout,
+    tree: &Path,
+    groups: &mut Vec<limitcheck_cgroup::Cgroup>,
+) -> Result<(), Stopped> {
+    for (g, spec) in s.groups.iter().enumerate() {
+        let path = tree.join(s.group_path(g));
+        let (parent, name) = (
+            path.parent().expect("below the tree").to_path_buf(),
+            spec.name.clone(),
+        );
+        // Kept, not owned: the tree is removed as a whole once the containers are gone.
+        let cg = layout
+            .cgroup()
+            .parent(parent)
+            .name(name)
+            .create()
+            .map_err(|e| format!("group {}: {e}", spec.name))?
+            .keep();
+        groups.push(cg);
+        groups[g].apply(&spec.limits).map_err(|e| match e {
+            u @ limitcheck_cgroup::CgroupError::Unsupported { .. } => {
+                Stopped::Skip(format!("group {}: {u}", spec.name))
+            }
+            e => Stopped::Error(format!("group {}: its limits: {e}", spec.name)),
+        })?;
+    }
+    Ok(())
+}
+
 fn run_inner<'l>(
     s: &Scenario,
     layout: &Layout,
     o: &RunOptions,
     r: &mut ScenarioResult,
     running: &mut Vec<Running>,
+    groups: &mut Vec<limitcheck_cgroup::Cgroup>,
     mut live: Option<&mut (dyn FnMut(&str) + 'l)>,
 ) -> Result<(), Stopped> {
     let rt = Runtime::new(&o.runtime_root).with_init_exe(&o.exe);
@@ -311,12 +385,18 @@ fn run_inner<'l>(
     let counters_in = "/tmp/limitcheck-counters.json";
     std::fs::create_dir_all(&o.run_dir)
         .map_err(|e| format!("cannot create {}: {e}", o.run_dir.display()))?;
-    let slug: String = s
-        .name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .take(24)
-        .collect();
+    let slug = slug(s);
+    let tree = group_tree(s, o);
+    if let (Some(_), Some(_)) = (&tree, &o.engine) {
+        return Err(Stopped::Skip(format!(
+            "groups under {} are not made yet (lcrun and the OCI runtimes place containers in \
+             them)",
+            o.lane
+        )));
+    }
+    if let Some(tree) = &tree {
+        make_groups(s, layout, tree, groups)?;
+    }
     let mut create_ms = Vec::new();
     for c in &s.containers {
         let id = format!("lcr-{}-{slug}-{}", o.run_id, c.name);
@@ -335,7 +415,7 @@ fn run_inner<'l>(
             Run::Image => Vec::new(),
         };
         let bundle_dir = o.runtime_root.join("bundles").join(&id);
-        let bundle = match &c.image {
+        let mut bundle = match &c.image {
             None => Bundle::host(&bundle_dir, args, std::slice::from_ref(&o.exe))
                 .map_err(|e| format!("container {}: {e}", c.name))?,
             Some(img) => image_bundle(o, &bundle_dir, img, &c.run).map_err(|e| match e {
@@ -343,6 +423,14 @@ fn run_inner<'l>(
                 Stopped::Error(w) => Stopped::Error(format!("container {}: {w}", c.name)),
             })?,
         };
+        if let (Some(g), Some(tree)) = (c.group, &tree) {
+            // In its group: its cgroup a child of the group's, whichever runtime makes it.
+            let path = Path::new("/").join(tree).join(s.group_path(g)).join(&id);
+            let spec = bundle.spec_mut();
+            let mut linux = spec.linux().clone().unwrap_or_default();
+            linux.set_cgroups_path(Some(path));
+            spec.set_linux(Some(linux));
+        }
         let log = o.run_dir.join(format!("{slug}-{}.log", c.name));
         let mut out =
             File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
@@ -427,9 +515,18 @@ fn run_inner<'l>(
             .then(|| PathBuf::from(format!("/proc/{}/root{counters_in}", run.container.pid())));
         targets.push(Target { cgroup, counters });
     }
-    for (i, run) in running.iter().enumerate() {
+    let unit_cg =
+        |running: &[Running], u: usize| unit_cgroup(s, layout, tree.as_deref(), running, u);
+    for (g, _) in s.groups.iter().enumerate() {
+        let cgroup = unit_cg(running, s.unit_of_group(g))?;
+        targets.push(Target {
+            cgroup,
+            counters: None,
+        });
+    }
+    for u in 0..s.units() {
         r.limits
-            .push(read_limits(&s.containers[i].name, &run.container, 0.0));
+            .push(read_limits(s.unit_name(u), unit_cg(running, u).ok(), 0.0));
     }
     // The engine's own figures (`docker stats`), read beside the kernel's for the report.
     let engine_stats = o.engine.as_ref().and_then(|eng| {
@@ -438,10 +535,7 @@ fn run_inner<'l>(
     });
     let t0 = Instant::now();
     let stop_sampler = Arc::new(AtomicBool::new(false));
-    let latest: sample::Latest = Arc::new(std::sync::Mutex::new(vec![
-        [None, None];
-        s.containers.len()
-    ]));
+    let latest: sample::Latest = Arc::new(std::sync::Mutex::new(vec![[None, None]; s.units()]));
     let journal_error = Arc::new(std::sync::Mutex::new(None));
     let sampler = {
         let stop = Arc::clone(&stop_sampler);
@@ -456,7 +550,7 @@ fn run_inner<'l>(
     let journal_failed = || journal_error.lock().ok().and_then(|e| e.clone());
     // Liveness: each container's init is watched; one that ends before the scenario does
     // (unless a kill step ended it, or the scenario allows its exit status) stops the run.
-    let mut watch = Liveness::new(s.containers.len());
+    let mut watch = Liveness::new(s.units());
     let mut tick = |running: &[Running], watch: &mut Liveness| {
         if let Some(f) = live.as_mut() {
             if let Ok(l) = latest.lock() {
@@ -472,18 +566,30 @@ fn run_inner<'l>(
             interrupted = true;
             break;
         }
-        r.steps
-            .push(do_step(s, st, layout, running, t0, o.step_deadline));
+        // A kill of a group kills the containers in it: their end is expected, as is the
+        // freeze of those in a paused group.
+        if st.change == Change::Kill {
+            for c in in_unit(s, st.container) {
+                watch.killed[c] = true;
+            }
+        }
+        r.steps.push(do_step(
+            s,
+            st,
+            layout,
+            tree.as_deref(),
+            running,
+            t0,
+            o.step_deadline,
+        ));
         match st.change {
-            Change::Kill => watch.killed[st.container] = true,
             Change::Pause => watch.paused[st.container] = true,
             Change::Resume => watch.paused[st.container] = false,
             _ => {}
         }
-        let c = &running[st.container].container;
         r.limits.push(read_limits(
-            &s.containers[st.container].name,
-            c,
+            s.unit_name(st.container),
+            unit_cg(running, st.container).ok(),
             t0.elapsed().as_secs_f64(),
         ));
     }
@@ -579,6 +685,7 @@ struct Liveness {
 }
 
 impl Liveness {
+    /// Watches `n` units (containers, then groups: a group can be paused).
     fn new(n: usize) -> Self {
         Liveness {
             killed: vec![false; n],
@@ -597,7 +704,7 @@ impl Liveness {
                 Ok(Some(e)) => e,
                 _ => {
                     if self.dead.is_none() && !self.killed[i] {
-                        if let Some((cause, how)) = self.disturbed(i, &run.container) {
+                        if let Some((cause, how)) = self.disturbed(s, i, &run.container) {
                             self.dead = Some(Death {
                                 container: i,
                                 cause,
@@ -644,7 +751,17 @@ impl Liveness {
     }
 
     /// A live container whose cgroup something outside the run removed or froze: how.
-    fn disturbed(&self, i: usize, c: &Handle) -> Option<(limitcheck_record::Cause, String)> {
+    /// Whether a step paused container `i`, or a group it is in.
+    fn paused_here(&self, s: &Scenario, i: usize) -> bool {
+        self.paused[i] || s.ancestors(i).iter().any(|g| self.paused[*g])
+    }
+
+    fn disturbed(
+        &self,
+        s: &Scenario,
+        i: usize,
+        c: &Handle,
+    ) -> Option<(limitcheck_record::Cause, String)> {
         use limitcheck_record::Cause;
         match c.cgroup() {
             Err(limitcheck_runtime::RuntimeError::Cgroup(
@@ -659,7 +776,7 @@ impl Liveness {
                 }
             }
         }
-        (!self.paused[i] && c.frozen())
+        (!self.paused_here(s, i) && c.frozen())
             .then(|| (Cause::FrozenFromOutside, "its freezer reads FROZEN".into()))
     }
 }
@@ -829,20 +946,66 @@ fn bounded<T: Send>(deadline: Duration, f: impl FnOnce() -> T + Send) -> (T, Opt
     })
 }
 
+/// The containers a unit holds: itself, or every container in a group and its subgroups.
+fn in_unit(s: &Scenario, unit: usize) -> Vec<usize> {
+    (0..s.containers.len())
+        .filter(|&c| c == unit || s.ancestors(c).contains(&unit))
+        .collect()
+}
+
+/// A group's cgroup (`g` indexes [`Scenario::groups`]), opened (not owned).
+fn group_cgroup(
+    s: &Scenario,
+    layout: &Layout,
+    tree: &Path,
+    g: usize,
+) -> limitcheck_cgroup::Result<limitcheck_cgroup::Cgroup> {
+    let path = tree.join(s.group_path(g));
+    layout
+        .cgroup()
+        .parent(path.parent().expect("below the tree"))
+        .name(&s.groups[g].name)
+        .open()
+}
+
+/// A unit's cgroup: a container's (where its runtime put it) or a group's.
+fn unit_cgroup(
+    s: &Scenario,
+    layout: &Layout,
+    tree: Option<&Path>,
+    running: &[Running],
+    unit: usize,
+) -> Result<limitcheck_cgroup::Cgroup, String> {
+    match (s.group_of_unit(unit), tree) {
+        (Some(g), Some(tree)) => {
+            group_cgroup(s, layout, tree, g).map_err(|e| format!("group {}: {e}", s.groups[g].name))
+        }
+        (Some(g), None) => Err(format!("group {} was not made", s.groups[g].name)),
+        (None, _) => running
+            .get(unit)
+            .ok_or_else(|| format!("container {} is not running", s.unit_name(unit)))?
+            .container
+            .cgroup()
+            .map_err(|e| e.to_string()),
+    }
+}
+
 fn do_step(
     s: &Scenario,
     st: &Step,
     layout: &Layout,
+    tree: Option<&Path>,
     running: &[Running],
     t0: Instant,
     deadline: Duration,
 ) -> StepResult {
-    let c = &running[st.container].container;
+    // A container's handle; none for a group (its cgroup is limitcheck's own).
+    let handle = running.get(st.container).map(|r| &r.container);
     let mut res = StepResult {
         at: st.at.as_secs_f64(),
         actual: None,
         done: None,
-        container: s.containers[st.container].name.clone(),
+        container: s.unit_name(st.container).to_string(),
         what: describe(&st.change),
         via: st.via,
         expected: st.expect.clone(),
@@ -854,27 +1017,41 @@ fn do_step(
     if !applies(st.only, layout) {
         return res;
     }
-    let cg = c.cgroup();
+    let cg = unit_cgroup(s, layout, tree, running, st.container);
     // What a change of limits does not name must not move: read it all before and after.
     let before = match (&st.change, &cg) {
         (Change::Set(_), Ok(g)) => Some(snapshot(g)),
         _ => None,
     };
     let actual = t0.elapsed().as_secs_f64();
-    let (out, blocked) = bounded(deadline, || match (&st.change, st.via, cg) {
-        (_, _, Err(e)) => format!("error: {e}"),
-        (Change::Set(limits), Via::File, Ok(cg)) => outcome(cg.apply(limits), |e| e.errno()),
-        (Change::Set(limits), Via::Runtime, Ok(_)) => outcome(c.update(limits), |e| e.errno()),
-        (Change::Write { file, value }, _, Ok(cg)) => {
+    let (out, blocked) = bounded(deadline, || match (&st.change, st.via, cg, handle) {
+        (_, _, Err(e), _) => format!("error: {e}"),
+        (Change::Set(limits), Via::File, Ok(cg), _) => outcome(cg.apply(limits), |e| e.errno()),
+        (Change::Set(limits), Via::Runtime, Ok(_), Some(c)) => {
+            outcome(c.update(limits), |e| e.errno())
+        }
+        (Change::Set(_), Via::Runtime, Ok(_), None) => "error: a group has no runtime".into(),
+        (Change::Write { file, value }, _, Ok(cg), _) => {
             outcome(cg.write_raw(file, value), |e| e.errno())
         }
-        (Change::Pause, _, Ok(_)) => outcome(c.pause(), |e| e.errno()),
-        (Change::Resume, _, Ok(_)) => outcome(c.resume(), |e| e.errno()),
-        (Change::Kill, _, Ok(cg)) => outcome(cg.kill_all(), |e| e.errno()),
+        (Change::Pause, _, Ok(_), Some(c)) => outcome(c.pause(), |e| e.errno()),
+        (Change::Resume, _, Ok(_), Some(c)) => outcome(c.resume(), |e| e.errno()),
+        (Change::Pause, _, Ok(cg), None) => outcome(cg.freeze(), |e| e.errno()),
+        (Change::Resume, _, Ok(cg), None) => outcome(cg.thaw(), |e| e.errno()),
+        (Change::Kill, _, Ok(cg), Some(_)) => outcome(cg.kill_all(), |e| e.errno()),
+        // A group: every container in it (on v1 a group's own cgroup.procs is empty).
+        (Change::Kill, _, Ok(_), None) => outcome(
+            in_unit(s, st.container).into_iter().try_for_each(|c| {
+                unit_cgroup(s, layout, tree, running, c)
+                    .and_then(|cg| cg.kill_all().map_err(|e| e.to_string()))
+            }),
+            |_| None,
+        ),
     });
     res.actual = Some(actual);
     res.done = Some(t0.elapsed().as_secs_f64());
-    if let (Change::Set(named), Some(before), Ok(g)) = (&st.change, &before, c.cgroup()) {
+    let after = unit_cgroup(s, layout, tree, running, st.container);
+    if let (Change::Set(named), Some(before), Ok(g)) = (&st.change, &before, after) {
         let after = snapshot(&g);
         res.changed = unnamed_changes(named, before, &after);
         // A runtime that says it applied a limit must have: its exit status is not proof.

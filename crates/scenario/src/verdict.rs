@@ -348,26 +348,42 @@ fn miss(e: &Expect, m: f64) -> Option<Miss> {
     }
 }
 
-fn cpuset_of(s: &Scenario, c: usize) -> Vec<u32> {
-    s.containers[c]
-        .limits
-        .iter()
-        .find_map(|l| match l {
-            limitcheck_cgroup::Limit::CpusetCpus(list) => Some(list.ids().to_vec()),
-            _ => None,
+/// A unit's CPUs: its own cpuset, else the nearest group's above it (empty: all).
+fn cpuset_of(s: &Scenario, unit: usize) -> Vec<u32> {
+    std::iter::once(unit)
+        .chain(s.ancestors(unit))
+        .find_map(|u| {
+            s.unit_limits(u).iter().find_map(|l| match l {
+                limitcheck_cgroup::Limit::CpusetCpus(list) => Some(list.ids().to_vec()),
+                _ => None,
+            })
         })
         .unwrap_or_default()
 }
 
-/// The least CPU quota in effect for `container` during `[a, b]`, in CPUs.
-fn quota_in(limits: &[crate::runner::LimitPoint], container: &str, a: f64, b: f64) -> Option<f64> {
-    let mine: Vec<&crate::runner::LimitPoint> =
-        limits.iter().filter(|l| l.container == container).collect();
-    let before = mine.iter().rev().find(|l| l.t <= a + 1e-9);
-    before
-        .into_iter()
-        .chain(mine.iter().filter(|l| l.t > a + 1e-9 && l.t <= b))
-        .filter_map(|l| l.cpus)
+/// The least CPU quota in effect for a unit during `[a, b]`, in CPUs: its own, or a group's
+/// above it (a container in a group gets no more than the group's quota).
+fn quota_in(
+    s: &Scenario,
+    limits: &[crate::runner::LimitPoint],
+    unit: usize,
+    a: f64,
+    b: f64,
+) -> Option<f64> {
+    std::iter::once(unit)
+        .chain(s.ancestors(unit))
+        .filter_map(|u| {
+            let mine: Vec<&crate::runner::LimitPoint> = limits
+                .iter()
+                .filter(|l| l.container == s.unit_name(u))
+                .collect();
+            let before = mine.iter().rev().find(|l| l.t <= a + 1e-9);
+            before
+                .into_iter()
+                .chain(mine.iter().filter(|l| l.t > a + 1e-9 && l.t <= b))
+                .filter_map(|l| l.cpus)
+                .reduce(f64::min)
+        })
         .reduce(f64::min)
 }
 
@@ -382,10 +398,10 @@ fn context(
     let cpusets: Vec<Vec<u32>> = (0..s.containers.len()).map(|c| cpuset_of(s, c)).collect();
     let on = match e.metric {
         Metric::CpuUsageOn(n) => vec![n],
-        _ => cpusets[e.container].clone(),
+        _ => cpuset_of(s, e.container),
     };
     let mut host = crate::host::load(rec.host, rec.samples, &cpusets, &on, a, b)?;
-    let quota_cpus = quota_in(rec.limits, &s.containers[e.container].name, a, b);
+    let quota_cpus = quota_in(s, rec.limits, e.container, a, b);
     host.idle_unthrottled_cpus = idle_unthrottled(rec.host, rows, &host.cpus, a, b);
     let pressure = |f: &dyn Fn(&Sample) -> Option<u64>| -> Option<f64> {
         let first = rows.iter().find(|x| x.t >= a - 1e-9 && f(x).is_some())?;
@@ -626,7 +642,7 @@ pub fn judge(s: &Scenario, version: limitcheck_cgroup::Version, rec: &Recording)
             .collect();
         let mut res = ExpectResult {
             metric: e.metric.name(),
-            container: s.containers[e.container].name.clone(),
+            container: s.unit_name(e.container).to_string(),
             window: [a, b],
             expected: e.approx.map(|x| x.0),
             tolerance: e.approx.map(|x| x.1),
@@ -653,7 +669,7 @@ pub fn judge(s: &Scenario, version: limitcheck_cgroup::Version, rec: &Recording)
         let origin = rec
             .steps
             .iter()
-            .filter(|st| st.container == s.containers[e.container].name)
+            .filter(|st| st.container == s.unit_name(e.container))
             .filter(|st| (st.at - a).abs() < 1e-3)
             .filter_map(|st| st.done)
             .fold(a, f64::max)
