@@ -197,7 +197,8 @@ mod tests {
             std::fs::create_dir_all(mp.join(d)).unwrap();
         }
         std::fs::create_dir_all(mp.join("limitcheck/other")).unwrap();
-        let removed = remove_tree_in(&[mp.clone()], Path::new("limitcheck/lcg-r-s")).unwrap();
+        let removed =
+            remove_tree_in(std::slice::from_ref(&mp), Path::new("limitcheck/lcg-r-s")).unwrap();
         assert_eq!(removed.len(), 5, "{removed:?}");
         assert!(removed.last().unwrap().ends_with("lcg-r-s"));
         assert!(!mp.join("limitcheck/lcg-r-s").exists());
@@ -205,7 +206,7 @@ mod tests {
         assert!(mp.join("limitcheck/other").exists());
         std::fs::remove_dir(mp.join("limitcheck/other")).unwrap();
         std::fs::create_dir_all(mp.join("limitcheck/lcg-r-s")).unwrap();
-        remove_tree_in(&[mp.clone()], Path::new("limitcheck/lcg-r-s")).unwrap();
+        remove_tree_in(std::slice::from_ref(&mp), Path::new("limitcheck/lcg-r-s")).unwrap();
         assert!(!mp.join("limitcheck").exists());
         assert!(mp.exists());
         assert!(remove_tree_in(&[mp], Path::new("../x")).is_err());

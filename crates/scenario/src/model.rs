@@ -1587,4 +1587,93 @@ mod tests {
             assert!(e2.to_string().contains(says), "{e2}");
         }
     }
+
+    const TREE: &str = "duration = \"4s\"\n\
+[[group]]\nname = \"trunk\"\ncpus = 1.5\ncpuset = \"0-1\"\n\
+[[group]]\nname = \"leaf\"\nparent = \"trunk\"\ncpu_quota = 3000\ncpu_period = 10000\n\
+[[container]]\nname = \"a\"\ngroup = \"leaf\"\nworkload = { kind = \"cpu\" }\n\
+[[container]]\nname = \"b\"\nworkload = { kind = \"cpu\" }\n\
+[[step]]\nat = \"1s\"\ngroup = \"trunk\"\nset = { cpus = 0.5 }\n\
+[[expect]]\nmetric = \"cpu.usage\"\ngroup = \"leaf\"\nwindow = [\"1s\", \"2s\"]\nmax = 0.3\n";
+
+    /// Groups in groups: units are the containers then the groups, each group's path and a
+    /// unit's groups follow the parents, and steps and expectations name a group by index.
+    #[test]
+    fn groups_nest_and_are_units_after_the_containers() {
+        let s = parse(TREE, Path::new("tree.toml")).unwrap();
+        assert_eq!(s.unit_names(), ["a", "b", "trunk", "leaf"]);
+        assert_eq!(s.groups[1].parent, Some(0));
+        assert_eq!(s.group_path(1), Path::new("trunk/leaf"));
+        assert_eq!(s.containers[0].group, Some(1));
+        assert_eq!(s.containers[1].group, None);
+        assert_eq!(s.ancestors(0), [3, 2]);
+        assert_eq!(s.ancestors(1), Vec::<usize>::new());
+        assert_eq!(s.ancestors(3), [2]);
+        assert_eq!(s.steps[0].container, 2);
+        assert_eq!(s.expects[0].container, 3);
+        assert_eq!(s.group_of_unit(3), Some(1));
+        assert_eq!(s.group_of_unit(1), None);
+        assert_eq!(
+            s.groups[1].limits,
+            [Limit::CpuMax {
+                quota_us: Max::Value(3000),
+                period_us: 10000
+            }]
+        );
+    }
+
+    /// Each mistake in a tree is refused at its key, with the fix.
+    #[test]
+    fn a_wrong_tree_is_refused_at_its_key() {
+        let refused = |from: &str, to: &str| {
+            let text = TREE.replacen(from, to, 1);
+            assert_ne!(text, TREE, "{from} is not in the tree");
+            let e = parse(&text, Path::new("t.toml")).unwrap_err();
+            assert!(e.line.is_some(), "{e}");
+            (e.key.clone(), e.to_string())
+        };
+        let (key, why) = refused("parent = \"trunk\"", "parent = \"nowhere\"");
+        assert_eq!(key, "group[1].parent");
+        assert!(
+            why.contains("no group \"nowhere\" is defined above"),
+            "{why}"
+        );
+        // A parent written after its child.
+        let (key, _) = refused("name = \"trunk\"", "name = \"trunk\"\nparent = \"leaf\"");
+        assert_eq!(key, "group[0].parent");
+        let (key, why) = refused("name = \"b\"", "name = \"trunk\"");
+        assert_eq!(key, "container[1].name");
+        assert!(why.contains("names a group too"), "{why}");
+        let (key, why) = refused("group = \"leaf\"\nworkload", "group = \"lef\"\nworkload");
+        assert_eq!(key, "container[0].group");
+        assert!(why.contains("the groups are trunk, leaf"), "{why}");
+        let (key, _) = refused(
+            "group = \"trunk\"\nset",
+            "container = \"a\"\ngroup = \"trunk\"\nset",
+        );
+        assert_eq!(key, "step[0].group");
+        let (key, why) = refused(
+            "set = { cpus = 0.5 }",
+            "set = { cpus = 0.5 }\nvia = \"runtime\"",
+        );
+        assert_eq!(key, "step[0].via");
+        assert!(why.contains("a group has no runtime"), "{why}");
+        let (key, why) = refused(
+            "metric = \"cpu.usage\"\ngroup",
+            "metric = \"workload.ops_per_s\"\ngroup",
+        );
+        assert_eq!(key, "expect[0].metric");
+        assert!(why.contains("a group runs none of its own"), "{why}");
+        let (key, why) = refused("group = \"trunk\"\nset", "container = \"trunk\"\nset");
+        assert_eq!(key, "step[0].container");
+        assert!(why.contains("write group = \"trunk\""), "{why}");
+        let (key, why) = refused(
+            "name = \"a\"\ngroup = \"leaf\"",
+            "name = \"a\"\ngroup = \"leaf\"\ncpuset = \"2\"",
+        );
+        assert_eq!(key, "container[0].cpuset");
+        assert!(why.contains("not within group trunk's cpuset 0-1"), "{why}");
+        let (key, _) = refused("[[group]]\nname = \"leaf\"", "[[group]]\nnom = \"leaf\"");
+        assert_eq!(key, "(toml)");
+    }
 }

@@ -42,7 +42,7 @@ pub fn scenarios_dir() -> PathBuf {
 }
 
 /// What runs left: container state, bundles, run records under /run/limitcheck, overlay
-/// roots still mounted, and container cgroups.
+/// roots still mounted, container cgroups and groups' cgroup trees.
 pub fn leftovers() -> Vec<String> {
     let mut left: Vec<String> = std::fs::read_dir("/run/limitcheck")
         .map(|d| {
@@ -64,16 +64,17 @@ pub fn leftovers() -> Vec<String> {
                 .map(|p| format!("mount {p}")),
         );
     }
-    if let Ok(layout) = limitcheck_cgroup::Layout::detect() {
-        for h in &layout.hierarchies {
-            let dir = h.mount_point.join("limitcheck");
-            if let Ok(d) = std::fs::read_dir(&dir) {
-                left.extend(
-                    d.flatten()
-                        .filter(|e| e.file_name().to_string_lossy().starts_with("lcr-"))
-                        .map(|e| e.path().display().to_string()),
-                );
-            }
+    // Container cgroups and groups' trees, in every cgroup filesystem (named ones too).
+    for mp in limitcheck_cgroup::tree::mount_points() {
+        if let Ok(d) = std::fs::read_dir(mp.join("limitcheck")) {
+            left.extend(
+                d.flatten()
+                    .filter(|e| {
+                        let n = e.file_name().to_string_lossy().into_owned();
+                        n.starts_with("lcr-") || n.starts_with("lcg-")
+                    })
+                    .map(|e| e.path().display().to_string()),
+            );
         }
     }
     left
