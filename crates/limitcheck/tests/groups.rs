@@ -228,3 +228,104 @@ fn a_killed_run_leaves_no_group_cgroup() {
     assert!(processes_with(&marker).is_empty());
     assert_clean();
 }
+
+/// The shipped k8s-pods-qos scenario, read from the kernel while it runs: the kubelet's tree
+/// (kubepods/ with the Guaranteed pod, burstable/ and besteffort/ with theirs, each
+/// container's cgroup in its pod's) and its values (the QoS cgroups' shares, the pod-level
+/// quota on the pod and on each container of it, a Guaranteed pod's quota and memory).
+#[test]
+fn pods_are_laid_out_and_limited_as_the_kubelet_does() {
+    use limitcheck_cgroup::{Layout, Limit, LimitKind, Max};
+    let test = "pods_are_laid_out_and_limited_as_the_kubelet_does";
+    if !root(test) {
+        return;
+    }
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let file = scenarios_dir().join("k8s-pods-qos.toml");
+    let mut child = spawn_run(&out, &[&file], &[]);
+    let tree = || group_trees().into_iter().next();
+    wait_for("the tree is made", Duration::from_secs(20), || {
+        tree().is_some()
+    });
+    let top = Path::new("limitcheck").join(tree().unwrap());
+    let layout = Layout::detect().unwrap();
+    let open = |rel: &str| {
+        let p = top.join(rel);
+        layout
+            .cgroup()
+            .parent(p.parent().unwrap())
+            .name(p.file_name().unwrap().to_string_lossy())
+            .open()
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    // The containers' cgroups, each in its pod's, once they are made.
+    let containers_in = |rel: &str| -> Vec<String> {
+        let hier = layout
+            .hierarchy_of(limitcheck_cgroup::Controller::Cpu)
+            .map(|h| h.mount_point.clone())
+            .unwrap();
+        std::fs::read_dir(hier.join(&top).join(rel))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    wait_for("the containers are made", Duration::from_secs(20), || {
+        containers_in("kubepods/podapi").len() == 1
+    });
+    let shares = |rel: &str| match open(rel).get(LimitKind::CpuShares) {
+        Ok(Limit::CpuShares(s)) => s,
+        other => panic!("{rel}: {other:?}"),
+    };
+    let quota = |rel: &str| match open(rel).get(LimitKind::CpuMax) {
+        Ok(Limit::CpuMax { quota_us, .. }) => quota_us,
+        other => panic!("{rel}: {other:?}"),
+    };
+    let v2 = layout.version() == limitcheck_cgroup::Version::V2;
+    // On v2 shares are written as weights: compare what they read back as.
+    let same_shares = |got: u64, want: u64| {
+        if v2 {
+            limitcheck_cgroup::shares_to_weight(got) == limitcheck_cgroup::shares_to_weight(want)
+        } else {
+            got == want
+        }
+    };
+    // web's 500m and batch's 500m: 1000m of burstable requests.
+    assert!(same_shares(shares("kubepods/burstable"), 1024));
+    assert!(same_shares(shares("kubepods/besteffort"), 2));
+    assert!(same_shares(shares("kubepods/besteffort/podscavenger"), 2));
+    assert!(same_shares(shares("kubepods/burstable/podweb"), 512));
+    assert_eq!(quota("kubepods/burstable/podweb"), Max::Unlimited);
+    assert_eq!(quota("kubepods/burstable/podbatch"), Max::Value(50_000));
+    assert_eq!(quota("kubepods/podapi"), Max::Value(25_000));
+    assert_eq!(
+        open("kubepods/podapi").get(LimitKind::MemoryMax).unwrap(),
+        Limit::MemoryMax(Max::Value(64 << 20))
+    );
+    let batch = containers_in("kubepods/burstable/podbatch");
+    assert_eq!(batch.len(), 2, "{batch:?}");
+    for c in batch {
+        // No limit of its own: the pod-level one.
+        assert_eq!(
+            quota(&format!("kubepods/burstable/podbatch/{c}")),
+            Max::Value(50_000)
+        );
+    }
+    assert_eq!(containers_in("kubepods/burstable/podweb").len(), 1);
+    assert_eq!(containers_in("kubepods/besteffort/podscavenger").len(), 1);
+    let status = child.wait().unwrap();
+    assert!(matches!(status.code(), Some(0 | 6)), "{status:?}");
+    let s = summary(&out);
+    for e in s["scenarios"][0]["expectations"].as_array().unwrap() {
+        assert!(
+            matches!(e["verdict"].as_str(), Some("pass" | "inconclusive")),
+            "{e}"
+        );
+    }
+    assert_clean();
+}

@@ -14,6 +14,7 @@ pub mod kernel;
 pub mod lane;
 pub mod model;
 pub mod owner;
+pub mod pod;
 pub mod runner;
 pub mod sample;
 pub mod suite;

@@ -106,8 +106,18 @@ struct ContainerFile {
     limits: Option<K8sDef>,
     exit: Option<NumOrStr>,
     group: Option<String>,
+    pod: Option<String>,
     #[serde(flatten)]
     resources: LimitsDef,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PodFile {
+    name: Option<String>,
+    requests: Option<K8sDef>,
+    limits: Option<K8sDef>,
+    pids: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +176,8 @@ struct ScenarioFile {
     runtime: Option<String>,
     #[serde(default)]
     group: Vec<GroupFile>,
+    #[serde(default)]
+    pod: Vec<PodFile>,
     #[serde(default)]
     container: Vec<ContainerFile>,
     #[serde(default)]
@@ -236,6 +248,11 @@ pub struct ContainerSpec {
 pub struct GroupSpec {
     /// Its name in the scenario.
     pub name: String,
+    /// Its cgroup directory's name: its name, or the kubelet's (`pod<uid>`) for a pod.
+    pub dir: String,
+    /// What it stands for, when limitcheck made it: `Burstable pod (the kubelet's
+    /// ResourceConfigForPod)`, `the kubelet's burstable QoS cgroup`; empty for a `[[group]]`.
+    pub about: String,
     /// The group it is made in (index into [`Scenario::groups`]; always an earlier one).
     pub parent: Option<usize>,
     /// Its limits from the start.
@@ -483,12 +500,12 @@ impl Scenario {
         out
     }
 
-    /// A group's path below the scenario's tree: `trunk/leaf`.
+    /// A group's path below the scenario's tree: `trunk/leaf`, `kubepods/burstable/podweb`.
     pub fn group_path(&self, g: usize) -> PathBuf {
-        let mut names = vec![self.groups[g].name.as_str()];
+        let mut names = vec![self.groups[g].dir.as_str()];
         let mut p = self.groups[g].parent;
         while let Some(x) = p {
-            names.push(&self.groups[x].name);
+            names.push(&self.groups[x].dir);
             p = self.groups[x].parent;
         }
         names.iter().rev().collect()
@@ -668,23 +685,7 @@ impl Ctx<'_> {
         req: &Option<K8sDef>,
         lim: &Option<K8sDef>,
     ) -> Result<Vec<Limit>, ScenarioError> {
-        let milli = |k: &str, s: &str| -> Result<u64, ScenarioError> {
-            let v = match s.strip_suffix('m') {
-                Some(m) => m.parse::<f64>().ok(),
-                None => s.parse::<f64>().ok().map(|c| c * 1000.0),
-            };
-            match v {
-                // 1m is Kubernetes' smallest; 1024 CPUs docker's and this crate's largest.
-                Some(v) if (1.0..=1_024_000.0).contains(&v) => Ok(v.round() as u64),
-                Some(v) if v.is_finite() && v > 0.0 => {
-                    Err(self.err(k, format!("{s:?} is {v} milliCPU, outside 1m..=1024 CPUs")))
-                }
-                _ => Err(self.err(
-                    k,
-                    format!("{s:?} is not a CPU quantity like \"500m\" or \"1\""),
-                )),
-            }
-        };
+        let milli = |k: &str, s: &str| self.milli_cpu(k, s);
         let mut out = Vec::new();
         if let Some(cpu) = req.as_ref().and_then(|r| r.cpu.as_deref()) {
             let m = milli(&format!("{key}.requests.cpu"), cpu)?;
@@ -709,6 +710,82 @@ impl Ctx<'_> {
                 .map_err(|e| self.err(format!("{key}.requests.memory"), e.to_string()))?;
         }
         Ok(out)
+    }
+
+    /// A Kubernetes CPU quantity (`"500m"`, `"1.5"`) in milliCPU.
+    fn milli_cpu(&self, k: &str, s: &str) -> Result<u64, ScenarioError> {
+        let v = match s.strip_suffix('m') {
+            Some(m) => m.parse::<f64>().ok(),
+            None => s.parse::<f64>().ok().map(|c| c * 1000.0),
+        };
+        match v {
+            // 1m is Kubernetes' smallest; 1024 CPUs docker's and this crate's largest.
+            Some(v) if (1.0..=1_024_000.0).contains(&v) => Ok(v.round() as u64),
+            Some(v) if v.is_finite() && v > 0.0 => {
+                Err(self.err(k, format!("{s:?} is {v} milliCPU, outside 1m..=1024 CPUs")))
+            }
+            _ => Err(self.err(
+                k,
+                format!("{s:?} is not a CPU quantity like \"500m\" or \"1\""),
+            )),
+        }
+    }
+
+    /// Kubernetes' requests and limits as numbers (milliCPU, bytes), checked: a limit below
+    /// its request is refused, as the API server refuses it.
+    fn k8s_resources(
+        &self,
+        key: &str,
+        req: &Option<K8sDef>,
+        lim: &Option<K8sDef>,
+    ) -> Result<crate::pod::Resources, ScenarioError> {
+        let cpu = |which: &str, d: &Option<K8sDef>| {
+            d.as_ref()
+                .and_then(|d| d.cpu.as_deref())
+                .map(|c| self.milli_cpu(&format!("{key}.{which}.cpu"), c))
+                .transpose()
+        };
+        let memory = |which: &str, d: &Option<K8sDef>| {
+            d.as_ref()
+                .and_then(|d| d.memory.as_deref())
+                .map(|m| {
+                    let k = format!("{key}.{which}.memory");
+                    let v = NumOrStr::Str(m.to_string());
+                    let b = if which == "limits" {
+                        self.memory(&k, &v)?
+                    } else {
+                        self.bytes(&k, &v)?
+                    };
+                    match b {
+                        Max::Value(b) => Ok(b),
+                        Max::Unlimited => Err(self.err(k, "give a size, e.g. \"64Mi\"")),
+                    }
+                })
+                .transpose()
+        };
+        let r = crate::pod::Resources {
+            cpu_request: cpu("requests", req)?,
+            cpu_limit: cpu("limits", lim)?,
+            memory_request: memory("requests", req)?,
+            memory_limit: memory("limits", lim)?,
+        };
+        for (what, rq, l) in [
+            ("cpu", r.cpu_request, r.cpu_limit),
+            ("memory", r.memory_request, r.memory_limit),
+        ] {
+            if let (Some(rq), Some(l)) = (rq, l) {
+                if rq > l {
+                    return Err(self.err(
+                        format!("{key}.requests.{what}"),
+                        format!(
+                            "the request is above the limit ({rq} > {l}); Kubernetes refuses \
+                             that: lower the request or raise the limit"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(r)
     }
 
     fn workload(&self, key: &str, w: &WorkloadDef) -> Result<Stressor, ScenarioError> {
@@ -933,8 +1010,10 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
             "a scenario needs at least one [[container]] with a workload or command",
         ));
     }
-    let groups = check_groups(&cx, &f.group)?;
-    let group_named = |key: &str, name: &str| -> Result<usize, ScenarioError> {
+    let mut groups = check_groups(&cx, &f.group)?;
+    // Pods become groups: kubepods, its QoS cgroups, a group per pod (see `pods`).
+    let mut pods = check_pods(&cx, &f.pod, &mut groups)?;
+    let group_named = |groups: &[GroupSpec], key: &str, name: &str| {
         groups.iter().position(|g| g.name == name).ok_or_else(|| {
             cx.err(
                 key,
@@ -963,7 +1042,10 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
         if groups.iter().any(|g| g.name == name) {
             return Err(cx.err(
                 format!("{key}.name"),
-                format!("{name:?} names a group too: steps and expectations name either"),
+                format!(
+                    "{name:?} is also a group's or a pod's name; steps and expectations name \
+                     either, so give the container another"
+                ),
             ));
         }
         if !name
@@ -972,11 +1054,30 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
         {
             return Err(cx.err(format!("{key}.name"), "use letters, digits, - and _"));
         }
-        let group = c
-            .group
-            .as_deref()
-            .map(|g| group_named(&format!("{key}.group"), g))
-            .transpose()?;
+        let in_pod = match (&c.pod, &c.group) {
+            (Some(_), Some(_)) => {
+                return Err(cx.err(
+                    format!("{key}.pod"),
+                    "a container goes in a pod or in a group, not both (a pod is a group made \
+                     the kubelet's way)",
+                ))
+            }
+            (Some(p), None) => Some(pods.iter().position(|x| x.name == *p).ok_or_else(|| {
+                cx.err(
+                    format!("{key}.pod"),
+                    format!("no [[pod]] is named {p:?}; write its [[pod]] table with name = {p:?}"),
+                )
+            })?),
+            _ => None,
+        };
+        let group = match in_pod {
+            Some(k) => Some(pods[k].group),
+            None => c
+                .group
+                .as_deref()
+                .map(|g| group_named(&groups, &format!("{key}.group"), g))
+                .transpose()?,
+        };
         let image = match &c.image {
             None => {
                 if c.rootfs.is_some() {
@@ -1028,7 +1129,31 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
             }
         };
         let mut limits = cx.limits(&key, &c.resources)?;
-        limits.extend(cx.k8s(&key, &c.requests, &c.limits)?);
+        match in_pod {
+            None => limits.extend(cx.k8s(&key, &c.requests, &c.limits)?),
+            Some(k) => {
+                let docker_form = [
+                    ("cpus", c.resources.cpus.is_some()),
+                    ("cpu_quota", c.resources.cpu_quota.is_some()),
+                    ("cpu_period", c.resources.cpu_period.is_some()),
+                    ("cpu_shares", c.resources.cpu_shares.is_some()),
+                    ("memory", c.resources.memory.is_some()),
+                    ("memory_swap", c.resources.memory_swap.is_some()),
+                ];
+                if let Some((k, _)) = docker_form.iter().find(|(_, given)| *given) {
+                    return Err(cx.err(
+                        format!("{key}.{k}"),
+                        "a pod's container takes requests and limits as Kubernetes gives them \
+                         (requests = { cpu = \"250m\" }, limits = { memory = \"64Mi\" }): the \
+                         kubelet's conversion sets its cgroup",
+                    ));
+                }
+                let r = cx.k8s_resources(&key, &c.requests, &c.limits)?;
+                let pod_level = Some(&pods[k].resources).filter(|p| !p.is_empty());
+                limits.extend(crate::pod::container_limits(pod_level, &r));
+                pods[k].members.push(r);
+            }
+        }
         // The workload's processes must fit under the container's own pids limit: its parent
         // (the container's init) and each worker.
         // (The fork stressor is made to hit pids.max.)
@@ -1081,6 +1206,7 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
             group,
         });
     }
+    finish_pods(&cx, &pods, &mut groups)?;
     let n_containers = containers.len();
     let find = |key: &str,
                 name: &Option<String>,
@@ -1091,7 +1217,7 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
                 format!("{key}.group"),
                 "name a container or a group, not both",
             )),
-            (None, Some(g)) => Ok(n_containers + group_named(&format!("{key}.group"), g)?),
+            (None, Some(g)) => Ok(n_containers + group_named(&groups, &format!("{key}.group"), g)?),
             (None, None) if containers.len() == 1 => Ok(0),
             (None, None) => Err(cx.err(
                 format!("{key}.container"),
@@ -1327,6 +1453,153 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
     })
 }
 
+/// A `[[pod]]` while its containers are read.
+struct PodDraft {
+    name: String,
+    resources: crate::pod::Resources,
+    pids: Option<Max>,
+    /// Its group's index.
+    group: usize,
+    /// Its containers' requests and limits.
+    members: Vec<crate::pod::Resources>,
+}
+
+/// The kubelet's cgroups, below the scenario's tree: `kubepods`, its QoS cgroups `burstable`
+/// and `besteffort`, then `pod<name>` in one of them (or in kubepods, when Guaranteed).
+const KUBEPODS: &str = "kubepods";
+
+/// The `[[pod]]` tables: each becomes a group, after `kubepods`, `burstable` and
+/// `besteffort` (appended to `groups`); their limits and parents are set once their
+/// containers are known ([`finish_pods`]).
+fn check_pods(
+    cx: &Ctx,
+    files: &[PodFile],
+    groups: &mut Vec<GroupSpec>,
+) -> Result<Vec<PodDraft>, ScenarioError> {
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    for reserved in [KUBEPODS, "burstable", "besteffort"] {
+        if let Some(i) = groups.iter().position(|g| g.name == reserved) {
+            return Err(cx.err(
+                format!("group[{i}].name"),
+                format!(
+                    "{reserved:?} is the kubelet's QoS cgroup, which the scenario's pods make; \
+                     name this group otherwise"
+                ),
+            ));
+        }
+    }
+    let kubepods = groups.len();
+    let qos = |name: &str, parent, about: &str| GroupSpec {
+        name: name.into(),
+        dir: name.into(),
+        about: about.into(),
+        parent,
+        limits: Vec::new(),
+    };
+    groups.push(qos(
+        KUBEPODS,
+        None,
+        "the kubelet's pods cgroup (node allocatable: no limit written here)",
+    ));
+    groups.push(qos(
+        "burstable",
+        Some(kubepods),
+        "the kubelet's burstable QoS cgroup: shares of its pods' CPU requests",
+    ));
+    groups.push(qos(
+        "besteffort",
+        Some(kubepods),
+        "the kubelet's besteffort QoS cgroup: shares 2",
+    ));
+    let mut pods: Vec<PodDraft> = Vec::new();
+    for (i, p) in files.iter().enumerate() {
+        let key = format!("pod[{i}]");
+        let Some(name) = p.name.clone() else {
+            return Err(cx.err(
+                &key,
+                "a pod needs a name (its containers say pod = \"NAME\")",
+            ));
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            return Err(cx.err(format!("{key}.name"), "use letters, digits, - and _"));
+        }
+        if groups.iter().any(|g| g.name == name) {
+            return Err(cx.err(
+                format!("{key}.name"),
+                format!("{name:?} is used twice (pods and groups share their names)"),
+            ));
+        }
+        let resources = cx.k8s_resources(&key, &p.requests, &p.limits)?;
+        let pids = match p.pids {
+            None => None,
+            Some(n) if n <= 0 => Some(Max::Unlimited),
+            Some(n) => Some(Max::Value(n as u64)),
+        };
+        groups.push(GroupSpec {
+            dir: format!("pod{name}"),
+            name: name.clone(),
+            about: String::new(),
+            parent: Some(kubepods),
+            limits: Vec::new(),
+        });
+        pods.push(PodDraft {
+            name,
+            resources,
+            pids,
+            group: groups.len() - 1,
+            members: Vec::new(),
+        });
+    }
+    Ok(pods)
+}
+
+/// Each pod's class, its cgroup's limits and its place (kubepods, burstable or besteffort),
+/// and the burstable QoS cgroup's shares, now that their containers are read.
+fn finish_pods(cx: &Ctx, pods: &[PodDraft], groups: &mut [GroupSpec]) -> Result<(), ScenarioError> {
+    use crate::pod::{self, QosClass};
+    let Some(first) = pods.first() else {
+        return Ok(());
+    };
+    let kubepods = first.group - 3;
+    let mut burstable_milli = 0;
+    for (i, p) in pods.iter().enumerate() {
+        if p.members.is_empty() {
+            return Err(cx.err(
+                format!("pod[{i}]"),
+                format!(
+                    "pod {:?} has no container: give one pod = {:?} in its [[container]]",
+                    p.name, p.name
+                ),
+            ));
+        }
+        let level = Some(&p.resources).filter(|r| !r.is_empty());
+        let (class, mut limits) = pod::pod_limits(level, &p.members);
+        if let Some(n) = p.pids {
+            limits.push(Limit::PidsMax(n));
+        }
+        let g = &mut groups[p.group];
+        g.parent = Some(match class {
+            QosClass::Guaranteed => kubepods,
+            QosClass::Burstable => kubepods + 1,
+            QosClass::BestEffort => kubepods + 2,
+        });
+        g.about = format!("{class} pod (the kubelet's ResourceConfigForPod)");
+        g.limits = limits;
+        if class == QosClass::Burstable {
+            burstable_milli += pod::pod_cpu_request(level, &p.members);
+        }
+    }
+    groups[kubepods + 1].limits = vec![Limit::CpuShares(pod::milli_cpu_to_shares(burstable_milli))];
+    groups[kubepods + 2].limits = vec![Limit::CpuShares(pod::MIN_SHARES)];
+    Ok(())
+}
+
 /// The `[[group]]` tables: names unique, each parent named before its child.
 fn check_groups(cx: &Ctx, files: &[GroupFile]) -> Result<Vec<GroupSpec>, ScenarioError> {
     let mut groups: Vec<GroupSpec> = Vec::new();
@@ -1368,6 +1641,8 @@ fn check_groups(cx: &Ctx, files: &[GroupFile]) -> Result<Vec<GroupSpec>, Scenari
             within_cpuset(cx, &format!("{key}.cpuset"), &limits, &groups, p)?;
         }
         groups.push(GroupSpec {
+            dir: name.clone(),
+            about: String::new(),
             name,
             parent,
             limits,
@@ -1643,7 +1918,7 @@ mod tests {
         assert_eq!(key, "group[0].parent");
         let (key, why) = refused("name = \"b\"", "name = \"trunk\"");
         assert_eq!(key, "container[1].name");
-        assert!(why.contains("names a group too"), "{why}");
+        assert!(why.contains("is also a group's or a pod's name"), "{why}");
         let (key, why) = refused("group = \"leaf\"\nworkload", "group = \"lef\"\nworkload");
         assert_eq!(key, "container[0].group");
         assert!(why.contains("the groups are trunk, leaf"), "{why}");
@@ -1675,5 +1950,86 @@ mod tests {
         assert!(why.contains("not within group trunk's cpuset 0-1"), "{why}");
         let (key, _) = refused("[[group]]\nname = \"leaf\"", "[[group]]\nnom = \"leaf\"");
         assert_eq!(key, "(toml)");
+    }
+
+    const PODS: &str = "duration = \"4s\"\n\
+[[pod]]\nname = \"web\"\n\
+[[pod]]\nname = \"api\"\nlimits = { cpu = \"1\", memory = \"128Mi\" }\n\
+[[container]]\nname = \"a\"\npod = \"web\"\nworkload = { kind = \"cpu\" }\nrequests = { cpu = \"250m\" }\n\
+[[container]]\nname = \"b\"\npod = \"api\"\nworkload = { kind = \"cpu\" }\n";
+
+    /// Pods become the kubelet's groups: kubepods, its QoS cgroups, a pod<name> each in the
+    /// one its class says, with the kubelet's values.
+    #[test]
+    fn pods_become_the_kubelets_tree() {
+        let s = parse(PODS, Path::new("pods.toml")).unwrap();
+        let names: Vec<&str> = s.groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["kubepods", "burstable", "besteffort", "web", "api"]);
+        assert_eq!(s.group_path(3), Path::new("kubepods/burstable/podweb"));
+        // Pod-level limits, requests defaulted to them: Guaranteed, right under kubepods.
+        assert_eq!(s.group_path(4), Path::new("kubepods/podapi"));
+        assert!(
+            s.groups[4].about.starts_with("Guaranteed pod"),
+            "{}",
+            s.groups[4].about
+        );
+        assert_eq!(
+            s.groups[4].limits,
+            [
+                Limit::CpuShares(1024),
+                Limit::CpuMax {
+                    quota_us: Max::Value(100_000),
+                    period_us: 100_000
+                },
+                Limit::MemoryMax(Max::Value(128 << 20))
+            ]
+        );
+        assert_eq!(s.groups[1].limits, [Limit::CpuShares(256)]);
+        assert_eq!(s.groups[2].limits, [Limit::CpuShares(2)]);
+        assert_eq!(s.containers[0].group, Some(3));
+        assert_eq!(s.containers[0].limits, [Limit::CpuShares(256)]);
+        // A container without limits of its own takes the pod's.
+        assert_eq!(s.containers[1].limits.len(), 3);
+        assert_eq!(s.ancestors(1), [6, 2]);
+    }
+
+    #[test]
+    fn a_wrong_pod_is_refused_at_its_key() {
+        let refused = |from: &str, to: &str| {
+            let text = PODS.replacen(from, to, 1);
+            assert_ne!(text, PODS, "{from} is not in the pods");
+            let e = parse(&text, Path::new("p.toml")).unwrap_err();
+            assert!(e.line.is_some(), "{e}");
+            (e.key.clone(), e.to_string())
+        };
+        let (key, why) = refused("pod = \"web\"", "pod = \"wbe\"");
+        assert_eq!(key, "container[0].pod");
+        assert!(why.contains("no [[pod]] is named \"wbe\""), "{why}");
+        let (key, _) = refused("pod = \"web\"", "pod = \"web\"\ngroup = \"api\"");
+        assert_eq!(key, "container[0].pod");
+        let (key, why) = refused("pod = \"web\"", "pod = \"web\"\ncpus = 1");
+        assert_eq!(key, "container[0].cpus");
+        assert!(
+            why.contains("requests and limits as Kubernetes gives them"),
+            "{why}"
+        );
+        let (key, why) = refused("pod = \"api\"", "pod = \"web\"");
+        assert_eq!(key, "pod[1]");
+        assert!(why.contains("pod \"api\" has no container"), "{why}");
+        let (key, why) = refused(
+            "requests = { cpu = \"250m\" }",
+            "requests = { cpu = \"250m\" }\nlimits = { cpu = \"200m\" }",
+        );
+        assert_eq!(key, "container[0].requests.cpu");
+        assert!(why.contains("Kubernetes refuses"), "{why}");
+        let (key, _) = refused(
+            "[[pod]]\nname = \"web\"",
+            "[[group]]\nname = \"burstable\"\n[[pod]]\nname = \"web\"",
+        );
+        assert_eq!(key, "group[0].name");
+        let (key, _) = refused("name = \"a\"", "name = \"web\"");
+        assert_eq!(key, "container[0].name");
+        let (key, _) = refused("[[pod]]\nname = \"api\"", "[[pod]]\nname = \"web\"");
+        assert_eq!(key, "pod[1].name");
     }
 }

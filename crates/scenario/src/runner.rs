@@ -346,7 +346,7 @@ fn make_groups(
         let path = tree.join(s.group_path(g));
         let (parent, name) = (
             path.parent().expect("below the tree").to_path_buf(),
-            spec.name.clone(),
+            spec.dir.clone(),
         );
         // Kept, not owned: the tree is removed as a whole once the containers are gone.
         let cg = layout
@@ -964,7 +964,7 @@ fn group_cgroup(
     layout
         .cgroup()
         .parent(path.parent().expect("below the tree"))
-        .name(&s.groups[g].name)
+        .name(&s.groups[g].dir)
         .open()
 }
 
