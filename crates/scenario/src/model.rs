@@ -72,6 +72,8 @@ pub struct LimitsDef {
     pub cpu_period: Option<u64>,
     /// CPU shares.
     pub cpu_shares: Option<u64>,
+    /// CPU weight (v2's, 1..=10000; shares by runc's conversion on v1).
+    pub cpu_weight: Option<u64>,
     /// CFS burst, µs.
     pub cpu_burst: Option<u64>,
     /// CPUs to pin to (`0`, `0-1`).
@@ -80,6 +82,14 @@ pub struct LimitsDef {
     pub memory: Option<NumOrStr>,
     /// Memory + swap limit.
     pub memory_swap: Option<NumOrStr>,
+    /// v2 memory.high: the throttling threshold (-1: none).
+    pub memory_high: Option<NumOrStr>,
+    /// v2 memory.low: best-effort protection from reclaim.
+    pub memory_low: Option<NumOrStr>,
+    /// v2 memory.min: hard protection from reclaim.
+    pub memory_min: Option<NumOrStr>,
+    /// v1 memory.soft_limit_in_bytes (-1: none).
+    pub memory_soft_limit: Option<NumOrStr>,
     /// Task limit (-1: none).
     pub pids: Option<i64>,
 }
@@ -133,7 +143,9 @@ struct GroupFile {
 #[serde(deny_unknown_fields)]
 struct WriteDef {
     file: String,
-    value: NumOrStr,
+    value: Option<NumOrStr>,
+    /// Values written in turn by a repeated step (`every`).
+    values: Option<Vec<NumOrStr>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +160,8 @@ struct StepFile {
     expect: Option<String>,
     action: Option<String>,
     only: Option<String>,
+    every: Option<String>,
+    until: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -631,6 +645,22 @@ impl Ctx<'_> {
             }
             out.push(Limit::CpuShares(s));
         }
+        if let Some(w) = d.cpu_weight {
+            if d.cpu_shares.is_some() {
+                return Err(self.err(
+                    format!("{key}.cpu_weight"),
+                    "give cpu_shares or cpu_weight, not both (they are one setting: v1's shares, \
+                     v2's weight)",
+                ));
+            }
+            if !(1..=10_000).contains(&w) {
+                return Err(self.err(
+                    format!("{key}.cpu_weight"),
+                    format!("{w} is outside 1..=10000 (cgroup v2's cpu.weight)"),
+                ));
+            }
+            out.push(Limit::CpuWeight(w));
+        }
         if let Some(b) = d.cpu_burst {
             out.push(Limit::CpuBurst(b));
         }
@@ -664,6 +694,42 @@ impl Ctx<'_> {
                 }
             }
             out.push(Limit::MemorySwapMax(swap));
+        }
+        if let Some(m) = &d.memory_high {
+            out.push(Limit::MemoryHigh(
+                self.memory(&format!("{key}.memory_high"), m)?,
+            ));
+        }
+        for (k, v, protect) in [
+            (
+                "memory_low",
+                &d.memory_low,
+                Limit::MemoryLow as fn(u64) -> Limit,
+            ),
+            ("memory_min", &d.memory_min, Limit::MemoryMin),
+        ] {
+            if let Some(v) = v {
+                let zero = matches!(v, NumOrStr::Num(n) if *n == 0.0)
+                    || matches!(v, NumOrStr::Str(s) if s.trim() == "0");
+                if zero {
+                    out.push(protect(0));
+                    continue;
+                }
+                match self.bytes(&format!("{key}.{k}"), v)? {
+                    Max::Value(b) => out.push(protect(b)),
+                    Max::Unlimited => {
+                        return Err(self.err(
+                            format!("{key}.{k}"),
+                            "give the bytes to protect, e.g. \"64M\" (0 for none)",
+                        ))
+                    }
+                }
+            }
+        }
+        if let Some(m) = &d.memory_soft_limit {
+            out.push(Limit::MemorySoftLimit(
+                self.bytes(&format!("{key}.memory_soft_limit"), m)?,
+            ));
         }
         if let Some(p) = d.pids {
             out.push(Limit::PidsMax(if p <= 0 {
@@ -1137,6 +1203,7 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
                     ("cpu_quota", c.resources.cpu_quota.is_some()),
                     ("cpu_period", c.resources.cpu_period.is_some()),
                     ("cpu_shares", c.resources.cpu_shares.is_some()),
+                    ("cpu_weight", c.resources.cpu_weight.is_some()),
                     ("memory", c.resources.memory.is_some()),
                     ("memory_swap", c.resources.memory_swap.is_some()),
                 ];
@@ -1246,15 +1313,80 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
             ));
         }
         let container = find(&key, &s.container, &s.group)?;
+        // A repeated step (`every` ... `until`): its times, from `at`.
+        let times: Vec<Duration> = match (&s.every, &s.until) {
+            (None, None) => vec![at],
+            (Some(e), Some(u)) => {
+                let every = cx.duration(&format!("{key}.every"), e)?;
+                let until = cx.duration(&format!("{key}.until"), u)?;
+                if every < Duration::from_millis(1) {
+                    return Err(cx.err(format!("{key}.every"), "give at least 1ms"));
+                }
+                if until < at || until >= duration {
+                    return Err(cx.err(
+                        format!("{key}.until"),
+                        format!(
+                            "{u} must be from at ({}) to before the end ({})",
+                            s.at, f.duration
+                        ),
+                    ));
+                }
+                let n =
+                    ((until - at).as_secs_f64() / every.as_secs_f64() + 1e-9).floor() as usize + 1;
+                if n > 10_000 {
+                    return Err(cx.err(
+                        format!("{key}.every"),
+                        format!("{n} repetitions: at most 10000; give a longer interval"),
+                    ));
+                }
+                (0..n).map(|k| at + every * k as u32).collect()
+            }
+            (Some(_), None) => {
+                return Err(cx.err(
+                    format!("{key}.until"),
+                    "a step repeated every ... needs until = \"...\", its last time",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(cx.err(
+                    format!("{key}.every"),
+                    "until says when a repeated step stops: give every = \"100ms\" too",
+                ))
+            }
+        };
+        let text = |v: &NumOrStr| match v {
+            NumOrStr::Num(n) if n.fract() == 0.0 => format!("{}", *n as i64),
+            NumOrStr::Num(n) => n.to_string(),
+            NumOrStr::Str(s) => s.clone(),
+        };
+        // The values a write gives, one per repetition, in turn.
+        let mut values: Vec<String> = Vec::new();
+        if let Some(w) = &s.write {
+            values = match (&w.value, &w.values) {
+                (Some(v), None) => vec![text(v)],
+                (None, Some(vs)) if !vs.is_empty() && s.every.is_some() => {
+                    vs.iter().map(text).collect()
+                }
+                (None, Some(_)) if s.every.is_none() => {
+                    return Err(cx.err(
+                        format!("{key}.write.values"),
+                        "values are written in turn by a repeated step: give every and until, \
+                         or write one value = \"...\"",
+                    ))
+                }
+                _ => {
+                    return Err(cx.err(
+                        format!("{key}.write"),
+                        "give value = \"...\" (or, with every, values = [\"...\", ...])",
+                    ))
+                }
+            };
+        }
         let change = match (&s.set, &s.write, s.action.as_deref()) {
             (Some(set), None, None) => Change::Set(cx.limits(&format!("{key}.set"), set)?),
             (None, Some(w), None) => Change::Write {
                 file: w.file.clone(),
-                value: match &w.value {
-                    NumOrStr::Num(n) if n.fract() == 0.0 => format!("{}", *n as i64),
-                    NumOrStr::Num(n) => n.to_string(),
-                    NumOrStr::Str(s) => s.clone(),
-                },
+                value: values[0].clone(),
             },
             (None, None, Some("pause")) => Change::Pause,
             (None, None, Some("resume")) => Change::Resume,
@@ -1302,14 +1434,24 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
                 format!("{expect:?} is not \"ok\" or an errno name like \"EBUSY\""),
             ));
         }
-        steps.push(Step {
-            at,
-            container,
-            change,
-            via,
-            expect,
-            only: cx.only(&format!("{key}.only"), &s.only)?,
-        });
+        let only = cx.only(&format!("{key}.only"), &s.only)?;
+        for (k, at) in times.into_iter().enumerate() {
+            let change = match &change {
+                Change::Write { file, .. } => Change::Write {
+                    file: file.clone(),
+                    value: values[k % values.len()].clone(),
+                },
+                c => c.clone(),
+            };
+            steps.push(Step {
+                at,
+                container,
+                change,
+                via,
+                expect: expect.clone(),
+                only,
+            });
+        }
     }
     steps.sort_by_key(|s| s.at);
     let mut expects = Vec::new();
@@ -2031,5 +2173,83 @@ mod tests {
         assert_eq!(key, "container[0].name");
         let (key, _) = refused("[[pod]]\nname = \"api\"", "[[pod]]\nname = \"web\"");
         assert_eq!(key, "pod[1].name");
+    }
+
+    #[test]
+    fn weights_and_memory_protection_are_checked() {
+        let base = "duration = \"2s\"\n[[container]]\nworkload = { kind = \"cpu\" }\n";
+        let limits = |extra: &str| {
+            parse(&format!("{base}{extra}\n"), Path::new("w.toml"))
+                .map(|s| s.containers[0].limits.clone())
+        };
+        assert_eq!(
+            limits("cpu_weight = 10000").unwrap(),
+            [Limit::CpuWeight(10000)]
+        );
+        assert_eq!(
+            limits("memory_high = \"64M\"\nmemory_low = 0\nmemory_min = \"16M\"\nmemory_soft_limit = -1").unwrap(),
+            [
+                Limit::MemoryHigh(Max::Value(64 << 20)),
+                Limit::MemoryLow(0),
+                Limit::MemoryMin(16 << 20),
+                Limit::MemorySoftLimit(Max::Unlimited)
+            ]
+        );
+        for (bad, key) in [
+            ("cpu_weight = 0", "container[0].cpu_weight"),
+            ("cpu_weight = 10001", "container[0].cpu_weight"),
+            (
+                "cpu_weight = 100\ncpu_shares = 1024",
+                "container[0].cpu_weight",
+            ),
+            ("memory_high = \"1M\"", "container[0].memory_high"),
+            ("memory_min = -1", "container[0].memory_min"),
+        ] {
+            assert_eq!(limits(bad).unwrap_err().key, key, "{bad}");
+        }
+    }
+
+    /// `every` ... `until` repeats a step; a write's `values` are written in turn.
+    #[test]
+    fn a_repeated_step_expands_and_cycles_its_values() {
+        let base = "duration = \"3s\"\n[[container]]\nworkload = { kind = \"cpu\" }\n[[step]]\nat = \"1s\"\n";
+        let parse_step = |rest: &str| parse(&format!("{base}{rest}\n"), Path::new("r.toml"));
+        let s = parse_step(
+            "every = \"250ms\"\nuntil = \"2s\"\nwrite = { file = \"cpu.max\", values = [\"1000 10000\", 5000] }",
+        )
+        .unwrap();
+        let got: Vec<(f64, String)> = s
+            .steps
+            .iter()
+            .map(|st| match &st.change {
+                Change::Write { value, .. } => (st.at.as_secs_f64(), value.clone()),
+                c => panic!("{c:?}"),
+            })
+            .collect();
+        assert_eq!(got.len(), 5);
+        assert_eq!(got[0], (1.0, "1000 10000".to_string()));
+        assert_eq!(got[1], (1.25, "5000".to_string()));
+        assert_eq!(got[4], (2.0, "1000 10000".to_string()));
+        let s = parse_step("every = \"1s\"\nuntil = \"2s\"\naction = \"pause\"").unwrap();
+        assert_eq!(s.steps.len(), 2);
+        for (rest, key) in [
+            ("every = \"100ms\"\naction = \"pause\"", "step[0].until"),
+            ("until = \"2s\"\naction = \"pause\"", "step[0].every"),
+            (
+                "every = \"100ms\"\nuntil = \"3s\"\naction = \"pause\"",
+                "step[0].until",
+            ),
+            (
+                "every = \"100us\"\nuntil = \"2s\"\naction = \"pause\"",
+                "step[0].every",
+            ),
+            (
+                "write = { file = \"cpu.max\", values = [\"1\"] }",
+                "step[0].write.values",
+            ),
+            ("write = { file = \"cpu.max\" }", "step[0].write"),
+        ] {
+            assert_eq!(parse_step(rest).unwrap_err().key, key, "{rest}");
+        }
     }
 }
