@@ -22,6 +22,9 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     fn get(&self, kind: LimitKind) -> Result<Limit>;
     /// Reads every statistic of the controllers in use.
     fn stats(&self) -> Result<Stats>;
+    /// Reads the CPU statistics alone (what a fast sample needs): `None` without CPU
+    /// accounting.
+    fn cpu_stats(&self) -> Result<Option<crate::stats::CpuStats>>;
     /// The path of a cgroup file by its kernel name (`memory.max`, `cpu.cfs_quota_us`).
     fn file_path(&self, name: &str) -> Result<PathBuf>;
 }

@@ -580,6 +580,12 @@ impl Cgroup {
         self.backend.stats()
     }
 
+    /// Reads the CPU statistics alone (usage, per CPU on v1, throttling): a fraction of
+    /// [`Cgroup::stats`]'s cost, for sampling fast. `None` without CPU accounting.
+    pub fn cpu_stats(&self) -> Result<Option<crate::stats::CpuStats>> {
+        self.backend.cpu_stats()
+    }
+
     /// Where a cgroup file of this name is, e.g. `memory.limit_in_bytes` → the memory hierarchy.
     pub fn file_path(&self, name: &str) -> Result<PathBuf> {
         if name.is_empty() || name.contains('/') || name.starts_with('.') {

@@ -961,3 +961,77 @@ fn ktap_exit_statuses_are_kselftests() {
     assert_eq!(doc.totals, Some([0, 0, 0, 0, 1, 1]), "{k}");
     assert_clean();
 }
+
+/// Sampling at 1 kHz: every millisecond a fast round (the CPU figures), every 10 ms a full
+/// one (the host, memory, pids): a 0.5-CPU quota over 10 ms periods is judged from the fast
+/// rows, a memory figure from the full ones, and the rows are there in the numbers promised.
+#[test]
+fn a_1khz_sampler_reads_cpu_every_millisecond_and_the_rest_every_10() {
+    let test = "a_1khz_sampler_reads_cpu_every_millisecond_and_the_rest_every_10";
+    if !root(test) {
+        return;
+    }
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(
+        dir.path(),
+        "khz.toml",
+        "duration = \"3s\"\ninterval = \"1ms\"\n[[container]]\nworkload = { kind = \"cpu\", \
+         workers = 1 }\ncpu_quota = 5000\ncpu_period = 10000\n[[expect]]\nmetric = \
+         \"cpu.usage\"\nwindow = [\"0.5s\", \"3s\"]\napprox = 0.5\ntolerance = \"5%\"\n\
+         [[expect]]\nmetric = \"memory.usage\"\nwindow = [\"0.5s\", \"3s\"]\nmax = \"64M\"\n",
+    );
+    let out = dir.path().join("out");
+    let o = run(&[
+        "run",
+        "--report-dir",
+        out.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        matches!(o.status.code(), Some(0 | 6)),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let s = summary(&out);
+    let sc = &s["scenarios"][0];
+    let ex = sc["expectations"].as_array().unwrap();
+    assert_eq!(ex[1]["verdict"], "pass", "{}", ex[1]);
+    assert!(
+        matches!(ex[0]["verdict"].as_str(), Some("pass" | "inconclusive")),
+        "{}",
+        ex[0]
+    );
+    let csv = std::fs::read_to_string(out.join("samples.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    let host = std::fs::read_to_string(out.join("host.csv")).unwrap();
+    let host_rows = host.lines().count() - 1;
+    // A late wake skips the rounds it missed rather than bunching them: on a busy runner
+    // many may be late, but far more than 100 Hz's 300 are there.
+    assert!(
+        rows.len() > 1500 && rows.len() <= 3001,
+        "{} rows",
+        rows.len()
+    );
+    assert!(
+        (150..=301).contains(&host_rows),
+        "{host_rows} host rows for {} container rows",
+        rows.len()
+    );
+    // Fast rows have the CPU figures and no memory; full ones both.
+    let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| head.iter().position(|h| *h == name).unwrap();
+    let (cpu, mem) = (col("cpu_ns"), col("memory_bytes"));
+    let with_mem = rows
+        .iter()
+        .filter(|r| !r.split(',').nth(mem).unwrap_or("").is_empty())
+        .count();
+    assert!(rows
+        .iter()
+        .all(|r| !r.split(',').nth(cpu).unwrap_or("").is_empty()));
+    assert!(
+        (150..=301).contains(&with_mem),
+        "{with_mem} rows with memory"
+    );
+    assert_clean();
+}

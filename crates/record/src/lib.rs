@@ -957,8 +957,13 @@ impl Journal {
         }
     }
 
-    /// Appends one round of samples: the host's and each container's, taken together.
-    pub fn append(&mut self, host: &HostSample, samples: &[Sample]) -> Result<(), RecordError> {
+    /// Appends one round of samples: each container's, and the host's taken with them (a
+    /// fast round, of CPU figures alone, has none; the first round must have it).
+    pub fn append(
+        &mut self,
+        host: Option<&HostSample>,
+        samples: &[Sample],
+    ) -> Result<(), RecordError> {
         fn open(
             slot: &mut (PathBuf, Option<csv::Writer<std::fs::File>>),
             head: Vec<String>,
@@ -977,7 +982,7 @@ impl Journal {
                     .filter_map(|x| x.per_cpu_ns.as_ref().map(Vec::len))
                     .max()
                     .unwrap_or(0),
-                host.busy_ns.len(),
+                host.map_or(0, |h| h.busy_ns.len()),
             ];
         }
         let [ncpu, host_ncpu] = self.ncpu;
@@ -987,6 +992,11 @@ impl Journal {
             w.write_record(sample_record(&self.scenario, &self.containers, x, ncpu))
                 .map_err(|e| csv_err(&path, e))?;
         }
+        // Written out with each full round (at least every 10 ms): a fast round's rows wait
+        // in the buffer for the next.
+        let Some(host) = host else {
+            return Ok(());
+        };
         w.flush()
             .map_err(|source| RecordError::Io { path, source })?;
         let path = self.host.0.clone();
@@ -1434,7 +1444,7 @@ mod tests {
             rows.iter_mut().for_each(|x| x.t += k as f64);
             let mut h = first.host_rows[0].clone();
             h.t += k as f64;
-            j.append(&h, &rows).unwrap();
+            j.append(Some(&h), &rows).unwrap();
         }
         // The kill came in the middle of a fourth line.
         let file = dir.path().join(JOURNAL_FILES[0]);

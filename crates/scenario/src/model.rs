@@ -1064,10 +1064,11 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
         ));
     }
     let interval = cx.duration("interval", f.interval.as_deref().unwrap_or("100ms"))?;
-    if interval < Duration::from_millis(5) || interval > duration {
+    if interval < Duration::from_millis(1) || interval > duration {
         return Err(cx.err(
             "interval",
-            "give a sampling interval between 5ms and the duration, e.g. \"100ms\"",
+            "give a sampling interval between 1ms and the duration, e.g. \"100ms\" (below \
+             5ms only the CPU figures are read every interval, the rest every 10ms)",
         ));
     }
     if f.container.is_empty() {

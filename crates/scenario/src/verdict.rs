@@ -150,10 +150,13 @@ pub fn measure(metric: Metric, samples: &[&Sample], a: f64, b: f64) -> Result<f6
         Metric::MemoryUsage => values(&|s| s.memory).map(mean),
         Metric::MemoryUsageMax => values(&|s| s.memory).map(maxv),
         Metric::MemoryWorkingSet => values(&|s| s.working_set).map(mean),
-        Metric::MemoryPeak => match ib.and_then(|i| samples[i].peak) {
-            Some(p) => Ok(p as f64),
-            None => values(&|s| s.memory).map(maxv),
-        },
+        // The last full sample by the end has it (a fast one reads CPU figures alone).
+        Metric::MemoryPeak => {
+            match ib.and_then(|i| samples[..=i].iter().rev().find_map(|s| s.peak)) {
+                Some(p) => Ok(p as f64),
+                None => values(&|s| s.memory).map(maxv),
+            }
+        }
         Metric::MemoryOomKills => delta(&|s| s.oom_kills).map(|(d, _)| d),
         Metric::MemoryFailcnt => delta(&|s| s.failcnt).map(|(d, _)| d),
         Metric::PidsCurrent => values(&|s| s.pids).map(mean),
@@ -440,9 +443,10 @@ fn idle_unthrottled(
         let i = host.partition_point(|h| h.t < t - 1e-9);
         host.get(i).filter(|h| (h.t - t).abs() < 1e-9)
     };
+    // The samples of full rounds (the host is not read in a fast one).
     let inside: Vec<&&Sample> = rows
         .iter()
-        .filter(|x| x.t >= a - 1e-9 && x.t <= b + 1e-9)
+        .filter(|x| x.t >= a - 1e-9 && x.t <= b + 1e-9 && at(x.t).is_some())
         .collect();
     let mut idle_ns = 0.0;
     let mut span = 0.0;

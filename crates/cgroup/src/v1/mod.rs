@@ -141,19 +141,22 @@ impl Backend for V1 {
         })
     }
 
-    fn stats(&self) -> Result<Stats> {
-        let cpu = match self.dirs.get(&Controller::Cpuacct) {
+    fn cpu_stats(&self) -> Result<Option<crate::stats::CpuStats>> {
+        match self.dirs.get(&Controller::Cpuacct) {
             Some(acct) => {
                 let mut s = cpuacct::stats(acct)?;
                 if let Some(cpu_dir) = self.dirs.get(&Controller::Cpu) {
                     s.throttling = Some(cpu::throttling(cpu_dir)?);
                 }
-                Some(s)
+                Ok(Some(s))
             }
-            None => None,
-        };
+            None => Ok(None),
+        }
+    }
+
+    fn stats(&self) -> Result<Stats> {
         Ok(Stats {
-            cpu,
+            cpu: self.cpu_stats()?,
             memory: self
                 .dirs
                 .get(&Controller::Memory)

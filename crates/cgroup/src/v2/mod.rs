@@ -142,11 +142,15 @@ impl Backend for V2 {
         })
     }
 
+    fn cpu_stats(&self) -> Result<Option<crate::stats::CpuStats>> {
+        // cpu.stat exists in every v2 cgroup; throttling appears with the cpu controller.
+        Ok(Some(cpu::stats(&self.dir)?))
+    }
+
     fn stats(&self) -> Result<Stats> {
         let on = |c: Controller| self.controllers.contains(&c);
         Ok(Stats {
-            // cpu.stat exists in every v2 cgroup; throttling appears with the cpu controller.
-            cpu: Some(cpu::stats(&self.dir)?),
+            cpu: self.cpu_stats()?,
             memory: on(Controller::Memory)
                 .then(|| memory::stats(&self.dir))
                 .transpose()?,
