@@ -163,6 +163,12 @@ pub struct VmArgs {
     /// Virtual CPUs (default: this host's CPUs).
     #[arg(long)]
     pub cpus: Option<u32>,
+    /// The guest's CPU topology: sockets=S,cores=C,threads=T,nodes=N (each 1 unless given),
+    /// S×C×T virtual CPUs in N NUMA nodes of whole sockets, the memory split among them;
+    /// e.g. sockets=2,cores=8,threads=2,nodes=2 for 32 vCPUs. Under TCG every vCPU is a host
+    /// thread: 32 on a 2-core host run, but slowly (see the README).
+    #[arg(long, value_name = "SPEC")]
+    pub topology: Option<limitcheck_vm::qemu::Topology>,
     /// Stop a guest that runs longer than this (default: 180s plus four times the scenarios'
     /// durations), and exit 4.
     #[arg(long, value_parser = duration)]

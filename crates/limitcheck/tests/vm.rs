@@ -53,6 +53,7 @@ fn options(k: &Kernel, run_dir: &Path) -> VmOptions {
         accel: AccelMode::Tcg,
         memory_mib: 512,
         cpus: 1,
+        topology: None,
         timeout: None,
         stop: Arc::new(AtomicBool::new(false)),
         verbose: false,
@@ -89,6 +90,7 @@ fn boot_probe(k: &Kernel, accel: Accel, dir: &Path) -> Outcome {
         append: "quiet".into(),
         memory_mib: 256,
         cpus: 1,
+        topology: None,
         accel,
         console: dir.join("c.log"),
         results: dir.join("r.out"),
@@ -776,4 +778,76 @@ fn git_bisect_run_with_vm_bisect_lands_on_the_planted_fault() {
         .collect();
     assert_eq!(runs.len(), 2, "{out}");
     git(&["bisect", "reset"]);
+}
+
+/// `--topology`: the guest sees the CPUs and the NUMA nodes asked for (its setup script
+/// stops the run unless it does), the scenario runs on them, and reproduce.sh keeps the flag.
+#[test]
+fn a_guest_gets_the_topology_asked_for() {
+    let Some(k) = debian_kernel("a_guest_gets_the_topology_asked_for") else {
+        return;
+    };
+    let k = fast(&k);
+    let d = tempfile::tempdir().unwrap();
+    let scenario = d.path().join("hog.toml");
+    std::fs::write(
+        &scenario,
+        "duration = \"2s\"\n[[container]]\nworkload = { kind = \"cpu\", workers = 4 }\ncpus = \
+         2\n[[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"0.5s\", \"2s\"]\nmax = 2.1\n",
+    )
+    .unwrap();
+    let setup = d.path().join("topology.sh");
+    std::fs::write(
+        &setup,
+        "n=$(/bin/busybox grep -c ^processor /proc/cpuinfo)\n\
+         nodes=$(/bin/busybox ls -d /sys/devices/system/node/node* | /bin/busybox wc -l)\n\
+         echo \"topology seen: $n cpus, $nodes nodes, node1 $(/bin/busybox cat /sys/devices/system/node/node1/cpulist)\"\n\
+         [ \"$n\" = 4 ] && [ \"$nodes\" = 2 ] && [ \"$(/bin/busybox cat /sys/devices/system/node/node1/cpulist)\" = 2-3 ]\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_limitcheck"))
+        .args(["vm", "--kernel"])
+        .arg(&k.path)
+        .args([
+            "--accel",
+            "tcg",
+            "--topology",
+            "sockets=2,cores=2,nodes=2",
+            "--memory",
+            "1g",
+            "--report-dir",
+        ])
+        .arg(d.path().join("run"))
+        .arg("--guest-setup")
+        .arg(&setup)
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let console = std::fs::read_to_string(d.path().join("run/console.log")).unwrap();
+    assert!(
+        console.contains("topology seen: 4 cpus, 2 nodes, node1 2-3"),
+        "{console}"
+    );
+    let again = std::fs::read_to_string(d.path().join("run/reproduce.sh")).unwrap();
+    assert!(
+        again.contains(" --topology sockets=2,cores=2,threads=1,nodes=2 "),
+        "{again}"
+    );
+    // --cpus and --topology that disagree are refused before anything boots.
+    let out = Command::new(env!("CARGO_BIN_EXE_limitcheck"))
+        .args(["vm", "--kernel"])
+        .arg(&k.path)
+        .args(["--cpus", "3", "--topology", "cores=4"])
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--cpus 3 and --topology"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

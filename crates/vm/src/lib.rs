@@ -104,6 +104,8 @@ pub struct VmOptions {
     pub memory_mib: u32,
     /// Virtual CPUs.
     pub cpus: u32,
+    /// Their layout (`--topology`); none: `cpus` sockets, one node.
+    pub topology: Option<qemu::Topology>,
     /// Stop a guest after this long (None: 180 s plus four times the scenarios' durations).
     pub timeout: Option<Duration>,
     /// Set by SIGINT/SIGTERM.
@@ -378,6 +380,7 @@ pub fn boot_and_collect(
             .to_string(),
         memory_mib: o.memory_mib,
         cpus: o.cpus,
+        topology: o.topology,
         accel: accel.accel,
         console: dir.join("console.log"),
         results: dir.join("results.stream"),
@@ -852,6 +855,7 @@ mod tests {
             accel: AccelMode::Tcg,
             memory_mib: 256,
             cpus: 1,
+            topology: None,
             timeout: None,
             stop: Arc::new(AtomicBool::new(false)),
             verbose: false,

@@ -53,6 +53,9 @@ pub struct Machine {
     pub memory_mib: u32,
     /// Virtual CPUs.
     pub cpus: u32,
+    /// How they are laid out (sockets, cores, threads, NUMA nodes); none: `cpus` sockets of
+    /// one core, one node.
+    pub topology: Option<Topology>,
     /// Acceleration.
     pub accel: Accel,
     /// Where the console (first serial port) goes.
@@ -61,6 +64,127 @@ pub struct Machine {
     pub results: PathBuf,
     /// Stop the guest after this long.
     pub timeout: Duration,
+}
+
+/// A guest's CPU topology (`limitcheck vm --topology sockets=2,cores=4,threads=2,nodes=2`):
+/// sockets × cores × threads virtual CPUs, spread evenly over `nodes` NUMA nodes (whole
+/// sockets each), with the memory split evenly among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Topology {
+    /// Sockets (packages).
+    pub sockets: u32,
+    /// Cores per socket.
+    pub cores: u32,
+    /// Threads per core (SMT siblings).
+    pub threads: u32,
+    /// NUMA nodes.
+    pub nodes: u32,
+}
+
+impl std::str::FromStr for Topology {
+    type Err = String;
+
+    /// `sockets=2,cores=4,threads=2,nodes=2`; each key optional (1 by default), none twice.
+    fn from_str(s: &str) -> Result<Topology, String> {
+        let mut t = Topology {
+            sockets: 1,
+            cores: 1,
+            threads: 1,
+            nodes: 1,
+        };
+        let mut seen = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').ok_or_else(|| {
+                format!("{part:?}: give key=value, e.g. sockets=2,cores=8,threads=2,nodes=2")
+            })?;
+            let n: u32 = v
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| format!("{k}={v}: give a whole number of at least 1"))?;
+            if seen.contains(&k) {
+                return Err(format!("{k} is given twice"));
+            }
+            seen.push(k);
+            match k {
+                "sockets" => t.sockets = n,
+                "cores" => t.cores = n,
+                "threads" => t.threads = n,
+                "nodes" => t.nodes = n,
+                _ => return Err(format!("{k:?} is not sockets, cores, threads or nodes")),
+            }
+        }
+        if seen.is_empty() {
+            return Err("give e.g. sockets=2,cores=8,threads=2,nodes=2".into());
+        }
+        if t.cpus() > 288 {
+            return Err(format!(
+                "{} virtual CPUs: at most 288 (q35's limit)",
+                t.cpus()
+            ));
+        }
+        if t.sockets % t.nodes != 0 {
+            return Err(format!(
+                "nodes={}: each NUMA node holds whole sockets, so nodes must divide sockets={}",
+                t.nodes, t.sockets
+            ));
+        }
+        Ok(t)
+    }
+}
+
+impl std::fmt::Display for Topology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sockets={},cores={},threads={},nodes={}",
+            self.sockets, self.cores, self.threads, self.nodes
+        )
+    }
+}
+
+impl Topology {
+    /// The virtual CPUs it makes.
+    pub fn cpus(&self) -> u32 {
+        self.sockets * self.cores * self.threads
+    }
+
+    /// qemu's options for it with `memory_mib` of guest memory: `-smp` and, with more than
+    /// one node, a RAM backend and a `-numa node` per node (its CPUs consecutive: whole
+    /// sockets, as qemu numbers them socket by socket) and the distances qemu gives by
+    /// default.
+    pub fn qemu_args(&self, memory_mib: u32) -> Vec<String> {
+        let mut a = vec![
+            "-smp".to_string(),
+            format!(
+                "cpus={},sockets={},cores={},threads={}",
+                self.cpus(),
+                self.sockets,
+                self.cores,
+                self.threads
+            ),
+        ];
+        if self.nodes > 1 {
+            let per = self.cpus() / self.nodes;
+            for n in 0..self.nodes {
+                // The last node takes what an uneven split leaves.
+                let mib = if n + 1 == self.nodes {
+                    memory_mib - memory_mib / self.nodes * (self.nodes - 1)
+                } else {
+                    memory_mib / self.nodes
+                };
+                a.push("-object".into());
+                a.push(format!("memory-backend-ram,id=m{n},size={mib}M"));
+                a.push("-numa".into());
+                a.push(format!(
+                    "node,nodeid={n},cpus={}-{},memdev=m{n}",
+                    n * per,
+                    (n + 1) * per - 1
+                ));
+            }
+        }
+        a
+    }
 }
 
 /// How a boot ended.
@@ -89,7 +213,15 @@ pub fn command(m: &Machine) -> Command {
         Accel::Kvm => c.args(["-accel", "kvm", "-cpu", "host"]),
         Accel::Tcg => c.args(["-accel", "tcg,thread=multi", "-cpu", "max"]),
     };
-    c.args(["-smp", &m.cpus.to_string(), "-m", &m.memory_mib.to_string()]);
+    match &m.topology {
+        None => {
+            c.args(["-smp", &m.cpus.to_string()]);
+        }
+        Some(t) => {
+            c.args(t.qemu_args(m.memory_mib));
+        }
+    }
+    c.args(["-m", &m.memory_mib.to_string()]);
     c.arg("-kernel").arg(&m.kernel.path);
     c.arg("-initrd").arg(&m.initrd);
     let append = format!("console=ttyS0 panic=-1 {}", m.append);
@@ -267,6 +399,7 @@ pub fn choose_accel(
         append: "quiet".into(),
         memory_mib: 256,
         cpus: 1,
+        topology: None,
         accel: Accel::Kvm,
         console: work.join("kvm-probe.console.log"),
         results: work.join("kvm-probe.results"),
@@ -360,6 +493,7 @@ mod tests {
             append: "cgroup_no_v1=all".into(),
             memory_mib: 512,
             cpus: 2,
+            topology: None,
             accel: Accel::Tcg,
             console: "/c".into(),
             results: "/r".into(),
@@ -380,5 +514,44 @@ mod tests {
             "{joined}"
         );
         assert!(joined.contains("isa-debug-exit,iobase=0xf4"), "{joined}");
+    }
+
+    #[test]
+    fn a_topology_reads_and_lays_out_its_nodes() {
+        let t: Topology = "sockets=2,cores=8,threads=2,nodes=2".parse().unwrap();
+        assert_eq!(t.cpus(), 32);
+        assert_eq!(
+            t.qemu_args(2048),
+            [
+                "-smp",
+                "cpus=32,sockets=2,cores=8,threads=2",
+                "-object",
+                "memory-backend-ram,id=m0,size=1024M",
+                "-numa",
+                "node,nodeid=0,cpus=0-15,memdev=m0",
+                "-object",
+                "memory-backend-ram,id=m1,size=1024M",
+                "-numa",
+                "node,nodeid=1,cpus=16-31,memdev=m1",
+            ]
+        );
+        let one: Topology = "cores=16".parse().unwrap();
+        assert_eq!(one.cpus(), 16);
+        assert_eq!(
+            one.qemu_args(512),
+            ["-smp", "cpus=16,sockets=1,cores=16,threads=1"]
+        );
+        assert_eq!(one.to_string().parse::<Topology>().unwrap(), one);
+        for bad in [
+            "",
+            "cores=0",
+            "cores=2,cores=4",
+            "dies=2",
+            "sockets=3,nodes=2",
+            "cores",
+            "sockets=300",
+        ] {
+            assert!(bad.parse::<Topology>().is_err(), "{bad}");
+        }
     }
 }

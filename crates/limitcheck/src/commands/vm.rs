@@ -126,11 +126,18 @@ fn run_vm(a: &VmArgs) -> anyhow::Result<ExitCode> {
             .ok()
             .filter(|m| *m >= 256)
             .context("--memory: give at least 256m (the guest holds the initramfs in memory)")?,
-        cpus: a.cpus.unwrap_or_else(|| {
-            std::thread::available_parallelism()
+        cpus: match (a.cpus, a.topology) {
+            (Some(c), Some(t)) if c != t.cpus() => bail!(
+                "--cpus {c} and --topology {t} ({} vCPUs) disagree: give one of them",
+                t.cpus()
+            ),
+            (_, Some(t)) => t.cpus(),
+            (Some(c), None) => c,
+            (None, None) => std::thread::available_parallelism()
                 .map(|n| n.get() as u32)
-                .unwrap_or(1)
-        }),
+                .unwrap_or(1),
+        },
+        topology: a.topology,
         timeout: a.timeout,
         stop: super::run::install_stop_handler(),
         verbose: a.verbose,
@@ -258,6 +265,9 @@ fn reproducer(a: &VmArgs, run_dir: &std::path::Path, files: &[PathBuf]) -> anyho
     args.extend(["--memory".into(), a.memory.to_string()]);
     if let Some(c) = a.cpus {
         args.extend(["--cpus".into(), c.to_string()]);
+    }
+    if let Some(t) = a.topology {
+        args.extend(["--topology".into(), t.to_string()]);
     }
     if let Some(t) = a.timeout {
         args.extend(["--timeout".into(), format!("{}ms", t.as_millis())]);
