@@ -212,12 +212,7 @@ fn a_killed_run_leaves_no_group_cgroup() {
     // The guardian killed first: the tree stays (with its empty group) until the next run.
     let mut child = spawn_run(&out, &[&file], &[]);
     started("the container runs again");
-    for g in processes_with("guard --root /run/limitcheck --run-id") {
-        let _ = limitcheck_cgroup::nix::sys::signal::kill(
-            limitcheck_cgroup::nix::unistd::Pid::from_raw(g as i32),
-            limitcheck_cgroup::nix::sys::signal::Signal::SIGKILL,
-        );
-    }
+    assert!(kill_guardians() > 0, "no guardian runs");
     child.kill().unwrap();
     child.wait().unwrap();
     std::thread::sleep(Duration::from_millis(300));

@@ -806,14 +806,7 @@ fn a_killed_run_leaves_nothing_its_guardian_removes_its_containers() {
     wait_for("the container runs", Duration::from_secs(20), || {
         !processes_with(&marker).is_empty()
     });
-    let guardians = processes_with("guard --root /run/limitcheck --run-id");
-    assert!(!guardians.is_empty(), "no guardian runs");
-    for g in guardians {
-        let _ = limitcheck_cgroup::nix::sys::signal::kill(
-            limitcheck_cgroup::nix::unistd::Pid::from_raw(g as i32),
-            limitcheck_cgroup::nix::sys::signal::Signal::SIGKILL,
-        );
-    }
+    assert!(kill_guardians() > 0, "no guardian runs");
     child.kill().unwrap();
     child.wait().unwrap();
     std::thread::sleep(Duration::from_millis(300));

@@ -2006,6 +2006,15 @@ mod tests {
         }
     }
 
+    /// `text` with `from` replaced by `to` must be refused, at a line: the key and the message.
+    fn refused_edit(text: &str, from: &str, to: &str) -> (String, String) {
+        let edited = text.replacen(from, to, 1);
+        assert_ne!(edited, text, "{from} is not in the text");
+        let e = parse(&edited, Path::new("t.toml")).unwrap_err();
+        assert!(e.line.is_some(), "{e}");
+        (e.key.clone(), e.to_string())
+    }
+
     const TREE: &str = "duration = \"4s\"\n\
 [[group]]\nname = \"trunk\"\ncpus = 1.5\ncpuset = \"0-1\"\n\
 [[group]]\nname = \"leaf\"\nparent = \"trunk\"\ncpu_quota = 3000\ncpu_period = 10000\n\
@@ -2043,13 +2052,7 @@ mod tests {
     /// Each mistake in a tree is refused at its key, with the fix.
     #[test]
     fn a_wrong_tree_is_refused_at_its_key() {
-        let refused = |from: &str, to: &str| {
-            let text = TREE.replacen(from, to, 1);
-            assert_ne!(text, TREE, "{from} is not in the tree");
-            let e = parse(&text, Path::new("t.toml")).unwrap_err();
-            assert!(e.line.is_some(), "{e}");
-            (e.key.clone(), e.to_string())
-        };
+        let refused = |from: &str, to: &str| refused_edit(TREE, from, to);
         let (key, why) = refused("parent = \"trunk\"", "parent = \"nowhere\"");
         assert_eq!(key, "group[1].parent");
         assert!(
@@ -2138,13 +2141,7 @@ mod tests {
 
     #[test]
     fn a_wrong_pod_is_refused_at_its_key() {
-        let refused = |from: &str, to: &str| {
-            let text = PODS.replacen(from, to, 1);
-            assert_ne!(text, PODS, "{from} is not in the pods");
-            let e = parse(&text, Path::new("p.toml")).unwrap_err();
-            assert!(e.line.is_some(), "{e}");
-            (e.key.clone(), e.to_string())
-        };
+        let refused = |from: &str, to: &str| refused_edit(PODS, from, to);
         let (key, why) = refused("pod = \"web\"", "pod = \"wbe\"");
         assert_eq!(key, "container[0].pod");
         assert!(why.contains("no [[pod]] is named \"wbe\""), "{why}");

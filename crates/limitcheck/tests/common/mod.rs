@@ -143,6 +143,19 @@ pub fn run_short(dir: &Path, name: &str) -> Output {
     out
 }
 
+/// SIGKILLs every run's guardian (`limitcheck guard`): what a run leaves is then the next
+/// run's sweep's to remove.
+pub fn kill_guardians() -> usize {
+    let guardians = processes_with("guard --root /run/limitcheck --run-id");
+    for g in &guardians {
+        let _ = limitcheck_cgroup::nix::sys::signal::kill(
+            limitcheck_cgroup::nix::unistd::Pid::from_raw(*g as i32),
+            limitcheck_cgroup::nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    guardians.len()
+}
+
 pub fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !f() {
