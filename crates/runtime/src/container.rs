@@ -612,6 +612,16 @@ impl Container {
 
     /// Lets the init execute the user process.
     pub fn start(&mut self) -> Result<()> {
+        self.start_within(None)
+    }
+
+    /// [`Container::start`], giving up after `deadline` if the init has not reached its
+    /// process by then: an init starved of CPU by the container's own limits (a weight of 1
+    /// on a CPU another container holds at 10000) may take minutes to get there, and a caller
+    /// with a timeline of its own must not wait for it. The container is left as it is (not
+    /// running): delete it.
+    pub fn start_within(&mut self, deadline: Option<std::time::Duration>) -> Result<()> {
+        let began = std::time::Instant::now();
         let status = self.status();
         if status != Status::Created {
             return Err(self.bad_state(
@@ -655,6 +665,18 @@ impl Container {
                 return Err(RuntimeError::Init(
                     "the container's init exited before start".into(),
                 ));
+            }
+            if let Some(d) = deadline.filter(|d| began.elapsed() > *d) {
+                return Err(RuntimeError::Init(format!(
+                    "the container's init did not reach its process within {:.0} s of start \
+                     ({}): it got no CPU to run on (is it starved by its own limits?)",
+                    d.as_secs_f64(),
+                    if got.is_empty() {
+                        "it has not passed the exec fifo"
+                    } else {
+                        "it passed the exec fifo but has not exec'd"
+                    }
+                )));
             }
         }
         let _ = std::fs::remove_file(&fifo);

@@ -1781,3 +1781,36 @@ fn regression_11_without_a_cgroup_namespace_only_the_containers_cgroup_is_visibl
     assert_eq!(lines, ["77", "0", "refused", "refused"], "{text}");
     assert_gone(&env, &id, 0);
 }
+
+/// A start whose init gets no CPU (stopped here, SIGSTOP; in a scenario, starved by its own
+/// limits) gives up at its deadline with an error saying so, instead of waiting for ever; the
+/// container can then be deleted, leaving nothing.
+#[test]
+fn a_start_that_cannot_reach_its_process_gives_up_at_its_deadline() {
+    use limitcheck_runtime::{spec, CreateOptions, Runtime};
+    let test = "a_start_that_cannot_reach_its_process_gives_up_at_its_deadline";
+    let Some(env) = setup(test) else { return };
+    let id = id("starved");
+    env.config(&["sleep", "60"], |_| {});
+    let rt = Runtime::new(&env.root).with_init_exe(LCRUN);
+    let bundle = spec::load_bundle(&env.bundle).unwrap();
+    let mut c = rt.create(&id, &bundle, CreateOptions::default()).unwrap();
+    let init = nix::unistd::Pid::from_raw(c.pid());
+    nix::sys::signal::kill(init, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let began = std::time::Instant::now();
+    let e = c
+        .start_within(Some(Duration::from_millis(500)))
+        .unwrap_err()
+        .to_string();
+    let took = began.elapsed();
+    assert!(
+        e.contains("did not reach its process within 0 s") || e.contains("within 1 s"),
+        "{e}"
+    );
+    assert!(e.contains("starved by its own limits"), "{e}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    nix::sys::signal::kill(init, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let pid = c.pid();
+    c.delete(true).unwrap();
+    assert_gone(&env, &id, pid);
+}

@@ -50,8 +50,15 @@ impl Handle {
 
     /// Lets the user process run.
     pub fn start(&mut self) -> Result<()> {
+        self.start_within(None)
+    }
+
+    /// [`Handle::start`], giving up after `deadline` where the runtime waits for the process
+    /// to start (lcrun's library waits for its execve; runc's and crun's `start` return once
+    /// the init is let go).
+    pub fn start_within(&mut self, deadline: Option<std::time::Duration>) -> Result<()> {
         match self {
-            Handle::Lib(c) => c.start(),
+            Handle::Lib(c) => c.start_within(deadline),
             Handle::Cli(c) => c.start(),
             Handle::Engine(c) => c.start(),
         }

@@ -485,11 +485,22 @@ fn run_inner<'l>(
             _bundle: bundle,
         });
     }
-    for (run, created) in running.iter_mut().zip(&create_ms) {
+    for (i, (run, created)) in running.iter_mut().zip(&create_ms).enumerate() {
         let starting = Instant::now();
         run.container
-            .start()
-            .map_err(|e| format!("start {}: {e}", run.container.id()))?;
+            .start_within(Some(START_DEADLINE))
+            .map_err(|e| {
+                format!(
+                    "container {}: start: {e}{}",
+                    s.containers[i].name,
+                    if starting.elapsed() >= START_DEADLINE {
+                        "; limits that starve a container (a weight of 1, shares of 2 on a \
+                         CPU another holds) are better set by a step once it has started"
+                    } else {
+                        ""
+                    }
+                )
+            })?;
         r.startup_ms
             .push(created + starting.elapsed().as_secs_f64() * 1e3);
     }
@@ -896,6 +907,11 @@ pub fn unnamed_changes(
 /// v2's `memory.high` and `memory.max` writes reclaim in the writer too. Without a deadline a
 /// run could hang in such a write.
 pub const STEP_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long a container's start may take (lcrun's library waits until its process is
+/// exec'd): 100-200 ms here, seconds under emulation; an init starved by its own limits may
+/// take minutes, and the scenario is then an error saying so, not a hung run.
+pub const START_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The signal that interrupts a blocked step: its handler does nothing, and without
 /// SA_RESTART the interrupted write returns EINTR.
