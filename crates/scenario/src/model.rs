@@ -306,6 +306,18 @@ pub enum Change {
     Kill,
 }
 
+impl Change {
+    /// Whether it ends the processes it reaches: a `kill`, or a raw write of `1` into
+    /// cgroup v2's `cgroup.kill` (their end is then expected, not a dead workload).
+    pub fn kills(&self) -> bool {
+        match self {
+            Change::Kill => true,
+            Change::Write { file, value } => file == "cgroup.kill" && value.trim() == "1",
+            _ => false,
+        }
+    }
+}
+
 /// A step of the timeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {

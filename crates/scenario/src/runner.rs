@@ -579,7 +579,7 @@ fn run_inner<'l>(
         }
         // A kill of a group kills the containers in it: their end is expected, as is the
         // freeze of those in a paused group.
-        if st.change == Change::Kill {
+        if st.change.kills() {
             for c in in_unit(s, st.container) {
                 watch.killed[c] = true;
             }
