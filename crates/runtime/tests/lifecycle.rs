@@ -29,6 +29,20 @@ fn busybox_is_static(path: &Path) -> bool {
 }
 
 /// Root, and a static busybox to build a rootfs from; or a printed reason.
+/// New files in `dir` for one runtime call's stdout and stderr. Never the same file twice: a
+/// container made by an earlier `create` keeps that call's stdout open and writes into it
+/// later (`id; cat /proc/self/uid_map` once started), which clobbered the next call's output
+/// when one file was truncated and reused for every call (seen as a `state` whose JSON had the
+/// container's uid_map line in the middle, 1 run in 5).
+fn output_files(dir: &Path) -> (PathBuf, PathBuf) {
+    static CALL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    (
+        dir.join(format!("stdout-{n}")),
+        dir.join(format!("stderr-{n}")),
+    )
+}
+
 fn setup(test: &str) -> Option<Env> {
     if !nix::unistd::geteuid().is_root() {
         skip(test, "needs root to create containers");
@@ -101,8 +115,7 @@ impl Env {
     }
 
     fn runtime(&self, exe: &str, root: &Path, args: &[&str]) -> Output {
-        let dir = self._tmp.path();
-        let (o, e) = (dir.join("stdout"), dir.join("stderr"));
+        let (o, e) = output_files(self._tmp.path());
         let status = Command::new(exe)
             .arg("--root")
             .arg(root)
@@ -132,7 +145,8 @@ impl Env {
     }
 
     fn state(&self, id: &str) -> Value {
-        serde_json::from_str(&self.ok(&["state", id])).unwrap()
+        let text = self.ok(&["state", id]);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("lcrun state {id}: {e}: {text:?}"))
     }
 
     fn bundle_str(&self) -> &str {
@@ -1349,8 +1363,7 @@ fn regression_11_rootfs_propagation_takes_effect_on_the_new_root() {
 /// container) that does not grant it.
 fn lcrun_without_sys_nice(env: &Env, args: &[&str]) -> Output {
     use std::os::unix::process::CommandExt;
-    let dir = env._tmp.path();
-    let (o, e) = (dir.join("stdout"), dir.join("stderr"));
+    let (o, e) = output_files(env._tmp.path());
     let mut cmd = Command::new(LCRUN);
     cmd.arg("--root")
         .arg(&env.root)
