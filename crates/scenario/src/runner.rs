@@ -255,16 +255,14 @@ pub fn run<'l>(
         return r;
     }
     let mut running: Vec<Running> = Vec::new();
-    let mut groups: Vec<limitcheck_cgroup::Cgroup> = Vec::new();
     let tree = group_tree(s, o);
-    let result = run_inner(s, layout, o, &mut r, &mut running, &mut groups, live);
+    let result = run_inner(s, layout, o, &mut r, &mut running, live);
     // Whatever happened: stop and remove every container (and with it its cgroup and state),
     // then the groups' tree.
     for c in running.drain(..) {
         c.container.save_log(&c.log);
         let _ = c.container.delete();
     }
-    drop(groups);
     let unremoved = tree.as_ref().and_then(|t| {
         limitcheck_cgroup::tree::remove_tree(t)
             .err()
@@ -335,20 +333,16 @@ fn group_tree(s: &Scenario, o: &RunOptions) -> Option<PathBuf> {
     })
 }
 
-/// Makes the scenario's groups, parents first, each with its limits.
-fn make_groups(
-    s: &Scenario,
-    layout: &Layout,
-    tree: &Path,
-    groups: &mut Vec<limitcheck_cgroup::Cgroup>,
-) -> Result<(), Stopped> {
+/// Makes the scenario's groups, parents first, each with its limits. Their handles are not
+/// kept: the tree is removed as a whole once the containers are gone ([`run`]), and steps and
+/// the sampler open a group when they need it.
+fn make_groups(s: &Scenario, layout: &Layout, tree: &Path) -> Result<(), Stopped> {
     for (g, spec) in s.groups.iter().enumerate() {
         let path = tree.join(s.group_path(g));
         let (parent, name) = (
             path.parent().expect("below the tree").to_path_buf(),
             spec.dir.clone(),
         );
-        // Kept, not owned: the tree is removed as a whole once the containers are gone.
         let cg = layout
             .cgroup()
             .parent(parent)
@@ -356,8 +350,7 @@ fn make_groups(
             .create()
             .map_err(|e| format!("group {}: {e}", spec.name))?
             .keep();
-        groups.push(cg);
-        groups[g].apply(&spec.limits).map_err(|e| match e {
+        cg.apply(&spec.limits).map_err(|e| match e {
             u @ limitcheck_cgroup::CgroupError::Unsupported { .. } => {
                 Stopped::Skip(format!("group {}: {u}", spec.name))
             }
@@ -373,7 +366,6 @@ fn run_inner<'l>(
     o: &RunOptions,
     r: &mut ScenarioResult,
     running: &mut Vec<Running>,
-    groups: &mut Vec<limitcheck_cgroup::Cgroup>,
     mut live: Option<&mut (dyn FnMut(&str) + 'l)>,
 ) -> Result<(), Stopped> {
     let rt = Runtime::new(&o.runtime_root).with_init_exe(&o.exe);
@@ -395,7 +387,7 @@ fn run_inner<'l>(
         )));
     }
     if let Some(tree) = &tree {
-        make_groups(s, layout, tree, groups)?;
+        make_groups(s, layout, tree)?;
     }
     let mut create_ms = Vec::new();
     for c in &s.containers {
