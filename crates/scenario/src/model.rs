@@ -528,13 +528,14 @@ impl Scenario {
 
     /// A group's path below the scenario's tree: `trunk/leaf`, `kubepods/burstable/podweb`.
     pub fn group_path(&self, g: usize) -> PathBuf {
-        let mut names = vec![self.groups[g].dir.as_str()];
-        let mut p = self.groups[g].parent;
-        while let Some(x) = p {
-            names.push(&self.groups[x].dir);
-            p = self.groups[x].parent;
-        }
-        names.iter().rev().collect()
+        let unit = self.unit_of_group(g);
+        self.ancestors(unit)
+            .into_iter()
+            .rev()
+            .chain([unit])
+            .filter_map(|u| self.group_of_unit(u))
+            .map(|x| self.groups[x].dir.as_str())
+            .collect()
     }
 }
 
