@@ -45,6 +45,11 @@ for layout in ${LIMITCHECK_VM_LANES:-v2 v1}; do
   if [ "$status" != 0 ]; then
     echo "scripts/vm-lane.sh: the $layout lane failed; the end of the guest's console log:" >&2
     tail -n 60 "$out/console.log" >&2 || true
+    # The OOM killer's choices, scenario by scenario (who invoked it, whom it killed): a
+    # workload's parent killed instead of a worker is otherwise lost with the dump above.
+    echo "scripts/vm-lane.sh: the guest kernel's OOM kills, by scenario:" >&2
+    grep -aE 'limitcheck: (begin|end) |invoked oom-killer|Killed process|oom_reaper|no killable' \
+      "$out/console.log" | tail -n 120 >&2 || true
     exit "$status"
   fi
   # The guest really ran the layout asked for: summary.json says so.

@@ -404,7 +404,9 @@ pub struct StressArgs {
     /// Write the final JSON record to this file instead of stdout.
     #[arg(long, global = true)]
     pub report: Option<std::path::PathBuf>,
-    /// Rewrite this file every 100 ms with the live counters (JSON), for a sampler.
+    /// Rewrite this file every 100 ms with the live counters, for a sampler: one JSON object,
+    /// space-padded and overwritten in place (so that no write allocates memory in the
+    /// workload's cgroup), ending in a "check" that tells a half-written read.
     #[arg(long, global = true)]
     pub counters: Option<std::path::PathBuf>,
     /// The stressor.

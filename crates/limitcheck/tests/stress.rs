@@ -2,6 +2,7 @@
 //! with a printed reason otherwise. Tolerances are wide: precision is what scenarios judge.
 
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -202,15 +203,20 @@ fn sigterm_stops_every_worker_with_the_final_record() {
             "15ms",
         ],
     );
+    // The file is rewritten in place: one inode, one page, whatever the numbers (a rename
+    // or a truncation would allocate a page in the workload's cgroup at every tick).
     let mut seen = Vec::new();
+    let mut files = std::collections::BTreeSet::new();
     let start = Instant::now();
     while seen.len() < 3 && start.elapsed() < Duration::from_secs(10) {
-        if let Ok(v) =
-            std::fs::read(&counters).map(|b| serde_json::from_slice::<Value>(&b).unwrap())
-        {
-            let t = v["elapsed_s"].as_f64().unwrap();
-            if seen.last().is_none_or(|l| *l < t) {
-                seen.push(t);
+        if let Ok(b) = std::fs::read(&counters) {
+            // None: a write read half done (or the file just made), told by its check.
+            if let Some(c) = limitcheck_record::Counters::from_live(&b) {
+                let meta = std::fs::metadata(&counters).unwrap();
+                files.insert((meta.ino(), meta.len()));
+                if seen.last().is_none_or(|l| *l < c.elapsed_s) {
+                    seen.push(c.elapsed_s);
+                }
             }
         }
         std::thread::sleep(Duration::from_millis(60));
@@ -219,6 +225,12 @@ fn sigterm_stops_every_worker_with_the_final_record() {
         seen.len() >= 3,
         "the counters file did not advance: {seen:?}"
     );
+    assert_eq!(
+        files.len(),
+        1,
+        "rewritten as other files or sizes: {files:?}"
+    );
+    assert_eq!(files.first().unwrap().1, 4096, "{files:?}");
     let stress_pid = cg.pids().unwrap()[0];
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(stress_pid),

@@ -163,6 +163,62 @@ pub struct Counters {
     pub alive: Option<u64>,
 }
 
+/// The key of the check that ends a live counters file: `,"check":<fnv-1a 64 of the text before>}`.
+const LIVE_CHECK: &str = ",\"check\":";
+
+impl Counters {
+    /// The live counters file's text for write number `seq`: this record as one JSON object,
+    /// `{"seq":N,...,"check":H}`, where `H` is the 64-bit FNV-1a hash of the text before
+    /// `,"check"`, padded with spaces to at least `width` bytes.
+    ///
+    /// The writer overwrites the file in place (no truncation, no rename), so a write allocates
+    /// no page once the file has its size: the workload's own bookkeeping then charges nothing
+    /// to a memory cgroup that sits at its limit. A reader can see a write half done (tmpfs
+    /// copies without a lock the reader takes); the check tells, see [`Counters::from_live`].
+    pub fn to_live(&self, seq: u64, width: usize) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Live<'a> {
+            seq: u64,
+            #[serde(flatten)]
+            counters: &'a Counters,
+        }
+        let mut text = serde_json::to_vec(&Live {
+            seq,
+            counters: self,
+        })
+        .expect("counters serialize");
+        text.pop(); // the closing brace
+        let check = fnv1a(&text);
+        text.extend_from_slice(format!("{LIVE_CHECK}{check}}}\n").as_bytes());
+        if text.len() < width {
+            text.resize(width, b' ');
+        }
+        text
+    }
+
+    /// Reads a live counters file's text: `None` when it is not whole (a write seen half
+    /// done: its check does not match) or not a counters record.
+    pub fn from_live(bytes: &[u8]) -> Option<Counters> {
+        let text = std::str::from_utf8(bytes).ok()?.trim_end();
+        let at = text.rfind(LIVE_CHECK)?;
+        let check: u64 = text[at + LIVE_CHECK.len()..]
+            .strip_suffix('}')?
+            .parse()
+            .ok()?;
+        if fnv1a(&text.as_bytes()[..at]) != check {
+            return None;
+        }
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// 64-bit FNV-1a.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// One reading of the host (a row of host.csv).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HostSample {
@@ -1262,6 +1318,59 @@ pub fn load_run(path: &Path) -> Result<Summary, RecordError> {
 
 #[cfg(test)]
 mod tests {
+
+    fn live_sample() -> Counters {
+        Counters {
+            elapsed_s: 1.5,
+            bogo_ops: 19,
+            per_worker: vec![9, 10],
+            respawns: 9,
+            failed_forks: Some(3),
+            alive: None,
+        }
+    }
+
+    #[test]
+    fn live_counters_round_trip_padded_and_refuse_a_torn_read() {
+        let c = live_sample();
+        let old = c.to_live(7, 512);
+        assert_eq!(old.len(), 512);
+        assert_eq!(Counters::from_live(&old), Some(c.clone()));
+        // A plain JSON reader still reads it (the extra keys are ignored).
+        let plain: Counters = serde_json::from_slice(&old).unwrap();
+        assert_eq!(plain, c);
+        let mut newer = c.clone();
+        newer.bogo_ops = 20;
+        newer.respawns = 10;
+        let new = newer.to_live(8, 512);
+        assert_eq!(Counters::from_live(&new), Some(newer.clone()));
+        // A reader that overtook the writer, or was overtaken, at any byte sees a mix: it
+        // reads nothing, or one of the two records whole (a cut in the padding), never a
+        // third value made of both.
+        let mut refused = 0;
+        for cut in 1..old.len() {
+            for mix in [
+                [&new[..cut], &old[cut..]].concat(),
+                [&old[..cut], &new[cut..]].concat(),
+            ] {
+                match Counters::from_live(&mix) {
+                    None => refused += 1,
+                    Some(x) => assert!(x == c || x == newer, "cut at {cut}: {x:?}"),
+                }
+            }
+        }
+        assert!(refused > 100, "{refused}");
+        assert_eq!(Counters::from_live(b""), None);
+        assert_eq!(Counters::from_live(b"{\"bogo_ops\":1}"), None);
+    }
+
+    #[test]
+    fn a_live_record_longer_than_its_width_is_kept_whole() {
+        let c = live_sample();
+        let text = c.to_live(1, 8);
+        assert!(text.len() > 8);
+        assert_eq!(Counters::from_live(&text), Some(c));
+    }
     use super::*;
 
     fn summary() -> Summary {

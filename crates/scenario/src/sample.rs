@@ -39,7 +39,7 @@ pub fn read(target: &Target, container: usize, t: f64, jitter_ms: f64) -> Sample
         .counters
         .as_ref()
         .and_then(|f| std::fs::read(f).ok())
-        .and_then(|b| serde_json::from_slice::<limitcheck_record::Counters>(&b).ok());
+        .and_then(|b| limitcheck_record::Counters::from_live(&b));
     if let Some(c) = counters {
         s.bogo_ops = Some(c.bogo_ops);
         s.respawns = Some(c.respawns);

@@ -151,6 +151,14 @@ pub fn run(
     let start = Instant::now();
     let mut pids: Vec<Option<Pid>> = vec![None; opts.workers];
     let mut respawns = 0;
+    let mut live = opts
+        .counters_file
+        .as_deref()
+        .map(LiveFile::create)
+        .transpose()?;
+    if let Some(f) = &mut live {
+        f.write(&on_tick(Duration::ZERO, 0))?;
+    }
     let result = (|| -> Result<Stop> {
         for (i, slot) in pids.iter_mut().enumerate() {
             *slot = Some(spawn(i, opts, worker)?);
@@ -163,8 +171,8 @@ pub fn run(
                 return Ok(Stop::Timeout);
             }
             if now >= next_tick {
-                if let Some(f) = &opts.counters_file {
-                    write_atomic(f, &on_tick(now - start, respawns))?;
+                if let Some(f) = &mut live {
+                    f.write(&on_tick(now - start, respawns))?;
                 }
                 next_tick = now + opts.tick;
             }
@@ -235,16 +243,50 @@ pub fn run(
     })
 }
 
-/// Writes `v` as JSON to `path` through a temporary file and a rename, so readers see whole
-/// files.
-pub fn write_atomic(path: &std::path::Path, v: &impl serde::Serialize) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let io = |source| WorkloadError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let mut text = serde_json::to_vec(v).expect("counters serialize");
-    text.push(b'\n');
-    std::fs::write(&tmp, text).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+/// The live counters file: written in place, never truncated or renamed, so that after its
+/// first write (made before any worker starts) rewriting it allocates nothing. A rename or a
+/// truncation would put a new page on the workload's memory cgroup at every tick; with the
+/// workload at its limit that charge makes the parent itself a reclaim and OOM candidate.
+/// The format (a check against half-done writes) is [`limitcheck_record::Counters::to_live`].
+struct LiveFile {
+    path: PathBuf,
+    file: std::fs::File,
+    seq: u64,
+    width: usize,
+}
+
+impl LiveFile {
+    /// One page: the file's size, whatever the record's length (it varies with the numbers).
+    const WIDTH: usize = 4096;
+
+    fn create(path: &std::path::Path) -> Result<LiveFile> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(path)
+            .map_err(|source| WorkloadError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+        Ok(LiveFile {
+            path: path.to_path_buf(),
+            file,
+            seq: 0,
+            width: Self::WIDTH,
+        })
+    }
+
+    fn write(&mut self, c: &limitcheck_record::Counters) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.seq += 1;
+        let text = c.to_live(self.seq, self.width);
+        self.width = self.width.max(text.len());
+        self.file
+            .write_all_at(&text, 0)
+            .map_err(|source| WorkloadError::Io {
+                path: self.path.display().to_string(),
+                source,
+            })
+    }
 }
