@@ -233,6 +233,9 @@ impl Engine {
                 args.push("--env".into());
                 args.push(e.clone());
             }
+            if let Some(adj) = p.oom_score_adj() {
+                args.push(format!("--oom-score-adj={adj}"));
+            }
         }
         for m in spec.mounts().iter().flatten() {
             let dest = m.destination().display().to_string();

@@ -115,6 +115,7 @@ struct ContainerFile {
     requests: Option<K8sDef>,
     limits: Option<K8sDef>,
     exit: Option<NumOrStr>,
+    oom_score_adj: Option<NumOrStr>,
     group: Option<String>,
     pod: Option<String>,
     #[serde(flatten)]
@@ -250,6 +251,11 @@ pub struct ContainerSpec {
     /// without it, a process that ends early (other than by a `kill` step) makes the scenario
     /// an error: a dead workload is never judged as a measurement.
     pub exit: Option<Exit>,
+    /// Its process's `oom_score_adj` (`process.oomScoreAdj`, `--oom-score-adj`), -1000 to
+    /// 1000: -1000 exempts it from the OOM killer, memory.oom.group's kills included. A
+    /// workload's workers still take 1000 for themselves (they, not their parent, are what
+    /// the OOM killer should take).
+    pub oom_score_adj: Option<i32>,
     /// The group its cgroup is made in (index into [`Scenario::groups`]); none: on its own
     /// under `limitcheck/`.
     pub group: Option<usize>,
@@ -1275,6 +1281,25 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
                 ))
             }
         };
+        let oom_score_adj = match &c.oom_score_adj {
+            None => None,
+            Some(NumOrStr::Num(a)) if (-1000.0..=1000.0).contains(a) && a.fract() == 0.0 => {
+                Some(*a as i32)
+            }
+            Some(a) => {
+                return Err(cx.err(
+                    format!("{key}.oom_score_adj"),
+                    format!(
+                        "{} is not an oom_score_adj: write a whole number from -1000 (never \
+                         OOM-killed) to 1000 (killed first)",
+                        match a {
+                            NumOrStr::Num(n) => n.to_string(),
+                            NumOrStr::Str(s) => format!("{s:?}"),
+                        }
+                    ),
+                ))
+            }
+        };
         if let Some(g) = group {
             within_cpuset(&cx, &format!("{key}.cpuset"), &limits, &groups, g)?;
         }
@@ -1284,6 +1309,7 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
             limits,
             image,
             exit,
+            oom_score_adj,
             group,
         });
     }
@@ -1985,6 +2011,24 @@ mod tests {
         for bad in ["300", "-1", "1.5", "\"signal\""] {
             let e = parse(&format!("{base}exit = {bad}\n"), Path::new("e.toml")).unwrap_err();
             assert_eq!(e.key, "container[0].exit", "{e}");
+            assert_eq!(e.line, Some(4), "{e}");
+        }
+    }
+
+    #[test]
+    fn oom_score_adj_is_the_kernels_range() {
+        let base = "duration = \"2s\"\n[[container]]\ncommand = [\"true\"]\n";
+        for (v, want) in [("-1000", -1000), ("0", 0), ("1000", 1000)] {
+            let s = parse(&format!("{base}oom_score_adj = {v}\n"), Path::new("o.toml")).unwrap();
+            assert_eq!(s.containers[0].oom_score_adj, Some(want));
+        }
+        for bad in ["-1001", "1001", "2.5", "\"low\""] {
+            let e = parse(
+                &format!("{base}oom_score_adj = {bad}\n"),
+                Path::new("o.toml"),
+            )
+            .unwrap_err();
+            assert_eq!(e.key, "container[0].oom_score_adj", "{e}");
             assert_eq!(e.line, Some(4), "{e}");
         }
     }

@@ -386,6 +386,9 @@ fn run_inner<'l>(
             o.lane
         )));
     }
+    if let Some(skip) = oom_score_adj_out_of_reach(s) {
+        return Err(Stopped::Skip(skip));
+    }
     if let Some(tree) = &tree {
         make_groups(s, layout, tree)?;
     }
@@ -415,6 +418,12 @@ fn run_inner<'l>(
                 Stopped::Error(w) => Stopped::Error(format!("container {}: {w}", c.name)),
             })?,
         };
+        if let Some(adj) = c.oom_score_adj {
+            let spec = bundle.spec_mut();
+            let mut process = spec.process().clone().unwrap_or_default();
+            process.set_oom_score_adj(Some(adj));
+            spec.set_process(Some(process));
+        }
         if let (Some(g), Some(tree)) = (c.group, &tree) {
             // In its group: its cgroup a child of the group's, whichever runtime makes it.
             let path = Path::new("/").join(tree).join(s.group_path(g)).join(&id);
@@ -1248,6 +1257,43 @@ pub fn gather_host(layout: &Layout, version: &str) -> HostInfo {
         limitcheck_version: version.to_string(),
         runtime: None,
     }
+}
+
+/// Why a container's `oom_score_adj` cannot be given here, if it cannot: the kernel lets a
+/// process lower its oom_score_adj below its floor (`oom_score_adj_min`: 0, or the lowest
+/// value a privileged ancestor gave it; /proc does not show it, so min(own, 0) stands in)
+/// only with CAP_SYS_RESOURCE, and a runtime
+/// started by limitcheck has no more capabilities than limitcheck (a sandbox or a container
+/// may have taken it from the bounding set). That is this host's limit, not the kernel's: a
+/// skip naming the capability, never a container that fails to start.
+fn oom_score_adj_out_of_reach(s: &Scenario) -> Option<String> {
+    let (name, want) = s
+        .containers
+        .iter()
+        .filter_map(|c| Some((&c.name, c.oom_score_adj?)))
+        .min_by_key(|(_, a)| *a)?;
+    let own: i32 = std::fs::read_to_string("/proc/self/oom_score_adj")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let floor = own.min(0);
+    if want >= floor {
+        return None;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())?;
+    const CAP_SYS_RESOURCE: u32 = 24;
+    (eff & (1 << CAP_SYS_RESOURCE) == 0).then(|| {
+        format!(
+            "container {name}: oom_score_adj = {want} is below {floor}, limitcheck's own \
+             floor, which needs CAP_SYS_RESOURCE, and limitcheck lacks it (CapEff \
+             {eff:016x}): run it where root has that capability"
+        )
+    })
 }
 
 #[cfg(test)]
