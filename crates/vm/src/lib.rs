@@ -507,6 +507,161 @@ pub fn boot_and_collect(
     Ok(run)
 }
 
+/// The KVM probe's outcomes, remembered for the host's current boot: where `/dev/kvm` exists
+/// but cannot boot a kernel (this project's machines), the probe waits its whole 20 s before
+/// TCG is chosen, and every `limitcheck vm` paid that again. An outcome is kept per kernel
+/// file (path, size, mtime) and qemu version, in `~/.cache/limitcheck/kvm-probe.json`, and
+/// used only while `/proc/sys/kernel/random/boot_id` is the same: a reboot, a new kernel or
+/// a new qemu probes again (deleting the file does too). Only a guest that booted (KVM) or
+/// one that did not (a timeout, qemu refusing) is kept, never a probe that could not run.
+mod probe_cache {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use crate::kernel::Kernel;
+    use crate::qemu::{Accel, AccelChoice};
+
+    #[derive(serde::Serialize, serde::Deserialize, Default)]
+    struct File {
+        boot_id: String,
+        /// Key (kernel file, qemu) -> (KVM works, the probe's reason).
+        outcomes: BTreeMap<String, (bool, String)>,
+    }
+
+    fn path() -> PathBuf {
+        crate::kernel::cache_dir().join("kvm-probe.json")
+    }
+
+    fn boot_id() -> Option<String> {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    }
+
+    fn key(k: &Kernel, qemu: &str) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(&k.path).ok()?;
+        Some(format!(
+            "{} {} {} | {qemu}",
+            k.path.display(),
+            m.len(),
+            m.mtime()
+        ))
+    }
+
+    fn load(file: &Path, boot: &str) -> Option<File> {
+        let f: File = serde_json::from_slice(&std::fs::read(file).ok()?).ok()?;
+        (f.boot_id == boot).then_some(f)
+    }
+
+    pub fn get(k: &Kernel, qemu: &str) -> Option<AccelChoice> {
+        get_in(&path(), &boot_id()?, k, qemu)
+    }
+
+    pub fn put(k: &Kernel, qemu: &str, c: &AccelChoice) {
+        if let Some(boot) = boot_id() {
+            put_in(&path(), &boot, k, qemu, c);
+        }
+    }
+
+    fn get_in(file: &Path, boot: &str, k: &Kernel, qemu: &str) -> Option<AccelChoice> {
+        let (kvm, reason) = load(file, boot)?.outcomes.get(&key(k, qemu)?)?.clone();
+        Some(AccelChoice {
+            probed: true,
+            accel: if kvm { Accel::Kvm } else { Accel::Tcg },
+            reason: format!(
+                "{reason} (the probe's outcome earlier in this boot, kept in {}: delete it to \
+                 probe again)",
+                file.display()
+            ),
+        })
+    }
+
+    fn put_in(file: &Path, boot: &str, k: &Kernel, qemu: &str, c: &AccelChoice) {
+        let (Some(key), true) = (key(k, qemu), c.probed) else {
+            return;
+        };
+        let mut f = load(file, boot).unwrap_or_default();
+        f.boot_id = boot.to_string();
+        f.outcomes
+            .insert(key, (c.accel == Accel::Kvm, c.reason.clone()));
+        let tmp = file.with_extension(format!("json.{}", std::process::id()));
+        let ok = file
+            .parent()
+            .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+            && serde_json::to_vec_pretty(&f)
+                .ok()
+                .is_some_and(|b| std::fs::write(&tmp, b).is_ok());
+        if ok && std::fs::rename(&tmp, file).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn kernel(dir: &Path, name: &str, bytes: &[u8]) -> Kernel {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).unwrap();
+            Kernel {
+                path,
+                format: crate::kernel::KernelFormat::BzImage,
+                version: "6.1.0-test".into(),
+            }
+        }
+
+        #[test]
+        fn an_outcome_is_kept_for_one_boot_one_kernel_one_qemu() {
+            let d = tempfile::tempdir().unwrap();
+            let file = d.path().join("cache").join("kvm-probe.json");
+            let k = kernel(d.path(), "vmlinuz-1", b"kernel one");
+            let timed_out = AccelChoice {
+                accel: Accel::Tcg,
+                reason: "software emulation (TCG): the probe guest did not reach its init".into(),
+                probed: true,
+            };
+            assert!(get_in(&file, "boot-a", &k, "qemu 7.2").is_none());
+            put_in(&file, "boot-a", &k, "qemu 7.2", &timed_out);
+            let c = get_in(&file, "boot-a", &k, "qemu 7.2").unwrap();
+            assert_eq!(c.accel, Accel::Tcg);
+            assert!(c.probed);
+            assert!(c.reason.starts_with(&timed_out.reason), "{}", c.reason);
+            assert!(
+                c.reason.contains("delete it to probe again"),
+                "{}",
+                c.reason
+            );
+            // Another boot, another qemu, another kernel file: probed again.
+            assert!(get_in(&file, "boot-b", &k, "qemu 7.2").is_none());
+            assert!(get_in(&file, "boot-a", &k, "qemu 8.0").is_none());
+            let k2 = kernel(d.path(), "vmlinuz-2", b"kernel two");
+            assert!(get_in(&file, "boot-a", &k2, "qemu 7.2").is_none());
+            // What no probe decided is never kept.
+            let unprobed = AccelChoice {
+                accel: Accel::Tcg,
+                reason: "the KVM probe could not run".into(),
+                probed: false,
+            };
+            put_in(&file, "boot-a", &k2, "qemu 7.2", &unprobed);
+            assert!(get_in(&file, "boot-a", &k2, "qemu 7.2").is_none());
+            // A new boot's first outcome replaces the old boot's.
+            let kvm = AccelChoice {
+                accel: Accel::Kvm,
+                reason: "KVM: the probe guest booted".into(),
+                probed: true,
+            };
+            put_in(&file, "boot-b", &k2, "qemu 7.2", &kvm);
+            assert_eq!(
+                get_in(&file, "boot-b", &k2, "qemu 7.2").unwrap().accel,
+                Accel::Kvm
+            );
+            assert!(get_in(&file, "boot-b", &k, "qemu 7.2").is_none());
+        }
+    }
+}
+
 /// Runs the scenarios on every kernel in turn. `progress` gets a line per event.
 pub fn run(o: &VmOptions, progress: &mut dyn FnMut(&str)) -> Result<Vec<KernelRun>, VmError> {
     let qemu_version = qemu::check_installed()?;
@@ -534,12 +689,21 @@ pub fn run(o: &VmOptions, progress: &mut dyn FnMut(&str)) -> Result<Vec<KernelRu
                 AccelChoice {
                     accel: Accel::Tcg,
                     reason: "software emulation (TCG): --accel tcg".into(),
+                    probed: false,
                 }
             } else {
-                // auto and kvm alike: never -cpu host without the probe.
-                let probe = work.join("probe.cpio");
-                build_probe_initramfs(&o.busybox, &probe)?;
-                let c = qemu::choose_accel(k, &probe, &work, Duration::from_secs(20));
+                // auto and kvm alike: never -cpu host without the probe (this boot's, for
+                // this kernel and qemu, may be remembered: see probe_cache).
+                let c = match probe_cache::get(k, &qemu_version) {
+                    Some(c) => c,
+                    None => {
+                        let probe = work.join("probe.cpio");
+                        build_probe_initramfs(&o.busybox, &probe)?;
+                        let c = qemu::choose_accel(k, &probe, &work, Duration::from_secs(20));
+                        probe_cache::put(k, &qemu_version, &c);
+                        c
+                    }
+                };
                 if o.accel == AccelMode::Kvm && c.accel != Accel::Kvm {
                     return Err(VmError::NoKvm {
                         kernel: k.version.clone(),

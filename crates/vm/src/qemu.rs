@@ -368,6 +368,10 @@ pub struct AccelChoice {
     pub accel: Accel,
     /// Why, in words (shown to the user and kept in the run's vm.json).
     pub reason: String,
+    /// A probe guest decided it (it booted, or it did not: a timeout, qemu refusing), so it
+    /// holds for this kernel and qemu until the host reboots; not when no probe ran or it
+    /// could not run.
+    pub probed: bool,
 }
 
 /// Chooses KVM only when it really boots `kernel`: `/dev/kvm` must open, and a probe guest
@@ -383,6 +387,7 @@ pub fn choose_accel(
     let tcg = |reason: String| AccelChoice {
         accel: Accel::Tcg,
         reason,
+        probed: false,
     };
     if let Err(e) = std::fs::OpenOptions::new()
         .read(true)
@@ -419,14 +424,21 @@ pub fn choose_accel(
         Ok(Outcome::Exited(PROBE_CODE)) => AccelChoice {
             accel: Accel::Kvm,
             reason: format!("KVM: the probe guest booted and reported in {spent:.1}s"),
+            probed: true,
         },
-        Ok(Outcome::QemuFailed(why)) => tcg(format!(
-            "software emulation (TCG): /dev/kvm exists but the KVM probe failed: {why}"
-        )),
-        Ok(Outcome::TimedOut) => tcg(format!(
-            "software emulation (TCG): /dev/kvm exists but the KVM probe guest did not reach its init in {:.0}s",
-            timeout.as_secs_f64()
-        )),
+        Ok(Outcome::QemuFailed(why)) => AccelChoice {
+            probed: true,
+            ..tcg(format!(
+                "software emulation (TCG): /dev/kvm exists but the KVM probe failed: {why}"
+            ))
+        },
+        Ok(Outcome::TimedOut) => AccelChoice {
+            probed: true,
+            ..tcg(format!(
+                "software emulation (TCG): /dev/kvm exists but the KVM probe guest did not reach its init in {:.0}s",
+                timeout.as_secs_f64()
+            ))
+        },
         Ok(other) => tcg(format!(
             "software emulation (TCG): the KVM probe guest ended as {other:?}"
         )),
