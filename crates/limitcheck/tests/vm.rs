@@ -74,6 +74,7 @@ fn boot_script(
     let tcg = AccelChoice {
         accel: Accel::Tcg,
         reason: "test".into(),
+        probed: false,
     };
     limitcheck_vm::boot_and_collect(&o, k, &initrd, &tcg, &dir.join("run"), timeout, &mut |_| {})
         .unwrap()

@@ -349,6 +349,10 @@ pub enum Metric {
     CpuUsage,
     /// CPUs used on one CPU (v1 only).
     CpuUsageOn(u32),
+    /// The most CPUs used over any interval this many milliseconds long inside the window
+    /// (`cpu.usage.peak100ms`): a quota's overshoot period by period, where `cpu.usage`
+    /// averages it away.
+    CpuUsagePeak(u32),
     /// Share of enforcement periods that were throttled.
     CpuThrottled,
     /// Seconds throttled per second.
@@ -401,6 +405,16 @@ impl Metric {
         if let Some(n) = s.strip_prefix("cpu.usage.cpu") {
             return n.parse().ok().map(Metric::CpuUsageOn);
         }
+        if let Some(ms) = s
+            .strip_prefix("cpu.usage.peak")
+            .and_then(|x| x.strip_suffix("ms"))
+        {
+            return ms
+                .parse()
+                .ok()
+                .filter(|ms| *ms > 0)
+                .map(Metric::CpuUsagePeak);
+        }
         Metric::NAMES.iter().find(|(n, _)| *n == s).map(|(_, m)| *m)
     }
 
@@ -408,6 +422,7 @@ impl Metric {
     pub fn name(&self) -> String {
         match self {
             Metric::CpuUsageOn(n) => format!("cpu.usage.cpu{n}"),
+            Metric::CpuUsagePeak(ms) => format!("cpu.usage.peak{ms}ms"),
             m => Metric::NAMES
                 .iter()
                 .find(|(_, x)| x == m)
@@ -1501,7 +1516,8 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
             cx.err(
                 format!("{key}.metric"),
                 format!(
-                    "{:?} is not a metric; use one of {}, or cpu.usage.cpuN",
+                    "{:?} is not a metric; use one of {}, cpu.usage.cpuN, or \
+                     cpu.usage.peakNms",
                     e.metric,
                     Metric::NAMES
                         .iter()
@@ -1511,6 +1527,24 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
                 ),
             )
         })?;
+        if let Metric::CpuUsagePeak(ms) = metric {
+            // Ten samples per span at least: the span a peak is read over is one interval
+            // longer at worst, which dilutes it by up to a tenth.
+            let most = Duration::from_millis(u64::from(ms)) / 10;
+            if interval > most {
+                return Err(cx.err(
+                    format!("{key}.metric"),
+                    format!(
+                        "{} needs a sample every {} ms at least (a tenth of its span), and \
+                         the scenario samples every {} ms: give interval = \"{}ms\" or less",
+                        e.metric,
+                        most.as_secs_f64() * 1e3,
+                        interval.as_secs_f64() * 1e3,
+                        most.as_millis().max(1)
+                    ),
+                ));
+            }
+        }
         let container = find(&key, &e.container, &e.group)?;
         if container >= n_containers
             && matches!(
@@ -2013,6 +2047,22 @@ mod tests {
             assert_eq!(e.key, "container[0].exit", "{e}");
             assert_eq!(e.line, Some(4), "{e}");
         }
+    }
+
+    #[test]
+    fn a_peak_needs_ten_samples_per_span() {
+        let text = |interval: &str| {
+            format!(
+                "duration = \"2s\"\ninterval = \"{interval}\"\n[[container]]\nworkload = \
+                 {{ kind = \"cpu\", workers = 1 }}\n[[expect]]\nmetric = \
+                 \"cpu.usage.peak100ms\"\nwindow = [\"0s\", \"2s\"]\nmax = 0.6\n"
+            )
+        };
+        let s = parse(&text("10ms"), Path::new("p.toml")).unwrap();
+        assert_eq!(s.expects[0].metric, Metric::CpuUsagePeak(100));
+        let e = parse(&text("20ms"), Path::new("p.toml")).unwrap_err();
+        assert_eq!(e.key, "expect[0].metric", "{e}");
+        assert!(e.to_string().contains("interval = \"10ms\""), "{e}");
     }
 
     #[test]
