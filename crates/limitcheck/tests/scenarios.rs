@@ -174,7 +174,8 @@ fn must_fail_dir() -> PathBuf {
 }
 
 /// The scenarios under tests/must-fail (0.7 CPU expected under a 0.35 quota; a 0.3-CPU ceiling
-/// on a 0.6 quota; a 64M ceiling on 128M held) fail — exit 1, every one FAIL with a
+/// on a 0.6 quota; a 64M ceiling on 128M held; a 0.3-CPU ceiling on the 100 ms peak of a 0.35
+/// quota) fail — exit 1, every one FAIL with a
 /// measurement — on this host idle, with one busy loop and with two: a busy host makes a
 /// shortfall inconclusive, never a failure that the limit itself explains.
 #[test]
@@ -195,12 +196,12 @@ fn scenarios_that_must_fail_fail_with_exit_1_on_an_idle_or_busy_host() {
         assert_eq!(out.status.code(), Some(1), "{loops} busy loop(s): {text}");
         let s = summary(&out_dir);
         let scenarios = s["scenarios"].as_array().unwrap();
-        assert_eq!(scenarios.len(), 3);
+        assert_eq!(scenarios.len(), 4);
         if ktap {
             let k = String::from_utf8_lossy(&out.stdout);
             assert_ktap_names_every_scenario(&k, scenarios, &out_dir);
             assert!(
-                k.ends_with("# Totals: pass:0 fail:3 xfail:0 xpass:0 skip:0 error:0\n"),
+                k.ends_with("# Totals: pass:0 fail:4 xfail:0 xpass:0 skip:0 error:0\n"),
                 "{k}"
             );
         }
@@ -210,6 +211,11 @@ fn scenarios_that_must_fail_fail_with_exit_1_on_an_idle_or_busy_host() {
             assert_eq!(e["verdict"], "fail", "{loops} busy loop(s): {e}");
             assert!(e["measured"].as_f64().is_some());
         }
+        // A peak is never under the average the quota holds (d-cpu-peak-below-average).
+        let peak = scenarios[3]["expectations"][0]["measured"]
+            .as_f64()
+            .unwrap();
+        assert!(peak >= 0.33, "{loops} busy loop(s): peak {peak}");
         // The quota held whatever the host did, and the judge said so.
         let e = &scenarios[0]["expectations"][0];
         let measured = e["measured"].as_f64().unwrap();
@@ -231,7 +237,7 @@ fn scenarios_that_must_fail_fail_with_exit_1_on_an_idle_or_busy_host() {
         if loops == 0 {
             assert!(text.contains("FAIL"), "{text}");
             let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
-            assert_eq!(junit.matches("<failure").count(), 3, "{junit}");
+            assert_eq!(junit.matches("<failure").count(), 4, "{junit}");
             // The gate: the failing run against itself has no regression (exit 0).
             let out = run(&[
                 "compare",
