@@ -10,7 +10,7 @@
 # 4. counts the tests that SKIPPED and says why; as root (CI: every feature the tests need is
 #    installed) a skip not listed in scripts/expected-skips.txt fails the run;
 # 5. fails if anything named limitcheck is left behind: a cgroup, a state dir, a mount, or a
-#    qemu still running.
+#    qemu still running; or if the tests wrote files into the source tree.
 #
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p limitcheck-cgroup`).
 set -euo pipefail
@@ -37,7 +37,13 @@ fi
 
 # Tests that cannot run here print `SKIPPED <test>: <why>` past the harness's capture.
 log=$(mktemp /tmp/limitcheck-test.XXXXXX)
-trap 'rm -f "$log"' EXIT
+untracked=$(mktemp /tmp/limitcheck-untracked.XXXXXX)
+trap 'rm -f "$log" "$untracked"' EXIT
+# What is untracked (and not ignored) in the tree before the tests: anything new after them
+# is a test writing into the source tree (a run directory under a crate, once).
+if command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1; then
+  git ls-files --others --exclude-standard | sort > "$untracked"
+fi
 cargo test --workspace --locked "$@" 2>&1 | tee "$log"
 skipped=$(grep -aoE 'SKIPPED [A-Za-z0-9_:]+: .*' "$log" | sort -u || true)
 if [ -n "$skipped" ]; then
@@ -73,5 +79,13 @@ if [ -n "$left" ]; then
   echo "scripts/test.sh: the tests left these behind (a cleanup bug):" >&2
   echo "$left" >&2
   exit 1
+fi
+if command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1; then
+  wrote=$(git ls-files --others --exclude-standard | sort | comm -13 "$untracked" - || true)
+  if [ -n "$wrote" ]; then
+    echo "scripts/test.sh: the tests wrote these into the source tree (give them a temporary directory):" >&2
+    echo "$wrote" >&2
+    exit 1
+  fi
 fi
 echo "scripts/test.sh: all tests passed; nothing left behind"

@@ -837,11 +837,14 @@ fn a_guest_gets_the_topology_asked_for() {
         again.contains(" --topology sockets=2,cores=2,threads=1,nodes=2 "),
         "{again}"
     );
-    // --cpus and --topology that disagree are refused before anything boots.
+    // --cpus and --topology that disagree are refused before anything boots, and before the
+    // run directory is made: nothing is left of a refused command.
+    let refused = d.path().join("refused");
     let out = Command::new(env!("CARGO_BIN_EXE_limitcheck"))
         .args(["vm", "--kernel"])
         .arg(&k.path)
-        .args(["--cpus", "3", "--topology", "cores=4"])
+        .args(["--cpus", "3", "--topology", "cores=4", "--report-dir"])
+        .arg(&refused)
         .arg(&scenario)
         .output()
         .unwrap();
@@ -850,5 +853,10 @@ fn a_guest_gets_the_topology_asked_for() {
         String::from_utf8_lossy(&out.stderr).contains("--cpus 3 and --topology"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !refused.exists(),
+        "a refused command made {}",
+        refused.display()
     );
 }

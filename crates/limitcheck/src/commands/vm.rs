@@ -102,7 +102,6 @@ fn run_vm(a: &VmArgs) -> anyhow::Result<ExitCode> {
         .report_dir
         .clone()
         .unwrap_or_else(|| suite::default_run_dir(&run_id));
-    reproducer(a, &run_dir, &files)?;
     let o = VmOptions {
         kernels,
         cgroup: match a.cgroup.as_str() {
@@ -146,6 +145,8 @@ fn run_vm(a: &VmArgs) -> anyhow::Result<ExitCode> {
     if o.cpus == 0 {
         bail!("--cpus: give at least 1");
     }
+    // Only once every flag is accepted: a refused command leaves no run directory behind.
+    reproducer(a, &run_dir, &o.scenarios)?;
     // As root the run is owned as `run`'s are: what dead runs left is swept, and a guardian
     // removes this run's work directory if it is killed. (Without root there is no state
     // root to record it in; the guest needs none.)
