@@ -34,6 +34,16 @@ pub enum NumOrStr {
     Str(String),
 }
 
+impl NumOrStr {
+    /// The value as an error message quotes it: a number as it is, a string in quotes.
+    fn quoted(&self) -> String {
+        match self {
+            NumOrStr::Num(n) => n.to_string(),
+            NumOrStr::Str(s) => format!("{s:?}"),
+        }
+    }
+}
+
 /// The workload table: a stressor and its options by their flag names.
 #[derive(Debug, Clone, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -1288,10 +1298,7 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
                     format!("{key}.exit"),
                     format!(
                         "{} is not an exit status 0 to 255, nor \"oom-kill\"",
-                        match e {
-                            NumOrStr::Num(n) => n.to_string(),
-                            NumOrStr::Str(s) => format!("{s:?}"),
-                        }
+                        e.quoted()
                     ),
                 ))
             }
@@ -1307,10 +1314,7 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
                     format!(
                         "{} is not an oom_score_adj: write a whole number from -1000 (never \
                          OOM-killed) to 1000 (killed first)",
-                        match a {
-                            NumOrStr::Num(n) => n.to_string(),
-                            NumOrStr::Str(s) => format!("{s:?}"),
-                        }
+                        a.quoted()
                     ),
                 ))
             }
