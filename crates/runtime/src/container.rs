@@ -681,6 +681,15 @@ impl Container {
         }
         let _ = std::fs::remove_file(&fifo);
         if got.len() > 1 {
+            // The fifo closes at the init's exit_files(), before the kernel makes it a zombie
+            // in exit_notify(); in between it drops its namespaces (a mount namespace's
+            // teardown waits for an RCU grace period) and, as its pid namespace's init, reaps
+            // that namespace. A `state` or `delete` right after this failed `start` could find
+            // it still running (CI saw `delete` refused so once). It is on its way out: wait.
+            let gone_by = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while self.alive() && std::time::Instant::now() < gone_by {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
             return Err(RuntimeError::Init(format!(
                 "the container's process did not start: {}",
                 String::from_utf8_lossy(&got[1..])

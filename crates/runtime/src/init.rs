@@ -500,8 +500,8 @@ fn start_user_process(spec: &Spec, ready: Prepared) -> RuntimeError {
     let e = exec_user_process(spec, &ready.exe, &ready.start_hooks_state);
     let _ = nix::unistd::write(&w, e.init_message().as_bytes());
     // Kept open until this process exits: `start` reads the fifo to its end, and the end must
-    // mean the init is gone, or a `state` right after a failed `start` could still find it
-    // running (seen under parallel tests: "running", not "stopped").
+    // mean the init is on its way out (`start` then waits for it to be gone: the fifo closes
+    // some way before the kernel's exit is done).
     std::mem::forget(w);
     e
 }
