@@ -457,6 +457,27 @@ pub enum StressCommand {
         #[arg(long, short)]
         processes: usize,
     },
+    /// N processes each writing (or reading) a file of its own, one MiB at a time, pass after
+    /// pass: through the page cache (memory limits on page cache, memory.high) or with
+    /// --direct around it (io.max and blkio throttles). The files are removed at the end.
+    Io {
+        /// Worker processes.
+        #[arg(long, short, default_value_t = 1)]
+        workers: usize,
+        /// Size of each worker's file, a whole number of MiB (256m, 1g).
+        #[arg(long, value_parser = size)]
+        bytes: u64,
+        /// Read the file pass after pass (it is written once first) instead of writing it.
+        #[arg(long)]
+        read: bool,
+        /// Open with O_DIRECT: every MiB goes to the disk as it is moved, no page cache.
+        #[arg(long)]
+        direct: bool,
+        /// Where the files go: a directory on a disk (a tmpfs is refused). In limitcheck's
+        /// containers /var/tmp is on the disk of the host or of the VM guest.
+        #[arg(long, default_value = limitcheck_workload::IO_DIR)]
+        dir: std::path::PathBuf,
+    },
     /// Threads that run, then sleep, in a fixed rhythm (CFS bandwidth slice behaviour).
     Burst {
         /// Threads.

@@ -246,6 +246,80 @@ fn sigterm_stops_every_worker_with_the_final_record() {
     cg.destroy().unwrap();
 }
 
+/// The io stressor writes a disk's page cache, charged to its cgroup, and reads it back; its
+/// files are gone when it ends.
+#[test]
+fn io_workers_fill_their_cgroup_with_page_cache_and_remove_their_files() {
+    let test = "io_workers_fill_their_cgroup_with_page_cache_and_remove_their_files";
+    let Some(cg) = cgroup(test, &[Controller::Memory]) else {
+        return;
+    };
+    // On the host's disk, where limitcheck puts the containers' /var/tmp.
+    let base = std::path::Path::new("/var/tmp/limitcheck-test");
+    std::fs::create_dir_all(base).unwrap();
+    let dir = tempfile::tempdir_in(base).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let child = stress_in(
+        &cg,
+        &[
+            "--timeout",
+            "2s",
+            "io",
+            "--workers",
+            "2",
+            "--bytes",
+            "32m",
+            "--dir",
+            d,
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let files: Vec<_> = std::fs::read_dir(d).unwrap().flatten().collect();
+    let cache = cg.stats().unwrap().memory.unwrap().file;
+    let report = finish(child);
+    eprintln!("{test}: {} MiB of page cache; {report}", cache / MIB);
+    assert_eq!(files.len(), 2, "one file per worker");
+    assert!(
+        cache >= 48 * MIB,
+        "{} MiB of page cache for 2 x 32 MiB",
+        cache / MIB
+    );
+    assert!(report["bogo_ops"].as_u64().unwrap() >= 64, "{report}");
+    assert_eq!(report["unit"], "one MiB written");
+    assert_eq!(
+        std::fs::read_dir(d).unwrap().count(),
+        0,
+        "files left behind"
+    );
+
+    // Direct reads: counted, and the file read is the one written first.
+    let child = stress_in(
+        &cg,
+        &[
+            "--timeout",
+            "1s",
+            "io",
+            "--bytes",
+            "8m",
+            "--read",
+            "--direct",
+            "--dir",
+            d,
+        ],
+    );
+    let report = finish(child);
+    assert_eq!(report["unit"], "one MiB read");
+    assert!(report["bogo_ops"].as_u64().unwrap() >= 8, "{report}");
+    assert_eq!(
+        std::fs::read_dir(d).unwrap().count(),
+        0,
+        "files left behind"
+    );
+    drop(dir);
+    let _ = std::fs::remove_dir(base);
+    cg.destroy().unwrap();
+}
+
 #[test]
 fn bad_arguments_are_refused_with_the_reason() {
     for (args, want) in [
@@ -257,6 +331,18 @@ fn bad_arguments_are_refused_with_the_reason() {
         (
             &["stress", "burst", "--run", "0", "--sleep", "1ms"][..],
             "--run",
+        ),
+        (
+            &["stress", "io", "--bytes", "1500k"][..],
+            "whole number of MiB",
+        ),
+        (
+            &["stress", "io", "--bytes", "1m", "--dir", "/dev/shm"][..],
+            "tmpfs",
+        ),
+        (
+            &["stress", "io", "--bytes", "1m", "--dir", "rel"][..],
+            "absolute",
         ),
     ] {
         let out = Command::new(BIN).args(args).output().unwrap();

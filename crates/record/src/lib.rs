@@ -119,6 +119,9 @@ pub struct Sample {
     pub memory: Option<u64>,
     /// Working set, bytes.
     pub working_set: Option<u64>,
+    /// Page cache, bytes (memory.stat `file` on v2, `total_cache` on v1).
+    #[serde(default)]
+    pub file: Option<u64>,
     /// The kernel's peak, bytes.
     pub peak: Option<u64>,
     /// OOM kills so far.
@@ -787,7 +790,7 @@ pub fn load_summary(path: &Path) -> Result<Summary, RecordError> {
     Ok(s)
 }
 
-const SAMPLE_COLUMNS: [&str; 19] = [
+const SAMPLE_COLUMNS: [&str; 20] = [
     "scenario",
     "container",
     "t_s",
@@ -807,6 +810,7 @@ const SAMPLE_COLUMNS: [&str; 19] = [
     "failed_forks",
     "cpu_pressure_us",
     "memory_pressure_us",
+    "file_bytes",
 ];
 
 fn cell(v: Option<u64>) -> String {
@@ -851,6 +855,7 @@ fn sample_record(scenario: &str, containers: &[String], x: &Sample, ncpu: usize)
             x.failed_forks,
             x.cpu_pressure_us,
             x.memory_pressure_us,
+            x.file,
         ]
         .map(cell),
     );
@@ -1202,6 +1207,7 @@ fn samples_of(
                 throttled_ns: r.num("throttled_ns")?,
                 memory: r.num("memory_bytes")?,
                 working_set: r.num("working_set_bytes")?,
+                file: r.num("file_bytes")?,
                 peak: r.num("peak_bytes")?,
                 oom_kills: r.num("oom_kills")?,
                 failcnt: r.num("failcnt")?,

@@ -48,11 +48,11 @@ impl NumOrStr {
 #[derive(Debug, Clone, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadDef {
-    /// `cpu`, `vm`, `fork` or `burst`.
+    /// `cpu`, `vm`, `fork`, `burst` or `io`.
     pub kind: String,
-    /// Worker processes (cpu, vm).
+    /// Worker processes (cpu, vm, io).
     pub workers: Option<u32>,
-    /// Bytes per worker (vm).
+    /// Bytes per worker (vm), each worker's file (io).
     pub bytes: Option<NumOrStr>,
     /// Hold the mapping (vm).
     pub keep: Option<bool>,
@@ -68,6 +68,10 @@ pub struct WorkloadDef {
     pub run: Option<String>,
     /// Sleep per period (burst).
     pub sleep: Option<String>,
+    /// Read the file instead of writing it (io).
+    pub read: Option<bool>,
+    /// O_DIRECT (io).
+    pub direct: Option<bool>,
 }
 
 /// Limits as the file gives them (container tables and `set` of steps).
@@ -373,6 +377,8 @@ pub enum Metric {
     MemoryUsageMax,
     /// Working set (usage − inactive file), averaged.
     MemoryWorkingSet,
+    /// Page cache charged to the cgroup (memory.stat `file`, v1 `total_cache`), averaged.
+    MemoryFile,
     /// The kernel's peak (max_usage_in_bytes / memory.peak) at the window's end.
     MemoryPeak,
     /// OOM kills in the window.
@@ -393,13 +399,14 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric name the file accepts (cpu.usage.cpuN aside).
-    pub const NAMES: [(&'static str, Metric); 14] = [
+    pub const NAMES: [(&'static str, Metric); 15] = [
         ("cpu.usage", Metric::CpuUsage),
         ("cpu.throttled", Metric::CpuThrottled),
         ("cpu.throttled_time", Metric::CpuThrottledTime),
         ("memory.usage", Metric::MemoryUsage),
         ("memory.usage.max", Metric::MemoryUsageMax),
         ("memory.working_set", Metric::MemoryWorkingSet),
+        ("memory.file", Metric::MemoryFile),
         ("memory.peak", Metric::MemoryPeak),
         ("memory.oom_kills", Metric::MemoryOomKills),
         ("memory.failcnt", Metric::MemoryFailcnt),
@@ -448,6 +455,7 @@ impl Metric {
             Metric::MemoryUsage
                 | Metric::MemoryUsageMax
                 | Metric::MemoryWorkingSet
+                | Metric::MemoryFile
                 | Metric::MemoryPeak
         )
     }
@@ -904,10 +912,11 @@ impl Ctx<'_> {
             "vm" => &["workers", "bytes", "keep", "hang"],
             "fork" => &["processes"],
             "burst" => &["threads", "run", "sleep"],
+            "io" => &["workers", "bytes", "read", "direct"],
             k => {
                 return Err(self.err(
                     format!("{key}.kind"),
-                    format!("{k:?} is not cpu, vm, fork or burst"),
+                    format!("{k:?} is not cpu, vm, fork, burst or io"),
                 ))
             }
         };
@@ -921,6 +930,8 @@ impl Ctx<'_> {
             ("threads", w.threads.is_some()),
             ("run", w.run.is_some()),
             ("sleep", w.sleep.is_some()),
+            ("read", w.read.is_some()),
+            ("direct", w.direct.is_some()),
         ];
         for (k, g) in given {
             if g && !allowed.contains(&k) {
@@ -943,7 +954,32 @@ impl Ctx<'_> {
                 )),
             }
         };
+        let per_worker = || -> Result<u64, ScenarioError> {
+            match &w.bytes {
+                None => Err(self.err(
+                    format!("{key}.bytes"),
+                    format!(
+                        "a {} workload needs bytes per worker, e.g. bytes = \"256M\"",
+                        w.kind
+                    ),
+                )),
+                Some(b) => match self.bytes(&format!("{key}.bytes"), b)? {
+                    Max::Value(v) => Ok(v),
+                    Max::Unlimited => Err(self.err(
+                        format!("{key}.bytes"),
+                        "give a size per worker, e.g. \"256M\" (not -1)",
+                    )),
+                },
+            }
+        };
         let stressor = match w.kind.as_str() {
+            "io" => Stressor::Io {
+                workers: n(w.workers),
+                bytes: per_worker()?,
+                read: w.read.unwrap_or(false),
+                direct: w.direct.unwrap_or(false),
+                dir: limitcheck_workload::IO_DIR.into(),
+            },
             "cpu" => Stressor::Cpu {
                 workers: n(w.workers),
                 load: match w.load {
@@ -958,23 +994,7 @@ impl Ctx<'_> {
             },
             "vm" => Stressor::Vm {
                 workers: n(w.workers),
-                bytes: match &w.bytes {
-                    None => {
-                        return Err(self.err(
-                            format!("{key}.bytes"),
-                            "a vm workload needs bytes per worker, e.g. bytes = \"256M\"",
-                        ))
-                    }
-                    Some(b) => match self.bytes(&format!("{key}.bytes"), b)? {
-                        Max::Value(v) => v,
-                        Max::Unlimited => {
-                            return Err(self.err(
-                                format!("{key}.bytes"),
-                                "give a size per worker, e.g. \"256M\" (not -1)",
-                            ))
-                        }
-                    },
-                },
+                bytes: per_worker()?,
                 keep: w.keep.unwrap_or(false),
                 hang: match &w.hang {
                     Some(h) => self.duration(&format!("{key}.hang"), h)?,

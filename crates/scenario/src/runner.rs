@@ -28,6 +28,10 @@ pub struct RunOptions {
     pub runtime_root: PathBuf,
     /// The limitcheck binary: the containers' init and their workload.
     pub exe: PathBuf,
+    /// The run's directory on a disk ([`scratch_dir`]): each container of the host-made root
+    /// gets a directory of its own in it as `/var/tmp`, where the io workload writes, so that
+    /// what it writes is a disk's page cache, charged to the container, and not a tmpfs.
+    pub scratch: PathBuf,
     /// The run directory (summary.json, samples.csv, container logs).
     pub run_dir: PathBuf,
     /// A run id, part of container names.
@@ -182,6 +186,56 @@ struct Running {
     container: Handle,
     log: PathBuf,
     _bundle: Bundle,
+    /// Dropped after the container: its /var/tmp.
+    _scratch: Option<Scratch>,
+}
+
+/// Where `limitcheck run` (and the VM guest) keep a run's scratch directories: under the
+/// host's `/var/tmp`, which is on a disk by convention (FHS), where `/tmp` and `/run` are
+/// often tmpfs.
+pub fn scratch_dir(run_id: &str) -> PathBuf {
+    Path::new("/var/tmp/limitcheck").join(run_id)
+}
+
+/// A container's `/var/tmp`, removed with everything in it when dropped.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Why an io workload cannot run in this run's containers, if it cannot: an engine's
+/// containers get no /var/tmp from limitcheck, and a scratch directory on a tmpfs or ramfs
+/// (a VM guest without a disk, a host whose /var/tmp is a tmpfs) has no page cache to measure.
+fn io_out_of_reach(s: &Scenario, o: &RunOptions) -> Option<String> {
+    let c = s
+        .containers
+        .iter()
+        .find(|c| matches!(&c.run, Run::Workload(w) if w.first().is_some_and(|k| k == "io")))?;
+    if let Some(eng) = &o.engine {
+        return Some(format!(
+            "container {}: an io workload writes in the disk-backed /var/tmp limitcheck gives \
+             its containers, which {} containers do not get yet",
+            c.name, eng.kind
+        ));
+    }
+    let mut dir = o.scratch.as_path();
+    while !dir.exists() {
+        dir = dir.parent()?;
+    }
+    let fs = nix::sys::statfs::statfs(dir).ok()?;
+    let t = fs.filesystem_type();
+    (t == nix::sys::statfs::TMPFS_MAGIC || t == nix::sys::statfs::FsType(0x8584_58f6)).then(|| {
+        format!(
+            "container {}: an io workload needs a disk under /var/tmp, and {} is on a tmpfs \
+             or ramfs here (in limitcheck vm, the guest gets a disk when its kernel has \
+             virtio-blk and ext4, built in or as modules of its Debian package)",
+            c.name,
+            dir.display(),
+        )
+    })
 }
 
 /// A scenario's result as it stands before it runs: what summary.json's `running` records.
@@ -389,6 +443,9 @@ fn run_inner<'l>(
     if let Some(skip) = oom_score_adj_out_of_reach(s) {
         return Err(Stopped::Skip(skip));
     }
+    if let Some(skip) = io_out_of_reach(s, o) {
+        return Err(Stopped::Skip(skip));
+    }
     if let Some(tree) = &tree {
         make_groups(s, layout, tree)?;
     }
@@ -417,6 +474,29 @@ fn run_inner<'l>(
                 Stopped::Skip(w) => Stopped::Skip(format!("container {}: {w}", c.name)),
                 Stopped::Error(w) => Stopped::Error(format!("container {}: {w}", c.name)),
             })?,
+        };
+        // Its /var/tmp, on a disk: the host-made root has no other writable place but the
+        // /tmp tmpfs. An engine's container is made by the engine, without it.
+        let scratch = if c.image.is_none() && o.engine.is_none() {
+            let dir = o.scratch.join(&id);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            let scratch = Scratch(dir);
+            let spec = bundle.spec_mut();
+            let mut mounts = spec.mounts().clone().unwrap_or_default();
+            mounts.push(
+                limitcheck_runtime::oci_spec::runtime::MountBuilder::default()
+                    .destination("/var/tmp")
+                    .typ("bind")
+                    .source(&scratch.0)
+                    .options(vec!["rbind".into(), "nosuid".into(), "nodev".into()])
+                    .build()
+                    .map_err(|e| format!("the /var/tmp mount: {e}"))?,
+            );
+            spec.set_mounts(Some(mounts));
+            Some(scratch)
+        } else {
+            None
         };
         if let Some(adj) = c.oom_score_adj {
             let spec = bundle.spec_mut();
@@ -458,6 +538,7 @@ fn run_inner<'l>(
                 container: Handle::Lib(container),
                 log: log.clone(),
                 _bundle: bundle,
+                _scratch: scratch,
             });
             let cur = running.last().expect("just pushed");
             cur.container.update(&c.limits).map_err(|e| match e {
@@ -484,6 +565,7 @@ fn run_inner<'l>(
             container,
             log,
             _bundle: bundle,
+            _scratch: scratch,
         });
     }
     for (i, (run, created)) in running.iter_mut().zip(&create_ms).enumerate() {
@@ -1180,6 +1262,11 @@ fn create_external(
 /// Removes the state directories a scenario's containers had, once empty.
 fn tidy(o: &RunOptions) {
     let _ = std::fs::remove_dir(o.runtime_root.join("bundles"));
+    if std::fs::remove_dir(&o.scratch).is_ok() {
+        if let Some(p) = o.scratch.parent() {
+            let _ = std::fs::remove_dir(p);
+        }
+    }
     if let Some(ext) = &o.runtime {
         let _ = std::fs::remove_dir(&ext.root);
         if let Some(p) = ext.root.parent() {

@@ -25,6 +25,7 @@ pub fn read(target: &Target, container: usize, t: f64, jitter_ms: f64) -> Sample
         if let Some(m) = st.memory {
             s.memory = Some(m.usage);
             s.working_set = Some(m.working_set);
+            s.file = Some(m.file);
             s.peak = m.peak;
             s.oom_kills = m.oom_kill;
             s.failcnt = m.failcnt.or(m.events_max);

@@ -151,6 +151,7 @@ pub fn measure(metric: Metric, samples: &[&Sample], a: f64, b: f64) -> Result<f6
         Metric::MemoryUsage => values(&|s| s.memory).map(mean),
         Metric::MemoryUsageMax => values(&|s| s.memory).map(maxv),
         Metric::MemoryWorkingSet => values(&|s| s.working_set).map(mean),
+        Metric::MemoryFile => values(&|s| s.file).map(mean),
         // The last full sample by the end has it (a fast one reads CPU figures alone).
         Metric::MemoryPeak => {
             match ib.and_then(|i| samples[..=i].iter().rev().find_map(|s| s.peak)) {

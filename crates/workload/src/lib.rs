@@ -4,7 +4,9 @@
 //! The stressors follow stress-ng's where it has them: `cpu` (N workers burning CPU, with an
 //! optional duty cycle), `vm` (N workers writing anonymous memory, respawned when the OOM
 //! killer takes them), plus `fork` (hold N processes, count refused forks, for `pids.max`) and
-//! `burst` (threads that run and sleep in a fixed rhythm, for CFS bandwidth behaviour).
+//! `burst` (threads that run and sleep in a fixed rhythm, for CFS bandwidth behaviour) and
+//! `io` (files written or read a MiB at a time, through the page cache or with O_DIRECT, for
+//! memory limits on page cache and for io.max / blkio throttles).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -75,7 +77,24 @@ pub enum Stressor {
         #[serde(serialize_with = "seconds")]
         sleep: Duration,
     },
+    /// `workers` processes each moving a file of `bytes` in `dir`, one MiB at a time.
+    Io {
+        /// Worker processes.
+        workers: usize,
+        /// The size of each worker's file: a whole number of MiB.
+        bytes: u64,
+        /// Read the file pass after pass (written once first) instead of writing it.
+        read: bool,
+        /// O_DIRECT: around the page cache.
+        direct: bool,
+        /// Where the files go (a container's disk-backed `/var/tmp` by default).
+        dir: PathBuf,
+    },
 }
+
+/// Where `limitcheck stress io` writes unless told: in a container of limitcheck's, a
+/// directory on the disk of the host (or of the VM guest), not a tmpfs.
+pub const IO_DIR: &str = "/var/tmp";
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
@@ -187,6 +206,30 @@ impl Stressor {
                     ));
                 }
             }
+            Stressor::Io {
+                workers: n,
+                bytes,
+                dir,
+                ..
+            } => {
+                workers(*n, "--workers")?;
+                let mib = stressors::IO_CHUNK as u64;
+                if *bytes < mib || bytes % mib != 0 {
+                    return Err(arg(
+                        "--bytes",
+                        format!(
+                            "{bytes} bytes is not a whole number of MiB (the io stressor \
+                             moves one MiB at a time); give e.g. 256m"
+                        ),
+                    ));
+                }
+                if !dir.is_absolute() {
+                    return Err(arg(
+                        "--dir",
+                        format!("{} is not an absolute path", dir.display()),
+                    ));
+                }
+            }
             Stressor::Burst { threads, run, .. } => {
                 workers(*threads, "--threads")?;
                 if run.is_zero() {
@@ -248,6 +291,26 @@ impl Stressor {
                 flag("sleep", us(sleep));
                 "burst"
             }
+            Stressor::Io {
+                workers,
+                bytes,
+                read,
+                direct,
+                dir,
+            } => {
+                flag("workers", workers.to_string());
+                flag("bytes", bytes.to_string());
+                if dir.as_os_str() != IO_DIR {
+                    flag("dir", dir.display().to_string());
+                }
+                if *read {
+                    a.push("--read".into());
+                }
+                if *direct {
+                    a.push("--direct".into());
+                }
+                "io"
+            }
         };
         a.insert(0, kind.to_string());
         a
@@ -260,12 +323,16 @@ impl Stressor {
             }
             Stressor::Vm { .. } => "one page written",
             Stressor::Fork { .. } => "one successful fork",
+            Stressor::Io { read: false, .. } => "one MiB written",
+            Stressor::Io { read: true, .. } => "one MiB read",
         }
     }
 
     fn slots(&self) -> usize {
         match self {
-            Stressor::Cpu { workers, .. } | Stressor::Vm { workers, .. } => *workers,
+            Stressor::Cpu { workers, .. }
+            | Stressor::Vm { workers, .. }
+            | Stressor::Io { workers, .. } => *workers,
             Stressor::Fork { .. } => 3,
             Stressor::Burst { threads, .. } => *threads,
         }
@@ -273,7 +340,9 @@ impl Stressor {
 
     fn processes(&self) -> usize {
         match self {
-            Stressor::Cpu { workers, .. } | Stressor::Vm { workers, .. } => *workers,
+            Stressor::Cpu { workers, .. }
+            | Stressor::Vm { workers, .. }
+            | Stressor::Io { workers, .. } => *workers,
             Stressor::Fork { .. } | Stressor::Burst { .. } => 1,
         }
     }
@@ -297,10 +366,49 @@ fn summary(s: &Stressor, c: &SharedCounters) -> (u64, Vec<u64>, Option<u64>, Opt
     }
 }
 
+/// A file of the io stressor, removed when dropped (the workers are gone by then).
+struct IoFile(PathBuf);
+
+impl Drop for IoFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// ramfs's statfs type (linux/magic.h), which libc does not name.
+const RAMFS_MAGIC: libc::__fsword_t = 0x8584_58f6;
+
+/// The io stressor's files, one per worker, in its directory: checked writable and not on a
+/// tmpfs first, where page cache could not be told from memory the workload holds.
+fn io_files(s: &Stressor) -> Result<Vec<IoFile>> {
+    let Stressor::Io { workers, dir, .. } = s else {
+        return Ok(Vec::new());
+    };
+    let fs = nix::sys::statfs::statfs(dir).map_err(|errno| WorkloadError::Sys {
+        op: format!("--dir {}: statfs", dir.display()),
+        errno,
+    })?;
+    let t = fs.filesystem_type();
+    if t == nix::sys::statfs::TMPFS_MAGIC || t == nix::sys::statfs::FsType(RAMFS_MAGIC) {
+        return Err(arg(
+            "--dir",
+            format!(
+                "{} is on a tmpfs or ramfs: its pages are memory, not a disk's page cache; \
+                 give a directory on a disk",
+                dir.display()
+            ),
+        ));
+    }
+    Ok((0..*workers)
+        .map(|i| IoFile(dir.join(format!("limitcheck-io-{}-{i}", std::process::id()))))
+        .collect())
+}
+
 /// Runs a stressor until the timeout or SIGTERM/SIGINT and returns its final record. Must be
 /// called from a single-threaded process (it forks workers that run Rust code).
 pub fn run(s: &Stressor, o: &Options) -> Result<Report> {
     s.validate()?;
+    let files = io_files(s)?;
     let counters = Arc::new(SharedCounters::new(s.slots())?);
     let opts = pool::PoolOptions {
         workers: s.processes(),
@@ -322,6 +430,12 @@ pub fn run(s: &Stressor, o: &Options) -> Result<Report> {
                 run,
                 sleep,
             } => stressors::burst(Arc::clone(&counters), *threads, *run, *sleep),
+            Stressor::Io {
+                bytes,
+                read,
+                direct,
+                ..
+            } => stressors::io(i, &counters, &files[i].0, *bytes, *read, *direct),
         }
     };
     let live = |elapsed: Duration, respawns: u64| {
@@ -335,7 +449,9 @@ pub fn run(s: &Stressor, o: &Options) -> Result<Report> {
             alive,
         }
     };
-    let out = pool::run(&opts, &worker, &live)?;
+    let out = pool::run(&opts, &worker, &live);
+    drop(files);
+    let out = out?;
     let (bogo_ops, per_worker, failed_forks, alive) = summary(s, &counters);
     let wall_s = out.wall.as_secs_f64();
     Ok(Report {

@@ -220,3 +220,92 @@ pub fn burst(counters: Arc<SharedCounters>, threads: usize, run: Duration, sleep
     }
     0
 }
+
+/// The unit of the io stressor: each read or write moves one MiB, aligned for O_DIRECT.
+pub const IO_CHUNK: usize = 1 << 20;
+
+/// A buffer of [`IO_CHUNK`] bytes aligned to 4096, as O_DIRECT wants.
+struct Aligned(*mut u8);
+
+impl Aligned {
+    fn layout() -> std::alloc::Layout {
+        std::alloc::Layout::from_size_align(IO_CHUNK, 4096).expect("a valid layout")
+    }
+    fn new(fill: u8) -> Aligned {
+        // SAFETY: a non-zero size; checked for null below.
+        let p = unsafe { std::alloc::alloc(Self::layout()) };
+        if p.is_null() {
+            std::alloc::handle_alloc_error(Self::layout());
+        }
+        // SAFETY: p holds IO_CHUNK bytes.
+        unsafe { std::ptr::write_bytes(p, fill, IO_CHUNK) };
+        Aligned(p)
+    }
+}
+
+impl Drop for Aligned {
+    fn drop(&mut self) {
+        // SAFETY: allocated in new with this layout.
+        unsafe { std::alloc::dealloc(self.0, Self::layout()) };
+    }
+}
+
+/// An io worker: owns the file `path` of `bytes` (a whole number of MiB) and moves it one
+/// MiB at a time, pass after pass: writes it (`read` false), or writes it once uncounted and
+/// then reads it (`read` true); through the page cache, or with `direct` around it (O_DIRECT,
+/// so each chunk is a bio the block layer sees at once: what io.max and blkio throttle without
+/// writeback in between). Counts MiB moved. On an error it prints it and exits 1.
+pub fn io(
+    index: usize,
+    counters: &SharedCounters,
+    path: &std::path::Path,
+    bytes: u64,
+    read: bool,
+    direct: bool,
+) -> i32 {
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    let fail = |what: &str, e: std::io::Error| -> i32 {
+        eprintln!("limitcheck stress io: {what} {}: {e}", path.display());
+        1
+    };
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true).write(true).create(true).mode(0o600);
+    if direct {
+        o.custom_flags(libc::O_DIRECT);
+    }
+    let f = match o.open(path) {
+        Ok(f) => f,
+        Err(e) => return fail("cannot open", e),
+    };
+    let buf = Aligned::new(index as u8);
+    // SAFETY: buf holds IO_CHUNK bytes for as long as it lives.
+    let chunk = unsafe { std::slice::from_raw_parts_mut(buf.0, IO_CHUNK) };
+    let chunks = bytes / IO_CHUNK as u64;
+    if read {
+        for c in 0..chunks {
+            if let Err(e) = f.write_all_at(chunk, c * IO_CHUNK as u64) {
+                return fail("cannot write", e);
+            }
+        }
+    }
+    let mut pattern = index as u8;
+    loop {
+        pattern = pattern.wrapping_add(1);
+        for c in 0..chunks {
+            let off = c * IO_CHUNK as u64;
+            let r = if read {
+                f.read_exact_at(chunk, off)
+            } else {
+                // One byte per page changes each pass, so every write dirties its pages.
+                for p in (0..IO_CHUNK).step_by(4096) {
+                    chunk[p] = pattern;
+                }
+                f.write_all_at(chunk, off)
+            };
+            if let Err(e) = r {
+                return fail(if read { "cannot read" } else { "cannot write" }, e);
+            }
+            counters.add(index, 1);
+        }
+    }
+}

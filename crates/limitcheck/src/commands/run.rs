@@ -73,7 +73,9 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     // Until this is dropped a guardian watches this process: if it dies in any way, its
     // containers are removed at once.
-    let _ownership = owner::Ownership::claim(&a.root, &run_id, &exe, &[])?;
+    let scratch = limitcheck_scenario::runner::scratch_dir(&run_id);
+    let _ownership =
+        owner::Ownership::claim(&a.root, &run_id, &exe, std::slice::from_ref(&scratch))?;
     let run_dir = a
         .report_dir
         .clone()
@@ -88,6 +90,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
             lanes_chosen: !(a.runtime.is_empty() && a.engine.is_empty()),
             runtime_root: a.root.clone(),
             exe: exe.clone(),
+            scratch: scratch.clone(),
             run_dir,
             run_id: run_id.clone(),
             stop: Arc::clone(&stop),

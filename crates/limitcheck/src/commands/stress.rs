@@ -38,6 +38,19 @@ pub fn run(a: &StressArgs) -> anyhow::Result<ExitCode> {
             run: *run,
             sleep: *sleep,
         },
+        StressCommand::Io {
+            workers,
+            bytes,
+            read,
+            direct,
+            dir,
+        } => Stressor::Io {
+            workers: *workers,
+            bytes: *bytes,
+            read: *read,
+            direct: *direct,
+            dir: dir.clone(),
+        },
     };
     let report = run_stressor(
         &stressor,

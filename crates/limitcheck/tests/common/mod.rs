@@ -41,8 +41,8 @@ pub fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
 }
 
-/// What runs left: container state, bundles, run records under /run/limitcheck, overlay
-/// roots still mounted, container cgroups and groups' cgroup trees.
+/// What runs left: container state, bundles, run records under /run/limitcheck, scratch
+/// directories under /var/tmp/limitcheck, overlay roots still mounted, container cgroups and groups' cgroup trees.
 pub fn leftovers() -> Vec<String> {
     let mut left: Vec<String> = std::fs::read_dir("/run/limitcheck")
         .map(|d| {
@@ -55,6 +55,16 @@ pub fn leftovers() -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default();
+    // A run's scratch directories, the containers' /var/tmp on the host's disk.
+    left.extend(
+        std::fs::read_dir("/var/tmp/limitcheck")
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path().display().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default(),
+    );
     // An image container's overlay root, mounted on the host under its bundle.
     if let Ok(m) = std::fs::read_to_string("/proc/self/mountinfo") {
         left.extend(
