@@ -22,6 +22,7 @@ fn boot(k: &Kernel, initrd: &Path, dir: &Path) {
     let m = Machine {
         kernel: k.clone(),
         initrd: initrd.to_path_buf(),
+        disk: None,
         append: "quiet".into(),
         memory_mib: 256,
         cpus: 1,

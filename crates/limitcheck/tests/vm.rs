@@ -76,8 +76,17 @@ fn boot_script(
         reason: "test".into(),
         probed: false,
     };
-    limitcheck_vm::boot_and_collect(&o, k, &initrd, &tcg, &dir.join("run"), timeout, &mut |_| {})
-        .unwrap()
+    limitcheck_vm::boot_and_collect(
+        &o,
+        k,
+        &initrd,
+        None,
+        &tcg,
+        &dir.join("run"),
+        timeout,
+        &mut |_| {},
+    )
+    .unwrap()
 }
 
 /// Boots `k` on the probe initramfs with `accel`; how it ended.
@@ -88,6 +97,7 @@ fn boot_probe(k: &Kernel, accel: Accel, dir: &Path) -> Outcome {
     let m = qemu::Machine {
         kernel: k.clone(),
         initrd: probe,
+        disk: None,
         append: "quiet".into(),
         memory_mib: 256,
         cpus: 1,

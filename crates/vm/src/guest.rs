@@ -274,6 +274,15 @@ fn setup(cfg: &GuestConfig) -> Result<(), VmError> {
     )?;
     mount_cgroups(cfg.cgroup)?;
     let _ = nix::unistd::sethostname("limitcheck-vm");
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    if cmdline.split_whitespace().any(|a| a == crate::DISK_ARG) {
+        match crate::disk::attach_in_guest() {
+            Ok(what) => say(&format!("guest: disk {what}")),
+            Err(why) => say(&format!(
+                "guest: no disk ({why}): scenarios with an io workload are skipped"
+            )),
+        }
+    }
     Ok(())
 }
 
@@ -309,6 +318,7 @@ fn run_scenarios(cfg: &GuestConfig, results: &mut std::fs::File) -> Result<u8, V
     let opts = limitcheck_scenario::runner::RunOptions {
         runtime_root: PathBuf::from("/run/limitcheck"),
         exe: PathBuf::from(GUEST_EXE),
+        scratch: limitcheck_scenario::runner::scratch_dir(&cfg.run_id),
         run_dir: PathBuf::from(GUEST_RUN_DIR),
         run_id: cfg.run_id.clone(),
         stop: Arc::new(AtomicBool::new(false)),

@@ -18,6 +18,7 @@
 
 pub mod console;
 pub mod cpio;
+pub mod disk;
 pub mod error;
 pub mod guest;
 pub mod initramfs;
@@ -40,6 +41,9 @@ use crate::initramfs::{Initramfs, GUEST_CONFIG, GUEST_EXE, GUEST_SCENARIOS, GUES
 use crate::kernel::Kernel;
 use crate::qemu::{Accel, AccelChoice, Machine, Outcome};
 use limitcheck_report::ReportError;
+
+/// On the guest's command line when it has a scratch disk ([`disk`]).
+pub const DISK_ARG: &str = "limitcheck.disk=1";
 
 /// The guest kernel panicked.
 pub const EXIT_PANIC: u8 = 3;
@@ -366,6 +370,7 @@ pub fn boot_and_collect(
     o: &VmOptions,
     kernel: &Kernel,
     initrd: &Path,
+    disk: Option<&Path>,
     accel: &AccelChoice,
     dir: &Path,
     timeout: Duration,
@@ -375,9 +380,16 @@ pub fn boot_and_collect(
     let m = Machine {
         kernel: kernel.clone(),
         initrd: initrd.to_path_buf(),
-        append: format!("{} {}", o.cgroup.kernel_args(), o.append)
-            .trim()
-            .to_string(),
+        disk: disk.map(Path::to_path_buf),
+        append: format!(
+            "{} {} {}",
+            o.cgroup.kernel_args(),
+            if disk.is_some() { DISK_ARG } else { "" },
+            o.append
+        )
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" "),
         memory_mib: o.memory_mib,
         cpus: o.cpus,
         topology: o.topology,
@@ -724,7 +736,23 @@ pub fn run(o: &VmOptions, progress: &mut dyn FnMut(&str)) -> Result<Vec<KernelRu
                 o.cgroup,
                 accel.reason
             ));
-            let r = boot_and_collect(o, k, &initrd, &accel, &dir, timeout, progress)?;
+            let (initrd_k, disk) = guest_disk(&initrd, &work, i, &o.kernels[i].path, progress)?;
+            let r = boot_and_collect(
+                o,
+                k,
+                &initrd_k,
+                disk.as_deref(),
+                &accel,
+                &dir,
+                timeout,
+                progress,
+            )?;
+            if initrd_k != initrd {
+                let _ = std::fs::remove_file(&initrd_k);
+            }
+            if let Some(d) = &disk {
+                let _ = std::fs::remove_file(d);
+            }
             progress(&format!(
                 "END  {}: {} in {:.1}s; exit status {}",
                 k.version, r.outcome, r.wall_s, r.exit_code
@@ -744,6 +772,53 @@ pub fn run(o: &VmOptions, progress: &mut dyn FnMut(&str)) -> Result<Vec<KernelRu
     })();
     let _ = std::fs::remove_dir_all(&work);
     result
+}
+
+/// The initramfs and disk image for kernel `i` (its file `vmlinuz`): a scratch disk for the
+/// guest's `/var/tmp`, and, when the kernel's package has the modules it needs, `initrd` with
+/// them appended (a copy in `work`). Without a disk (no mkfs.ext4) the guest runs as before
+/// and the scenarios that need one are skipped.
+fn guest_disk(
+    initrd: &Path,
+    work: &Path,
+    i: usize,
+    vmlinuz: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(PathBuf, Option<PathBuf>), VmError> {
+    let image = work.join(format!("disk-{i}.img"));
+    if let Err(why) = disk::make_image(&image) {
+        let _ = std::fs::remove_file(&image);
+        progress(&format!(
+            "disk: none ({why}); scenarios with an io workload are skipped"
+        ));
+        return Ok((initrd.to_path_buf(), None));
+    }
+    let gib = disk::DISK_BYTES >> 30;
+    match disk::modules_for(vmlinuz) {
+        Ok(mods) => {
+            let own = work.join(format!("initramfs-{i}.cpio"));
+            std::fs::copy(initrd, &own).map_err(io("copy", initrd))?;
+            disk::append_modules(&own, &mods).map_err(io("write", &own))?;
+            let names: Vec<&str> = mods.iter().map(|(n, _)| n.as_str()).collect();
+            progress(&format!(
+                "disk: {gib} GiB ext4 on virtio-blk at the guest's /var/tmp; modules from the \
+                 kernel's package: {}",
+                if names.is_empty() {
+                    "none needed (built in)".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ));
+            Ok((own, Some(image)))
+        }
+        Err(why) => {
+            progress(&format!(
+                "disk: {gib} GiB ext4 on virtio-blk, used if the kernel has virtio-blk and ext4 \
+                 built in ({why})"
+            ));
+            Ok((initrd.to_path_buf(), Some(image)))
+        }
+    }
 }
 
 /// Where a run works (the initramfs, probe images): `<run dir>/.vm-work`, removed at its end

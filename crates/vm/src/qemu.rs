@@ -47,6 +47,8 @@ pub struct Machine {
     pub kernel: Kernel,
     /// The initramfs.
     pub initrd: PathBuf,
+    /// A raw disk image, the guest's first virtio-blk disk.
+    pub disk: Option<PathBuf>,
     /// The kernel command line (console and panic settings are added).
     pub append: String,
     /// Guest memory, MiB.
@@ -224,6 +226,15 @@ pub fn command(m: &Machine) -> Command {
     c.args(["-m", &m.memory_mib.to_string()]);
     c.arg("-kernel").arg(&m.kernel.path);
     c.arg("-initrd").arg(&m.initrd);
+    if let Some(d) = &m.disk {
+        // cache=unsafe: the image is thrown away after the run, so flushes need not reach
+        // the host's disk (what the guest measures is its own block layer and page cache).
+        c.arg("-drive").arg(format!(
+            "file={},format=raw,if=none,id=scratch,cache=unsafe",
+            d.display()
+        ));
+        c.args(["-device", "virtio-blk-pci,drive=scratch"]);
+    }
     let append = format!("console=ttyS0 panic=-1 {}", m.append);
     c.args(["-append", append.trim()]);
     c.arg("-serial")
@@ -401,6 +412,7 @@ pub fn choose_accel(
     let m = Machine {
         kernel: kernel.clone(),
         initrd: probe_initrd.to_path_buf(),
+        disk: None,
         append: "quiet".into(),
         memory_mib: 256,
         cpus: 1,
@@ -502,6 +514,7 @@ mod tests {
                 version: "6.1".into(),
             },
             initrd: "/i".into(),
+            disk: None,
             append: "cgroup_no_v1=all".into(),
             memory_mib: 512,
             cpus: 2,
