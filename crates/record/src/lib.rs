@@ -122,6 +122,12 @@ pub struct Sample {
     /// Page cache, bytes (memory.stat `file` on v2, `total_cache` on v1).
     #[serde(default)]
     pub file: Option<u64>,
+    /// Bytes read from block devices so far (v2 io.stat, v1 blkio io_service_bytes).
+    #[serde(default)]
+    pub io_read_bytes: Option<u64>,
+    /// Bytes written to block devices so far.
+    #[serde(default)]
+    pub io_write_bytes: Option<u64>,
     /// The kernel's peak, bytes.
     pub peak: Option<u64>,
     /// OOM kills so far.
@@ -364,6 +370,8 @@ impl ExpectResult {
         let m = self.metric.as_str();
         if self.is_bytes() {
             "bytes"
+        } else if m.starts_with("io.") {
+            "bytes/s"
         } else if m == "cpu.throttled" {
             "ratio"
         } else if m == "cpu.throttled_time" {
@@ -383,6 +391,8 @@ impl ExpectResult {
     pub fn show(&self, v: f64) -> String {
         if self.is_bytes() {
             format!("{:.1} MiB", v / 1048576.0)
+        } else if self.metric.starts_with("io.") {
+            format!("{:.2} MiB/s", v / 1048576.0)
         } else {
             format!("{v:.3}")
         }
@@ -790,7 +800,7 @@ pub fn load_summary(path: &Path) -> Result<Summary, RecordError> {
     Ok(s)
 }
 
-const SAMPLE_COLUMNS: [&str; 20] = [
+const SAMPLE_COLUMNS: [&str; 22] = [
     "scenario",
     "container",
     "t_s",
@@ -811,6 +821,8 @@ const SAMPLE_COLUMNS: [&str; 20] = [
     "cpu_pressure_us",
     "memory_pressure_us",
     "file_bytes",
+    "io_read_bytes",
+    "io_write_bytes",
 ];
 
 fn cell(v: Option<u64>) -> String {
@@ -856,6 +868,8 @@ fn sample_record(scenario: &str, containers: &[String], x: &Sample, ncpu: usize)
             x.cpu_pressure_us,
             x.memory_pressure_us,
             x.file,
+            x.io_read_bytes,
+            x.io_write_bytes,
         ]
         .map(cell),
     );
@@ -1208,6 +1222,8 @@ fn samples_of(
                 memory: r.num("memory_bytes")?,
                 working_set: r.num("working_set_bytes")?,
                 file: r.num("file_bytes")?,
+                io_read_bytes: r.num("io_read_bytes")?,
+                io_write_bytes: r.num("io_write_bytes")?,
                 peak: r.num("peak_bytes")?,
                 oom_kills: r.num("oom_kills")?,
                 failcnt: r.num("failcnt")?,

@@ -106,7 +106,17 @@ pub struct LimitsDef {
     pub memory_soft_limit: Option<NumOrStr>,
     /// Task limit (-1: none).
     pub pids: Option<i64>,
+    /// Bytes read per second from the disk under /var/tmp (`10M`; -1: none), docker's
+    /// `--device-read-bps` on that disk.
+    pub io_read_bps: Option<NumOrStr>,
+    /// Bytes written per second to it.
+    pub io_write_bps: Option<NumOrStr>,
 }
+
+/// The device of [`LimitsDef::io_read_bps`] and `io_write_bps` until the run knows it: the
+/// whole disk under the containers' /var/tmp ([`crate::runner::scratch_disk`]).
+pub const SCRATCH_DISK: limitcheck_cgroup::DeviceNumber =
+    limitcheck_cgroup::DeviceNumber { major: 0, minor: 0 };
 
 /// Kubernetes' resources (`cpu = "500m"`, `memory = "50Mi"`).
 #[derive(Debug, Clone, Deserialize, Default, PartialEq)]
@@ -395,11 +405,15 @@ pub enum Metric {
     WorkloadFailedForks,
     /// Bogo-ops per second over the window.
     WorkloadOpsPerS,
+    /// Bytes read from block devices per second over the window.
+    IoReadBps,
+    /// Bytes written to block devices per second over the window.
+    IoWriteBps,
 }
 
 impl Metric {
     /// Every metric name the file accepts (cpu.usage.cpuN aside).
-    pub const NAMES: [(&'static str, Metric); 15] = [
+    pub const NAMES: [(&'static str, Metric); 17] = [
         ("cpu.usage", Metric::CpuUsage),
         ("cpu.throttled", Metric::CpuThrottled),
         ("cpu.throttled_time", Metric::CpuThrottledTime),
@@ -415,6 +429,8 @@ impl Metric {
         ("workload.respawns", Metric::WorkloadRespawns),
         ("workload.failed_forks", Metric::WorkloadFailedForks),
         ("workload.ops_per_s", Metric::WorkloadOpsPerS),
+        ("io.read_bps", Metric::IoReadBps),
+        ("io.write_bps", Metric::IoWriteBps),
     ];
 
     /// Parses a metric name.
@@ -446,6 +462,11 @@ impl Metric {
                 .map(|(n, _)| n.to_string())
                 .unwrap_or_default(),
         }
+    }
+
+    /// Whether values are bytes per second (bounds accept sizes: `"10M"` per second).
+    pub fn is_byte_rate(&self) -> bool {
+        matches!(self, Metric::IoReadBps | Metric::IoWriteBps)
     }
 
     /// Whether values are bytes (bounds then accept sizes).
@@ -776,6 +797,27 @@ impl Ctx<'_> {
                         ))
                     }
                 }
+            }
+        }
+        for (k, v, kind) in [
+            (
+                "io_read_bps",
+                &d.io_read_bps,
+                limitcheck_cgroup::ThrottleKind::ReadBps,
+            ),
+            (
+                "io_write_bps",
+                &d.io_write_bps,
+                limitcheck_cgroup::ThrottleKind::WriteBps,
+            ),
+        ] {
+            if let Some(v) = v {
+                let rate = self.bytes(&format!("{key}.{k}"), v)?;
+                out.push(Limit::IoThrottle {
+                    device: SCRATCH_DISK,
+                    kind,
+                    rate,
+                });
             }
         }
         if let Some(m) = &d.memory_soft_limit {
@@ -1607,7 +1649,7 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
         let value = |k: &str, v: &NumOrStr| -> Result<f64, ScenarioError> {
             match v {
                 NumOrStr::Num(n) => Ok(*n),
-                NumOrStr::Str(s) if metric.is_bytes() => parse_size(s)
+                NumOrStr::Str(s) if metric.is_bytes() || metric.is_byte_rate() => parse_size(s)
                     .map(|b| b as f64)
                     .map_err(|er| cx.err(format!("{key}.{k}"), er.to_string())),
                 NumOrStr::Str(s) => Err(cx.err(
@@ -2336,6 +2378,41 @@ mod tests {
         ] {
             assert_eq!(limits(bad).unwrap_err().key, key, "{bad}");
         }
+    }
+
+    /// io_read_bps / io_write_bps throttle the disk under /var/tmp, found when the scenario
+    /// runs; 0 (no I/O at all) is refused as any size of 0 is.
+    #[test]
+    fn io_throttles_name_the_scratch_disk() {
+        let base = "duration = \"2s\"\n[[container]]\nworkload = { kind = \"io\", bytes = \"8M\", direct = true }\n";
+        let limits = |extra: &str| {
+            parse(&format!("{base}{extra}\n"), Path::new("io.toml"))
+                .map(|s| s.containers[0].limits.clone())
+        };
+        use limitcheck_cgroup::ThrottleKind;
+        assert_eq!(
+            limits("io_read_bps = \"10M\"\nio_write_bps = -1").unwrap(),
+            [
+                Limit::IoThrottle {
+                    device: SCRATCH_DISK,
+                    kind: ThrottleKind::ReadBps,
+                    rate: Max::Value(10 << 20)
+                },
+                Limit::IoThrottle {
+                    device: SCRATCH_DISK,
+                    kind: ThrottleKind::WriteBps,
+                    rate: Max::Unlimited
+                }
+            ]
+        );
+        let e = limits("io_write_bps = 0").unwrap_err();
+        assert_eq!(e.key, "container[0].io_write_bps");
+        let e = parse(
+            "duration = \"2s\"\n[[container]]\nworkload = { kind = \"io\", bytes = \"1500k\" }\n",
+            Path::new("io.toml"),
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "container[0].workload.bytes", "{e}");
     }
 
     /// `every` ... `until` repeats a step; a write's `values` are written in turn.

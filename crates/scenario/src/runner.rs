@@ -197,6 +197,90 @@ pub fn scratch_dir(run_id: &str) -> PathBuf {
     Path::new("/var/tmp/limitcheck").join(run_id)
 }
 
+/// The whole disk `dir` (or its nearest existing parent) is on: the device io.max and
+/// blkio throttle, which take a disk, not a partition. Err says why there is none (a
+/// filesystem on no block device: tmpfs, overlay, btrfs's anonymous devices).
+pub fn scratch_disk(dir: &Path) -> Result<limitcheck_cgroup::DeviceNumber, String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut d = dir;
+    while !d.exists() {
+        d = d.parent().ok_or("no directory of it exists")?;
+    }
+    let dev = std::fs::metadata(d)
+        .map_err(|e| format!("cannot stat {}: {e}", d.display()))?
+        .dev();
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    let sys = PathBuf::from(format!("/sys/dev/block/{major}:{minor}"));
+    if !sys.exists() {
+        return Err(format!(
+            "{} is on device {major}:{minor}, which is no block device (a tmpfs, overlay or \
+             btrfs subvolume?)",
+            d.display()
+        ));
+    }
+    // A partition's directory sits in its disk's: the disk's `dev` is one level up.
+    let whole = if sys.join("partition").exists() {
+        std::fs::read_to_string(sys.join("../dev"))
+            .map_err(|e| format!("cannot read the disk of partition {major}:{minor}: {e}"))?
+    } else {
+        format!("{major}:{minor}")
+    };
+    let (a, b) = whole
+        .trim()
+        .split_once(':')
+        .ok_or_else(|| format!("bad device number {whole:?}"))?;
+    Ok(limitcheck_cgroup::DeviceNumber {
+        major: a
+            .parse()
+            .map_err(|_| format!("bad device number {whole:?}"))?,
+        minor: b
+            .parse()
+            .map_err(|_| format!("bad device number {whole:?}"))?,
+    })
+}
+
+/// `s` with every throttle of [`crate::model::SCRATCH_DISK`] on `disk`; None if it has none.
+fn on_scratch_disk(s: &Scenario, disk: limitcheck_cgroup::DeviceNumber) -> Option<Scenario> {
+    let mut changed = false;
+    let mut fix = |ls: &mut Vec<limitcheck_cgroup::Limit>| {
+        for l in ls.iter_mut() {
+            if let limitcheck_cgroup::Limit::IoThrottle { device, .. } = l {
+                if *device == crate::model::SCRATCH_DISK {
+                    *device = disk;
+                    changed = true;
+                }
+            }
+        }
+    };
+    let mut out = s.clone();
+    for c in &mut out.containers {
+        fix(&mut c.limits);
+    }
+    for g in &mut out.groups {
+        fix(&mut g.limits);
+    }
+    for st in &mut out.steps {
+        if let Change::Set(ls) = &mut st.change {
+            fix(ls);
+        }
+    }
+    changed.then_some(out)
+}
+
+fn uses_scratch_disk(s: &Scenario) -> bool {
+    let on = |ls: &[limitcheck_cgroup::Limit]| {
+        ls.iter().any(|l| {
+            matches!(l, limitcheck_cgroup::Limit::IoThrottle { device, .. }
+                if *device == crate::model::SCRATCH_DISK)
+        })
+    };
+    s.containers.iter().any(|c| on(&c.limits))
+        || s.groups.iter().any(|g| on(&g.limits))
+        || s.steps
+            .iter()
+            .any(|st| matches!(&st.change, Change::Set(ls) if on(ls)))
+}
+
 /// A container's `/var/tmp`, removed with everything in it when dropped.
 struct Scratch(PathBuf);
 
@@ -276,6 +360,28 @@ pub fn run<'l>(
     o: &RunOptions,
     live: Option<&mut (dyn FnMut(&str) + 'l)>,
 ) -> ScenarioResult {
+    // io_read_bps / io_write_bps name the disk under /var/tmp: found here, on this host.
+    let resolved;
+    let s = if uses_scratch_disk(s) {
+        match scratch_disk(&o.scratch).map(|d| on_scratch_disk(s, d)) {
+            Ok(Some(x)) => {
+                resolved = x;
+                &resolved
+            }
+            Ok(None) => s,
+            Err(why) => {
+                let mut r = skeleton(s);
+                r.verdict = Verdict::Skip;
+                r.reason = format!(
+                    "io_read_bps and io_write_bps throttle the disk under the containers' \
+                     /var/tmp, and there is none: {why}"
+                );
+                return r;
+            }
+        }
+    } else {
+        s
+    };
     let mut r = skeleton(s);
     if !applies(s.only, layout) {
         r.verdict = Verdict::Skip;

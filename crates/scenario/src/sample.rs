@@ -31,6 +31,10 @@ pub fn read(target: &Target, container: usize, t: f64, jitter_ms: f64) -> Sample
             s.failcnt = m.failcnt.or(m.events_max);
         }
         s.pids = st.pids.map(|p| p.current);
+        if let Some(io) = st.io {
+            s.io_read_bytes = Some(io.read_bytes);
+            s.io_write_bytes = Some(io.write_bytes);
+        }
         if let Some(p) = st.pressure {
             s.cpu_pressure_us = p.cpu.map(|x| x.some.total_us);
             s.memory_pressure_us = p.memory.map(|x| x.some.total_us);

@@ -152,6 +152,8 @@ pub fn measure(metric: Metric, samples: &[&Sample], a: f64, b: f64) -> Result<f6
         Metric::MemoryUsageMax => values(&|s| s.memory).map(maxv),
         Metric::MemoryWorkingSet => values(&|s| s.working_set).map(mean),
         Metric::MemoryFile => values(&|s| s.file).map(mean),
+        Metric::IoReadBps => delta(&|s| s.io_read_bytes).map(|(d, dt)| d / dt),
+        Metric::IoWriteBps => delta(&|s| s.io_write_bytes).map(|(d, dt)| d / dt),
         // The last full sample by the end has it (a fast one reads CPU figures alone).
         Metric::MemoryPeak => {
             match ib.and_then(|i| samples[..=i].iter().rev().find_map(|s| s.peak)) {
@@ -205,6 +207,8 @@ pub fn within(e: &Expect, m: f64) -> (bool, String) {
     let show = |v: f64| {
         if e.metric.is_bytes() {
             format!("{:.1} MiB", v / 1048576.0)
+        } else if e.metric.is_byte_rate() {
+            format!("{:.2} MiB/s", v / 1048576.0)
         } else {
             format!("{v:.3}")
         }

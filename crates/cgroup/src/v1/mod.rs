@@ -167,6 +167,13 @@ impl Backend for V1 {
                 .get(&Controller::Pids)
                 .map(|d| pids::stats(d))
                 .transpose()?,
+            io: self
+                .dirs
+                .get(&Controller::Io)
+                .and_then(|d| {
+                    std::fs::read_to_string(d.join("blkio.throttle.io_service_bytes")).ok()
+                })
+                .map(|t| crate::stats::IoStats::from_v1(&t)),
             pressure: match &self.unified {
                 Some(u) => backend::pressure(u)?,
                 None => None,

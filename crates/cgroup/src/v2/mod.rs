@@ -157,6 +157,10 @@ impl Backend for V2 {
             pids: on(Controller::Pids)
                 .then(|| pids::stats(&self.dir))
                 .transpose()?,
+            io: on(Controller::Io)
+                .then(|| std::fs::read_to_string(self.dir.join("io.stat")).ok())
+                .flatten()
+                .map(|t| crate::stats::IoStats::from_v2(&t)),
             pressure: backend::pressure(&self.dir)?,
         })
     }
