@@ -473,6 +473,10 @@ pub enum StressCommand {
         /// Open with O_DIRECT: every MiB goes to the disk as it is moved, no page cache.
         #[arg(long)]
         direct: bool,
+        /// Sleep between passes (longer than the run: the file is written once and left cold,
+        /// the first to be reclaimed unless protected).
+        #[arg(long, value_parser = duration, default_value = "0")]
+        hang: std::time::Duration,
         /// Where the files go: a directory on a disk (a tmpfs is refused). In limitcheck's
         /// containers /var/tmp is on the disk of the host or of the VM guest.
         #[arg(long, default_value = limitcheck_workload::IO_DIR)]

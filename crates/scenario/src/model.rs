@@ -56,7 +56,7 @@ pub struct WorkloadDef {
     pub bytes: Option<NumOrStr>,
     /// Hold the mapping (vm).
     pub keep: Option<bool>,
-    /// Sleep between passes (vm).
+    /// Sleep between passes (vm, io).
     pub hang: Option<String>,
     /// Duty cycle percent (cpu).
     pub load: Option<u32>,
@@ -954,7 +954,7 @@ impl Ctx<'_> {
             "vm" => &["workers", "bytes", "keep", "hang"],
             "fork" => &["processes"],
             "burst" => &["threads", "run", "sleep"],
-            "io" => &["workers", "bytes", "read", "direct"],
+            "io" => &["workers", "bytes", "read", "direct", "hang"],
             k => {
                 return Err(self.err(
                     format!("{key}.kind"),
@@ -1020,6 +1020,10 @@ impl Ctx<'_> {
                 bytes: per_worker()?,
                 read: w.read.unwrap_or(false),
                 direct: w.direct.unwrap_or(false),
+                hang: match &w.hang {
+                    Some(h) => self.duration(&format!("{key}.hang"), h)?,
+                    None => Duration::ZERO,
+                },
                 dir: limitcheck_workload::IO_DIR.into(),
             },
             "cpu" => Stressor::Cpu {

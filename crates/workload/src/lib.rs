@@ -87,6 +87,10 @@ pub enum Stressor {
         read: bool,
         /// O_DIRECT: around the page cache.
         direct: bool,
+        /// Sleep between passes (a file written once and left cold: `hang` longer than the
+        /// run).
+        #[serde(serialize_with = "seconds")]
+        hang: Duration,
         /// Where the files go (a container's disk-backed `/var/tmp` by default).
         dir: PathBuf,
     },
@@ -296,10 +300,14 @@ impl Stressor {
                 bytes,
                 read,
                 direct,
+                hang,
                 dir,
             } => {
                 flag("workers", workers.to_string());
                 flag("bytes", bytes.to_string());
+                if !hang.is_zero() {
+                    flag("hang", us(hang));
+                }
                 if dir.as_os_str() != IO_DIR {
                     flag("dir", dir.display().to_string());
                 }
@@ -434,8 +442,9 @@ pub fn run(s: &Stressor, o: &Options) -> Result<Report> {
                 bytes,
                 read,
                 direct,
+                hang,
                 ..
-            } => stressors::io(i, &counters, &files[i].0, *bytes, *read, *direct),
+            } => stressors::io(i, &counters, &files[i].0, *bytes, (*read, *direct), *hang),
         }
     };
     let live = |elapsed: Duration, respawns: u64| {

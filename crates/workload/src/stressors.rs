@@ -254,14 +254,15 @@ impl Drop for Aligned {
 /// MiB at a time, pass after pass: writes it (`read` false), or writes it once uncounted and
 /// then reads it (`read` true); through the page cache, or with `direct` around it (O_DIRECT,
 /// so each chunk is a bio the block layer sees at once: what io.max and blkio throttle without
-/// writeback in between). Counts MiB moved. On an error it prints it and exits 1.
+/// writeback in between). `hang` sleeps between passes. Counts MiB moved. On an error it
+/// prints it and exits 1.
 pub fn io(
     index: usize,
     counters: &SharedCounters,
     path: &std::path::Path,
     bytes: u64,
-    read: bool,
-    direct: bool,
+    (read, direct): (bool, bool),
+    hang: Duration,
 ) -> i32 {
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
     let fail = |what: &str, e: std::io::Error| -> i32 {
@@ -306,6 +307,9 @@ pub fn io(
                 return fail(if read { "cannot read" } else { "cannot write" }, e);
             }
             counters.add(index, 1);
+        }
+        if !hang.is_zero() {
+            std::thread::sleep(hang);
         }
     }
 }

@@ -43,12 +43,14 @@ pub fn run(a: &StressArgs) -> anyhow::Result<ExitCode> {
             bytes,
             read,
             direct,
+            hang,
             dir,
         } => Stressor::Io {
             workers: *workers,
             bytes: *bytes,
             read: *read,
             direct: *direct,
+            hang: *hang,
             dir: dir.clone(),
         },
     };
