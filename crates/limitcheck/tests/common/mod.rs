@@ -42,14 +42,42 @@ pub fn scenarios_dir() -> PathBuf {
 }
 
 /// What runs left: container state, bundles, run records under /run/limitcheck, scratch
-/// directories under /var/tmp/limitcheck, overlay roots still mounted, container cgroups and groups' cgroup trees.
+/// directories under /var/tmp/limitcheck, overlay roots still mounted, container cgroups and
+/// groups' cgroup trees. What a run still alive owns (another user's `limitcheck run` or `vm`
+/// on the host, by its record's pid and start time) is not a leftover.
 pub fn leftovers() -> Vec<String> {
-    let mut left: Vec<String> = std::fs::read_dir("/run/limitcheck")
+    let root = Path::new("/run/limitcheck");
+    let records = limitcheck_scenario::owner::records(root);
+    let live: Vec<String> = records
+        .iter()
+        .filter(|r| r.alive())
+        .map(|r| r.run_id.clone())
+        .collect();
+    let owned = |name: &str| {
+        live.iter().any(|id| {
+            name == id || name.starts_with(&limitcheck_scenario::owner::container_prefix(id))
+        })
+    };
+    let unowned_in = |dir: &Path| -> bool {
+        std::fs::read_dir(dir).is_ok_and(|d| {
+            let names: Vec<String> = d
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.is_empty() || names.iter().any(|n| !owned(n))
+        })
+    };
+    let mut left: Vec<String> = std::fs::read_dir(root)
         .map(|d| {
             d.flatten()
                 .filter(|e| {
                     let n = e.file_name().to_string_lossy().into_owned();
-                    n.starts_with("lcr-") || n == "bundles" || n == "runs" || n == "oci"
+                    match n.as_str() {
+                        "runs" => records.iter().any(|r| !r.alive()) || records.is_empty(),
+                        "bundles" => unowned_in(&e.path()),
+                        "oci" => true,
+                        _ => n.starts_with("lcr-") && !owned(&n),
+                    }
                 })
                 .map(|e| e.path().display().to_string())
                 .collect()
@@ -60,6 +88,7 @@ pub fn leftovers() -> Vec<String> {
         std::fs::read_dir("/var/tmp/limitcheck")
             .map(|d| {
                 d.flatten()
+                    .filter(|e| !owned(&e.file_name().to_string_lossy()))
                     .map(|e| e.path().display().to_string())
                     .collect::<Vec<_>>()
             })
@@ -81,7 +110,8 @@ pub fn leftovers() -> Vec<String> {
                 d.flatten()
                     .filter(|e| {
                         let n = e.file_name().to_string_lossy().into_owned();
-                        n.starts_with("lcr-") || n.starts_with("lcg-")
+                        (n.starts_with("lcr-") || n.starts_with("lcg-"))
+                            && !owned(&n.replacen("lcg-", "lcr-", 1))
                     })
                     .map(|e| e.path().display().to_string()),
             );
