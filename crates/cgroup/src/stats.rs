@@ -91,6 +91,9 @@ pub struct MemoryStats {
     pub anon: u64,
     /// Page cache, bytes.
     pub file: u64,
+    /// Swap in use by the cgroup, bytes (v2 `memory.swap.current`, v1 `total_swap` in
+    /// memory.stat); None without swap accounting.
+    pub swap: Option<u64>,
     /// Inactive page cache, bytes.
     pub inactive_file: u64,
     /// Usage minus inactive page cache, floored at 0: the "working set" docker, cAdvisor and the

@@ -122,6 +122,9 @@ pub struct Sample {
     /// Page cache, bytes (memory.stat `file` on v2, `total_cache` on v1).
     #[serde(default)]
     pub file: Option<u64>,
+    /// Swap in use, bytes.
+    #[serde(default)]
+    pub swap: Option<u64>,
     /// Bytes read from block devices so far (v2 io.stat, v1 blkio io_service_bytes).
     #[serde(default)]
     pub io_read_bytes: Option<u64>,
@@ -800,7 +803,7 @@ pub fn load_summary(path: &Path) -> Result<Summary, RecordError> {
     Ok(s)
 }
 
-const SAMPLE_COLUMNS: [&str; 22] = [
+const SAMPLE_COLUMNS: [&str; 23] = [
     "scenario",
     "container",
     "t_s",
@@ -823,6 +826,7 @@ const SAMPLE_COLUMNS: [&str; 22] = [
     "file_bytes",
     "io_read_bytes",
     "io_write_bytes",
+    "swap_bytes",
 ];
 
 fn cell(v: Option<u64>) -> String {
@@ -870,6 +874,7 @@ fn sample_record(scenario: &str, containers: &[String], x: &Sample, ncpu: usize)
             x.file,
             x.io_read_bytes,
             x.io_write_bytes,
+            x.swap,
         ]
         .map(cell),
     );
@@ -1224,6 +1229,7 @@ fn samples_of(
                 file: r.num("file_bytes")?,
                 io_read_bytes: r.num("io_read_bytes")?,
                 io_write_bytes: r.num("io_write_bytes")?,
+                swap: r.num("swap_bytes")?,
                 peak: r.num("peak_bytes")?,
                 oom_kills: r.num("oom_kills")?,
                 failcnt: r.num("failcnt")?,

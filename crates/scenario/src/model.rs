@@ -214,6 +214,8 @@ struct ScenarioFile {
     only: Option<String>,
     runtime: Option<String>,
     #[serde(default)]
+    swap: bool,
+    #[serde(default)]
     group: Vec<GroupFile>,
     #[serde(default)]
     pod: Vec<PodFile>,
@@ -389,6 +391,10 @@ pub enum Metric {
     MemoryWorkingSet,
     /// Page cache charged to the cgroup (memory.stat `file`, v1 `total_cache`), averaged.
     MemoryFile,
+    /// Swap the cgroup uses, averaged.
+    MemorySwap,
+    /// Most swap sampled in the window.
+    MemorySwapMax,
     /// The kernel's peak (max_usage_in_bytes / memory.peak) at the window's end.
     MemoryPeak,
     /// OOM kills in the window.
@@ -413,7 +419,7 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric name the file accepts (cpu.usage.cpuN aside).
-    pub const NAMES: [(&'static str, Metric); 17] = [
+    pub const NAMES: [(&'static str, Metric); 19] = [
         ("cpu.usage", Metric::CpuUsage),
         ("cpu.throttled", Metric::CpuThrottled),
         ("cpu.throttled_time", Metric::CpuThrottledTime),
@@ -421,6 +427,8 @@ impl Metric {
         ("memory.usage.max", Metric::MemoryUsageMax),
         ("memory.working_set", Metric::MemoryWorkingSet),
         ("memory.file", Metric::MemoryFile),
+        ("memory.swap", Metric::MemorySwap),
+        ("memory.swap.max", Metric::MemorySwapMax),
         ("memory.peak", Metric::MemoryPeak),
         ("memory.oom_kills", Metric::MemoryOomKills),
         ("memory.failcnt", Metric::MemoryFailcnt),
@@ -477,6 +485,8 @@ impl Metric {
                 | Metric::MemoryUsageMax
                 | Metric::MemoryWorkingSet
                 | Metric::MemoryFile
+                | Metric::MemorySwap
+                | Metric::MemorySwapMax
                 | Metric::MemoryPeak
         )
     }
@@ -518,6 +528,9 @@ pub struct Scenario {
     pub interval: Duration,
     /// The hierarchy it applies on.
     pub only: Option<Only>,
+    /// It needs swap (`swap = true`): a skip on a host with none; in `limitcheck vm` the
+    /// guest's swap file is switched on for it and off after.
+    pub swap: bool,
     /// The runtime or engine it is about (`runc`, `docker`, `podman:runc`; see
     /// [`crate::lane`]): it runs there when the command line names none, and only in that
     /// lane when it does.
@@ -1715,6 +1728,7 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
         duration,
         interval,
         only: cx.only("only", &f.only)?,
+        swap: f.swap,
         runtime: match f.runtime.as_deref().map(str::trim) {
             None => None,
             Some("") => {

@@ -28,6 +28,9 @@ pub struct RunOptions {
     pub runtime_root: PathBuf,
     /// The limitcheck binary: the containers' init and their workload.
     pub exe: PathBuf,
+    /// A swap file or device this run may switch on for a scenario that needs swap
+    /// (`swap = true`) and off after: the VM guest's. None on a host: its swap is its own.
+    pub swap_device: Option<PathBuf>,
     /// The run's directory on a disk ([`scratch_dir`]): each container of the host-made root
     /// gets a directory of its own in it as `/var/tmp`, where the io workload writes, so that
     /// what it writes is a disk's page cache, charged to the container, and not a tmpfs.
@@ -281,6 +284,49 @@ fn uses_scratch_disk(s: &Scenario) -> bool {
             .any(|st| matches!(&st.change, Change::Set(ls) if on(ls)))
 }
 
+/// Swap switched on for one scenario, off again when dropped.
+struct SwapOn(PathBuf);
+
+impl Drop for SwapOn {
+    fn drop(&mut self) {
+        if let Ok(p) = std::ffi::CString::new(self.0.as_os_str().as_encoded_bytes()) {
+            // SAFETY: swapoff(2) with a NUL-terminated path.
+            unsafe { libc::swapoff(p.as_ptr()) };
+        }
+    }
+}
+
+fn host_swap_bytes() -> u64 {
+    use procfs::Current;
+    procfs::Meminfo::current().map_or(0, |m| m.swap_total)
+}
+
+/// What a scenario with `swap = true` needs: the host's swap (nothing to do), or the run's
+/// swap device switched on for it; Err says why it cannot have any.
+fn swap_for(s: &Scenario, o: &RunOptions) -> Result<Option<SwapOn>, String> {
+    if !s.swap || host_swap_bytes() > 0 {
+        return Ok(None);
+    }
+    let Some(dev) = &o.swap_device else {
+        return Err(
+            "the scenario needs swap (swap = true) and this host has none (limitcheck vm gives \
+             its guest a swap file for such scenarios)"
+                .into(),
+        );
+    };
+    let p = std::ffi::CString::new(dev.as_os_str().as_encoded_bytes())
+        .map_err(|_| format!("{}: a NUL in the path", dev.display()))?;
+    // SAFETY: swapon(2) with a NUL-terminated path and no flags.
+    if unsafe { libc::swapon(p.as_ptr(), 0) } != 0 {
+        return Err(format!(
+            "the scenario needs swap, and swapon {} failed: {}",
+            dev.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(Some(SwapOn(dev.clone())))
+}
+
 /// A container's `/var/tmp`, removed with everything in it when dropped.
 struct Scratch(PathBuf);
 
@@ -414,6 +460,14 @@ pub fn run<'l>(
         r.reason = format!("the {c} controller is not available on this host");
         return r;
     }
+    let _swap = match swap_for(s, o) {
+        Ok(on) => on,
+        Err(why) => {
+            r.verdict = Verdict::Skip;
+            r.reason = why;
+            return r;
+        }
+    };
     let mut running: Vec<Running> = Vec::new();
     let tree = group_tree(s, o);
     let result = run_inner(s, layout, o, &mut r, &mut running, live);

@@ -26,6 +26,7 @@ pub fn read(target: &Target, container: usize, t: f64, jitter_ms: f64) -> Sample
             s.memory = Some(m.usage);
             s.working_set = Some(m.working_set);
             s.file = Some(m.file);
+            s.swap = m.swap;
             s.peak = m.peak;
             s.oom_kills = m.oom_kill;
             s.failcnt = m.failcnt.or(m.events_max);

@@ -152,6 +152,8 @@ pub fn measure(metric: Metric, samples: &[&Sample], a: f64, b: f64) -> Result<f6
         Metric::MemoryUsageMax => values(&|s| s.memory).map(maxv),
         Metric::MemoryWorkingSet => values(&|s| s.working_set).map(mean),
         Metric::MemoryFile => values(&|s| s.file).map(mean),
+        Metric::MemorySwap => values(&|s| s.swap).map(mean),
+        Metric::MemorySwapMax => values(&|s| s.swap).map(maxv),
         Metric::IoReadBps => delta(&|s| s.io_read_bytes).map(|(d, dt)| d / dt),
         Metric::IoWriteBps => delta(&|s| s.io_write_bytes).map(|(d, dt)| d / dt),
         // The last full sample by the end has it (a fast one reads CPU figures alone).

@@ -314,8 +314,69 @@ pub fn attach_in_guest() -> Result<String, String> {
     ))
 }
 
+/// The guest's swap file, on its disk: switched on only for the scenarios that need swap
+/// (`swap = true`), so that every other scenario runs without swap as before.
+pub const GUEST_SWAP: &str = "/var/tmp/.limitcheck-swap";
+
+/// Its size.
+pub const SWAP_BYTES: u64 = 512 << 20;
+
+/// Writes a swap file of `bytes` at `path`, as mkswap(8) does: allocated whole (swapon refuses
+/// a file with holes), its first page the version-1 header (`SWAPSPACE2` at the page's end,
+/// `last_page`, no bad pages).
+pub fn make_swap_file(path: &Path, bytes: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    nix::fcntl::fallocate(
+        std::os::fd::AsRawFd::as_raw_fd(&f),
+        nix::fcntl::FallocateFlags::empty(),
+        0,
+        bytes as i64,
+    )
+    .map_err(std::io::Error::from)?;
+    f.write_all_at(&swap_header(bytes, page_size()), 0)?;
+    f.sync_all()
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        p if p > 0 => p as usize,
+        _ => 4096,
+    }
+}
+
+/// The first page of a swap area of `bytes` (linux/swap.h's `union swap_header`).
+pub fn swap_header(bytes: u64, page: usize) -> Vec<u8> {
+    let mut h = vec![0u8; page];
+    // info: bootbits[1024], then version, last_page, nr_badpages.
+    h[1024..1028].copy_from_slice(&1u32.to_le_bytes());
+    let last = (bytes / page as u64).saturating_sub(1) as u32;
+    h[1028..1032].copy_from_slice(&last.to_le_bytes());
+    h[page - 10..].copy_from_slice(b"SWAPSPACE2");
+    h
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_swap_header_is_mkswaps() {
+        let h = super::swap_header(512 << 20, 4096);
+        assert_eq!(h.len(), 4096);
+        assert_eq!(&h[4086..], b"SWAPSPACE2");
+        assert_eq!(u32::from_le_bytes(h[1024..1028].try_into().unwrap()), 1);
+        assert_eq!(
+            u32::from_le_bytes(h[1028..1032].try_into().unwrap()),
+            131071
+        );
+        assert!(h[..1024].iter().all(|b| *b == 0));
+    }
+
     use super::*;
 
     #[test]

@@ -277,7 +277,19 @@ fn setup(cfg: &GuestConfig) -> Result<(), VmError> {
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     if cmdline.split_whitespace().any(|a| a == crate::DISK_ARG) {
         match crate::disk::attach_in_guest() {
-            Ok(what) => say(&format!("guest: disk {what}")),
+            Ok(what) => {
+                let swap = match crate::disk::make_swap_file(
+                    Path::new(crate::disk::GUEST_SWAP),
+                    crate::disk::SWAP_BYTES,
+                ) {
+                    Ok(()) => format!(
+                        "; a {} MiB swap file for the scenarios that need swap",
+                        crate::disk::SWAP_BYTES >> 20
+                    ),
+                    Err(e) => format!("; no swap file ({e})"),
+                };
+                say(&format!("guest: disk {what}{swap}"))
+            }
             Err(why) => say(&format!(
                 "guest: no disk ({why}): scenarios with an io workload are skipped"
             )),
@@ -319,6 +331,7 @@ fn run_scenarios(cfg: &GuestConfig, results: &mut std::fs::File) -> Result<u8, V
         runtime_root: PathBuf::from("/run/limitcheck"),
         exe: PathBuf::from(GUEST_EXE),
         scratch: limitcheck_scenario::runner::scratch_dir(&cfg.run_id),
+        swap_device: Some(PathBuf::from(crate::disk::GUEST_SWAP)).filter(|p| p.exists()),
         run_dir: PathBuf::from(GUEST_RUN_DIR),
         run_id: cfg.run_id.clone(),
         stop: Arc::new(AtomicBool::new(false)),

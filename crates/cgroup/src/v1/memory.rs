@@ -102,6 +102,7 @@ pub fn stats_from(
             .map(|v| *v != 0),
         anon: pick("rss"),
         file: pick("cache"),
+        swap: stat.get("total_swap").or_else(|| stat.get("swap")).copied(),
         inactive_file: pick("inactive_file"),
         working_set: 0,
         stat,

@@ -16,6 +16,8 @@ pub const HIGH: &str = "memory.high";
 pub const LOW: &str = "memory.low";
 /// Hard protection.
 pub const MIN: &str = "memory.min";
+/// Swap in use (bytes).
+pub const SWAP_CURRENT: &str = "memory.swap.current";
 /// Swap limit (swap only, not memory+swap as on v1).
 pub const SWAP_MAX: &str = "memory.swap.max";
 /// Current usage.
@@ -111,6 +113,7 @@ pub fn stats_from(
         under_oom: None,
         anon: get("anon"),
         file: get("file"),
+        swap: None,
         inactive_file: get("inactive_file"),
         working_set: 0,
         stat,
@@ -124,8 +127,10 @@ pub fn stats(dir: &Path) -> Result<MemoryStats> {
     let opt = |f: &str| read_opt(dir, f, |t| Ok(t.to_string()));
     let (current, stat) = (text(CURRENT)?, text(STAT)?);
     let (peak, events) = (opt(PEAK)?, opt(EVENTS)?);
-    stats_from(&current, peak.as_deref(), events.as_deref(), &stat)
-        .map_err(|e| e.at(&dir.join(STAT)))
+    let mut s = stats_from(&current, peak.as_deref(), events.as_deref(), &stat)
+        .map_err(|e| e.at(&dir.join(STAT)))?;
+    s.swap = opt(SWAP_CURRENT)?.and_then(|t| t.trim().parse().ok());
+    Ok(s)
 }
 
 #[cfg(test)]

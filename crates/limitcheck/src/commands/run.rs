@@ -91,6 +91,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
             runtime_root: a.root.clone(),
             exe: exe.clone(),
             scratch: scratch.clone(),
+            swap_device: None,
             run_dir,
             run_id: run_id.clone(),
             stop: Arc::clone(&stop),
