@@ -83,6 +83,13 @@ pub enum Command {
     /// the guest's console.log and vm.json (kernel, accelerator, outcome) beside it. A kernel
     /// that taints or prints a WARN, BUG or Oops during a scenario fails that scenario.
     ///
+    /// The guest gets a disk: a 4 GiB sparse ext4 image (mkfs.ext4, from e2fsprogs) on
+    /// virtio-blk at its /var/tmp, where the containers' /var/tmp directories are, with the
+    /// virtio and ext4 modules taken from a Debian kernel's own package; on it, a 512 MiB swap
+    /// file switched on only for scenarios with `swap = true`. A kernel file without its
+    /// package has a disk only if those drivers are built in; without one, io scenarios are
+    /// skipped, saying so.
+    ///
     /// Example: limitcheck vm --kernel debian --cgroup v2 scenarios/
     #[command(after_help = VM_EXIT_HELP)]
     Vm(VmArgs),

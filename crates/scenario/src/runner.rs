@@ -1548,6 +1548,44 @@ mod tests {
     use super::*;
     use std::io::Read;
 
+    /// The scratch disk is the whole disk of a directory on one, its `dev` in sysfs; a tmpfs
+    /// has none; a scenario's io throttles are moved onto it, steps' included.
+    #[test]
+    fn io_throttles_land_on_the_disk_under_the_scratch_directory() {
+        let root = Path::new("/");
+        match scratch_disk(root) {
+            Ok(d) => {
+                let dev = std::fs::read_to_string(format!("/sys/dev/block/{d}/dev")).unwrap();
+                assert_eq!(dev.trim(), d.to_string());
+                assert!(
+                    !Path::new(&format!("/sys/dev/block/{d}/partition")).exists(),
+                    "{d} is a partition, not its disk"
+                );
+            }
+            // A root on overlay or btrfs (a container's): said so, not a panic.
+            Err(why) => assert!(why.contains("no block device"), "{why}"),
+        }
+        if Path::new("/dev/shm").exists() {
+            let why = scratch_disk(Path::new("/dev/shm/no/such/dir")).unwrap_err();
+            assert!(why.contains("no block device"), "{why}");
+        }
+        let text = "duration = \"2s\"\n[[container]]\nworkload = { kind = \"io\", bytes = \"8M\", direct = true }\nio_write_bps = \"10M\"\n[[step]]\nat = \"1s\"\nset = { io_read_bps = \"5M\" }\n";
+        let s = crate::model::parse(text, Path::new("t.toml")).unwrap();
+        assert!(uses_scratch_disk(&s));
+        let disk = limitcheck_cgroup::DeviceNumber { major: 8, minor: 0 };
+        let moved = on_scratch_disk(&s, disk).unwrap();
+        assert!(!uses_scratch_disk(&moved));
+        let Change::Set(ls) = &moved.steps[0].change else {
+            panic!("{:?}", moved.steps[0].change)
+        };
+        assert!(
+            matches!(ls[0], limitcheck_cgroup::Limit::IoThrottle { device, .. } if device == disk)
+        );
+        assert!(
+            matches!(moved.containers[0].limits[0], limitcheck_cgroup::Limit::IoThrottle { device, .. } if device == disk)
+        );
+    }
+
     /// A call that blocks in the kernel (a read of a pipe nobody writes) is interrupted once
     /// past its deadline and returns EINTR; one that returns in time is left alone.
     #[test]
