@@ -302,7 +302,19 @@ min = 0.2
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     // A kernel that warns under the scenarios is bad for git bisect (1); its own status is 5.
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    // Otherwise the guest's console goes into the message (the temporary directory does not
+    // outlive the test: a hang seen once in CI, soft lockups on both vCPUs, lost its log).
+    let console = || {
+        let c = std::fs::read_to_string(d.path().join("run/console.log")).unwrap_or_default();
+        let lines: Vec<&str> = c.lines().collect();
+        lines[lines.len().saturating_sub(150)..].join("\n")
+    };
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{stderr}\nconsole.log, its end:\n{}",
+        console()
+    );
     assert!(stdout.contains("bisect: 6.1"), "{stdout}");
     assert_eq!(kernel_run(&d.path().join("run")).exit_code, 5);
     // reproduce.sh: the command with its flags, the guest setup and the scenario copied.
