@@ -356,8 +356,7 @@ fn io_out_of_reach(s: &Scenario, o: &RunOptions) -> Option<String> {
         dir = dir.parent()?;
     }
     let fs = nix::sys::statfs::statfs(dir).ok()?;
-    let t = fs.filesystem_type();
-    (t == nix::sys::statfs::TMPFS_MAGIC || t == nix::sys::statfs::FsType(0x8584_58f6)).then(|| {
+    limitcheck_workload::in_memory_fs(fs.filesystem_type()).then(|| {
         format!(
             "container {}: an io workload needs a disk under /var/tmp, and {} is on a tmpfs \
              or ramfs here (in limitcheck vm, the guest gets a disk when its kernel has \

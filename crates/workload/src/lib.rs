@@ -386,6 +386,12 @@ impl Drop for IoFile {
 /// ramfs's statfs type (linux/magic.h), which libc does not name.
 const RAMFS_MAGIC: libc::__fsword_t = 0x8584_58f6;
 
+/// Whether a filesystem of this statfs type keeps its files in memory (tmpfs, ramfs): no
+/// disk's page cache under it, so no place for the io stressor.
+pub fn in_memory_fs(t: nix::sys::statfs::FsType) -> bool {
+    t == nix::sys::statfs::TMPFS_MAGIC || t == nix::sys::statfs::FsType(RAMFS_MAGIC)
+}
+
 /// The io stressor's files, one per worker, in its directory: checked writable and not on a
 /// tmpfs first, where page cache could not be told from memory the workload holds.
 fn io_files(s: &Stressor) -> Result<Vec<IoFile>> {
@@ -396,8 +402,7 @@ fn io_files(s: &Stressor) -> Result<Vec<IoFile>> {
         op: format!("--dir {}: statfs", dir.display()),
         errno,
     })?;
-    let t = fs.filesystem_type();
-    if t == nix::sys::statfs::TMPFS_MAGIC || t == nix::sys::statfs::FsType(RAMFS_MAGIC) {
+    if in_memory_fs(fs.filesystem_type()) {
         return Err(arg(
             "--dir",
             format!(
