@@ -71,6 +71,21 @@ pub fn depends(ko: &[u8]) -> Vec<String> {
     Vec::new()
 }
 
+/// Runs a host tool (from Debian package `package`), its stdout, or its own words on failure.
+fn run_tool(c: &mut std::process::Command, package: &str) -> Result<Vec<u8>, String> {
+    let what = format!("{c:?}").replace('"', "");
+    let out = c
+        .output()
+        .map_err(|e| format!("cannot run {what}: {e} (apt-get install {package})"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(out.stdout)
+}
+
 fn decompress(path: &Path) -> Result<Vec<u8>, String> {
     let name = path.to_string_lossy();
     if name.ends_with(".ko") {
@@ -83,18 +98,11 @@ fn decompress(path: &Path) -> Result<Vec<u8>, String> {
     } else {
         "gzip"
     };
-    let out = std::process::Command::new(tool)
-        .arg("-dc")
-        .arg(path)
-        .output()
-        .map_err(|e| format!("cannot run {tool} -dc {name}: {e} (apt-get install {tool})"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{tool} -dc {name}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(out.stdout)
+    let package = if tool == "xz" { "xz-utils" } else { tool };
+    run_tool(
+        std::process::Command::new(tool).arg("-dc").arg(path),
+        package,
+    )
 }
 
 /// The modules of kernel `vmlinuz` (a file of a Debian package limitcheck unpacked) that the
@@ -231,20 +239,14 @@ pub fn make_image(path: &Path) -> Result<(), String> {
     f.set_len(DISK_BYTES)
         .map_err(|e| format!("cannot size {}: {e}", path.display()))?;
     drop(f);
-    let out = std::process::Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-m", "0", "-L", "limitcheck"])
-        .args(["-E", "lazy_itable_init=1,lazy_journal_init=1"])
-        .arg(path)
-        .output()
-        .map_err(|e| format!("cannot run mkfs.ext4: {e} (apt-get install e2fsprogs)"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "mkfs.ext4 {}: {}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(())
+    run_tool(
+        std::process::Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-m", "0", "-L", "limitcheck"])
+            .args(["-E", "lazy_itable_init=1,lazy_journal_init=1"])
+            .arg(path),
+        "e2fsprogs",
+    )
+    .map(drop)
 }
 
 /// In the guest: loads the modules the host put in [`GUEST_MODULES`], in order, and mounts
