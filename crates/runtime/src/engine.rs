@@ -268,6 +268,10 @@ impl Engine {
             }
         }
         if !self.is_docker() {
+            // podman would put its conmon in `<cgroup parent>/conmon` and leave that cgroup
+            // behind (a conmon still running `podman container cleanup` when `rm` returns):
+            // conmon stays in limitcheck's own cgroup instead.
+            args.push("--cgroups=no-conmon".into());
             args.extend(Self::podman_defaults(limits));
         }
         args.extend(limit_flags(limits));
@@ -296,8 +300,7 @@ impl Engine {
             return Ok(false);
         }
         let r = self.call("rm", &["-f", name], None).map(|_| true);
-        // podman keeps its conmon in `<cgroup parent>/conmon`.
-        crate::oci_cli::tidy_cgroup_parents((!self.is_docker()).then_some("conmon"));
+        crate::oci_cli::tidy_cgroup_parents(None);
         r
     }
 

@@ -388,6 +388,9 @@ pub fn sweep_dead(root: &Path, layout: &Layout) -> Sweep {
     for d in layout.sweep_stale().unwrap_or_default() {
         sweep.removed.push(format!("cgroup {}", d.display()));
     }
+    // The `conmon` cgroup podman made under `/limitcheck` before limitcheck asked it for none
+    // (`--cgroups=no-conmon`), once its conmon has gone.
+    limitcheck_runtime::oci_cli::tidy_cgroup_parents(Some("conmon"));
     sweep
 }
 

@@ -110,8 +110,13 @@ pub fn leftovers() -> Vec<String> {
                 d.flatten()
                     .filter(|e| {
                         let n = e.file_name().to_string_lossy().into_owned();
-                        (n.starts_with("lcr-") || n.starts_with("lcg-"))
-                            && !owned(&n.replacen("lcg-", "lcr-", 1))
+                        // What only the engines make there: podman's conmon and
+                        // containers (`libpod-<id>`), docker's containers (`<64 hex>`).
+                        n == "conmon"
+                            || n.starts_with("libpod-")
+                            || n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit())
+                            || (n.starts_with("lcr-") || n.starts_with("lcg-"))
+                                && !owned(&n.replacen("lcg-", "lcr-", 1))
                     })
                     .map(|e| e.path().display().to_string()),
             );
