@@ -366,6 +366,9 @@ min = 0.2
         .iter()
         .any(|e| e["metric"] == "cpu.usage" && e["verdict"] == "pass"));
     assert_eq!(summary["vm"]["accel"], "tcg");
+    // The guest knew its CPUs were emulated (TCG's CPUID leaf), and its tick (Debian: HZ=250).
+    assert_eq!(summary["host"]["emulated"], true, "{}", summary["host"]);
+    assert_eq!(summary["host"]["tick_ns"], 4_000_000, "{}", summary["host"]);
     // The report rendered on the host, saying where it ran.
     let page = std::fs::read_to_string(d.path().join("run/index.html")).unwrap();
     assert!(page.contains("in a VM booted from"), "{page}");

@@ -645,6 +645,24 @@ pub struct HostInfo {
     /// line and path (`runc version 1.1.5+ds1 (/usr/sbin/runc)`). Older runs lack it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<String>,
+    /// Whether its CPUs are emulated (QEMU's TCG, as in `limitcheck vm`'s lanes): timer
+    /// ticks come late there, and expectations marked `only = "native"` are skipped.
+    #[serde(default)]
+    pub emulated: bool,
+    /// The kernel's tick, ns (1/HZ: the resolution of CLOCK_MONOTONIC_COARSE); 0 if unknown.
+    #[serde(default)]
+    pub tick_ns: u64,
+}
+
+impl HostInfo {
+    /// "2 CPUs", or "2 emulated CPUs (QEMU's TCG)" where they were.
+    pub fn cpus_text(&self) -> String {
+        if self.emulated {
+            format!("{} emulated CPUs (QEMU's TCG)", self.cpus)
+        } else {
+            format!("{} CPUs", self.cpus)
+        }
+    }
 }
 
 /// How `limitcheck vm` ran a run (filled in on the host).
@@ -1524,6 +1542,8 @@ mod tests {
                 memory_bytes: 1 << 34,
                 limitcheck_version: "0.1.0".into(),
                 runtime: Some("runc version 1.1.5 (/usr/sbin/runc)".into()),
+                emulated: false,
+                tick_ns: 0,
             },
             scenarios: vec![sc],
             planned: vec!["seed-2-4".into(), "never-ran".into()],

@@ -42,12 +42,12 @@ pub fn render(s: &Summary, comparison: Option<&Comparison>, charts: &[Rendered])
         escape(&s.run_id)
     );
     b.push_str(&format!(
-        "<div class=\"banner {v}\">limitcheck run {}: <b>{}</b></div>\n<p><small>kernel {} · cgroup {} · {} CPUs · {:.1} GiB · limitcheck {}{}</small></p>\n",
+        "<div class=\"banner {v}\">limitcheck run {}: <b>{}</b></div>\n<p><small>kernel {} · cgroup {} · {} · {:.1} GiB · limitcheck {}{}</small></p>\n",
         escape(&s.run_id),
         v.to_uppercase(),
         escape(&s.host.kernel),
         escape(&s.host.cgroup_mode),
-        s.host.cpus,
+        escape(&s.host.cpus_text()),
         s.host.memory_bytes as f64 / (1u64 << 30) as f64,
         escape(&s.host.limitcheck_version),
         s.host

@@ -16,7 +16,7 @@ fn icon(v: Verdict) -> &'static str {
 pub fn render(s: &Summary) -> String {
     let count = |v: Verdict| s.scenarios.iter().filter(|x| x.verdict == v).count();
     let mut out = format!(
-        "# limitcheck run {}\n\n{} passed, {} failed, {} inconclusive, {} skipped, {} errors — kernel {}, cgroup {}, {} CPUs{}\n\n",
+        "# limitcheck run {}\n\n{} passed, {} failed, {} inconclusive, {} skipped, {} errors — kernel {}, cgroup {}, {}{}\n\n",
         s.run_id,
         count(Verdict::Pass),
         count(Verdict::Fail),
@@ -25,7 +25,7 @@ pub fn render(s: &Summary) -> String {
         count(Verdict::Error),
         s.host.kernel,
         s.host.cgroup_mode,
-        s.host.cpus,
+        s.host.cpus_text(),
         s.host
             .runtime
             .as_deref()

@@ -4,11 +4,57 @@
 //! containers. From these and the containers' own samples, [`load`] works out, for any window
 //! and set of CPUs, how much CPU time went to processes that are not limitcheck's: the
 //! *foreign load* a verdict must know about before it calls a shortfall a failed limit.
+//! And whether its CPUs are emulated ([`emulated`]), which bounds set by the tick depend on.
 
 pub use limitcheck_record::{HostSample, Load};
 use procfs::{Current, CurrentSI};
 
 use crate::sample::Sample;
+
+/// Whether this host's CPUs are emulated: QEMU's TCG (what `limitcheck vm` boots when KVM
+/// cannot) names itself in the CPUID hypervisor leaf, "TCGTCGTCGTCG" at 0x40000000, behind
+/// the hypervisor bit (CPUID.1:ECX[31]); KVM says "KVMKVMKVM", bare metal has no such leaf.
+/// Under emulation a timer tick comes late (10 ms and more, when the host is busy), so
+/// bounds set by the tick hold only on native CPUs (`only = "native"`).
+pub fn emulated() -> bool {
+    static EMULATED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *EMULATED.get_or_init(hypervisor_is_tcg)
+}
+
+/// The kernel's tick (1/HZ), ns: the resolution of CLOCK_MONOTONIC_COARSE, which advances
+/// once a tick (4 ms at Debian's HZ=250); 0 if the clock says nothing.
+pub fn tick_ns() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_getres writes one timespec, which outlives the call.
+    if unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut t) } != 0 {
+        return 0;
+    }
+    (t.tv_sec.max(0) as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(t.tv_nsec.max(0) as u64)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn hypervisor_is_tcg() -> bool {
+    use std::arch::x86_64::__cpuid;
+    if __cpuid(1).ecx & (1 << 31) == 0 {
+        return false;
+    }
+    let h = __cpuid(0x4000_0000);
+    let mut sig = [0u8; 12];
+    sig[..4].copy_from_slice(&h.ebx.to_le_bytes());
+    sig[4..8].copy_from_slice(&h.ecx.to_le_bytes());
+    sig[8..].copy_from_slice(&h.edx.to_le_bytes());
+    &sig == b"TCGTCGTCGTCG"
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn hypervisor_is_tcg() -> bool {
+    false
+}
 
 /// Reads the host now.
 pub fn read(t: f64) -> HostSample {
@@ -141,6 +187,37 @@ pub fn load(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tick the coarse clock's resolution gives is the step that clock takes while a CPU
+    /// spins (timekeeping advances it a tick's worth of clock cycles at a time).
+    #[test]
+    fn the_tick_is_the_coarse_clocks_step() {
+        let tick = tick_ns();
+        assert!((1_000_000..=10_000_000).contains(&tick), "{tick}");
+        let now = || {
+            let mut t = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: one timespec, written by the call.
+            unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut t) };
+            t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128
+        };
+        let mut last = now();
+        let mut steps = Vec::new();
+        while steps.len() < 10 {
+            let t = now();
+            if t != last {
+                steps.push(t - last);
+                last = t;
+            }
+        }
+        let least = *steps.iter().min().unwrap() as f64;
+        assert!(
+            (least / tick as f64 - 1.0).abs() < 0.02,
+            "steps {steps:?}, tick {tick}"
+        );
+    }
 
     /// Two CPUs for 2 s: CPU 0 fully busy (a container's 0.5 CPU and 0.5 of something else),
     /// CPU 1 idle.

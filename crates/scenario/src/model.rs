@@ -227,7 +227,7 @@ struct ScenarioFile {
     expect: Vec<ExpectFile>,
 }
 
-/// Which hierarchy something applies on.
+/// Where something applies (`only = "v1" | "v2" | "native" | "emulated"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Only {
@@ -235,6 +235,23 @@ pub enum Only {
     V1,
     /// Pure cgroup v2.
     V2,
+    /// CPUs that run the code themselves (bare metal, or a KVM/Xen/Hyper-V guest) and a tick
+    /// of 4 ms or less (HZ=250 or more): the ticks come on time, so bounds argued from a
+    /// 4 ms tick hold.
+    Native,
+    /// Emulated CPUs (QEMU's TCG, `limitcheck vm` without KVM), whose ticks come late.
+    Emulated,
+}
+
+impl std::fmt::Display for Only {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Only::V1 => "cgroup V1",
+            Only::V2 => "cgroup V2",
+            Only::Native => "native CPUs (not emulated) and a tick of 4 ms or less",
+            Only::Emulated => "emulated CPUs",
+        })
+    }
 }
 
 /// The smallest memory limit a scenario may give: docker's minimum (6 MiB), below which the
@@ -666,7 +683,12 @@ impl Ctx<'_> {
             None => Ok(None),
             Some("v1") => Ok(Some(Only::V1)),
             Some("v2") => Ok(Some(Only::V2)),
-            Some(o) => Err(self.err(key, format!("{o:?} is not \"v1\" or \"v2\""))),
+            Some("native") => Ok(Some(Only::Native)),
+            Some("emulated") => Ok(Some(Only::Emulated)),
+            Some(o) => Err(self.err(
+                key,
+                format!("{o:?} is not \"v1\", \"v2\", \"native\" or \"emulated\""),
+            )),
         }
     }
 

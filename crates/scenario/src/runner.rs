@@ -90,7 +90,7 @@ fn read_limits(name: &str, cg: Option<limitcheck_cgroup::Cgroup>, t: f64) -> Lim
 }
 
 fn applies(only: Option<Only>, layout: &Layout) -> bool {
-    verdict::applies(only, layout.version())
+    verdict::applies(only, verdict::Platform::here(layout.version()))
 }
 
 fn describe(c: &Change) -> String {
@@ -431,9 +431,8 @@ pub fn run<'l>(
     if !applies(s.only, layout) {
         r.verdict = Verdict::Skip;
         r.reason = format!(
-            "the scenario is for cgroup {:?}; this host writes limits through {:?}",
-            s.only.unwrap(),
-            layout.version()
+            "the scenario is for {}",
+            verdict::Platform::here(layout.version()).mismatch(s.only.unwrap())
         );
         return r;
     }
@@ -501,7 +500,7 @@ pub fn run<'l>(
     }
     let judged = verdict::judge(
         s,
-        layout.version(),
+        verdict::Platform::here(layout.version()),
         &verdict::Recording {
             samples: &r.sample_rows,
             host: &r.host_rows,
@@ -1502,6 +1501,8 @@ pub fn gather_host(layout: &Layout, version: &str) -> HostInfo {
         memory_bytes: procfs::Meminfo::current().map_or(0, |m| m.mem_total),
         limitcheck_version: version.to_string(),
         runtime: None,
+        emulated: crate::host::emulated(),
+        tick_ns: crate::host::tick_ns(),
     }
 }
 

@@ -264,14 +264,81 @@ pub fn settle_time(e: &Expect, samples: &[&Sample], a: f64, b: f64, w: f64) -> O
         .map(|t| t.max(0.0))
 }
 
-/// Whether something marked `only` applies on a host writing limits through `version`.
-pub fn applies(only: Option<crate::model::Only>, version: limitcheck_cgroup::Version) -> bool {
+/// What `only` asks of the host a run was on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Platform {
+    /// The cgroup version limits are written through.
+    pub version: limitcheck_cgroup::Version,
+    /// Whether the CPUs are emulated ([`crate::host::emulated`]).
+    pub emulated: bool,
+    /// The kernel's tick, ns ([`crate::host::tick_ns`]; 0: unknown).
+    pub tick_ns: u64,
+}
+
+/// The longest tick `only = "native"` allows: 4 ms, HZ=250 (Debian's; 1000 elsewhere).
+pub const NATIVE_TICK_NS: u64 = 4_000_000;
+
+impl Platform {
+    /// This host, writing limits through `version`.
+    pub fn here(version: limitcheck_cgroup::Version) -> Self {
+        Platform {
+            version,
+            emulated: crate::host::emulated(),
+            tick_ns: crate::host::tick_ns(),
+        }
+    }
+
+    /// The host a recorded run was on (its summary's host facts).
+    pub fn of(host: &limitcheck_record::HostInfo) -> Self {
+        Platform {
+            version: if host.cgroup_mode == "v2" {
+                limitcheck_cgroup::Version::V2
+            } else {
+                limitcheck_cgroup::Version::V1
+            },
+            emulated: host.emulated,
+            tick_ns: host.tick_ns,
+        }
+    }
+
+    /// Why something marked `only` does not apply here, in words.
+    pub fn mismatch(&self, only: crate::model::Only) -> String {
+        use crate::model::Only;
+        match only {
+            Only::V1 | Only::V2 => {
+                format!("{only}; this host writes limits through {:?}", self.version)
+            }
+            Only::Native if !self.emulated => format!(
+                "{only}; this kernel's tick is {}",
+                match self.tick_ns {
+                    0 => "unknown".to_string(),
+                    t => format!("{} ms (HZ={})", t as f64 / 1e6, 1_000_000_000 / t),
+                }
+            ),
+            Only::Native | Only::Emulated => format!(
+                "{only}; this host's CPUs are {}",
+                if self.emulated {
+                    "emulated (QEMU's TCG)"
+                } else {
+                    "not emulated"
+                }
+            ),
+        }
+    }
+}
+
+/// Whether something marked `only` applies on `platform`.
+pub fn applies(only: Option<crate::model::Only>, platform: Platform) -> bool {
     use crate::model::Only;
     use limitcheck_cgroup::Version;
     match only {
         None => true,
-        Some(Only::V1) => version == Version::V1,
-        Some(Only::V2) => version == Version::V2,
+        Some(Only::V1) => platform.version == Version::V1,
+        Some(Only::V2) => platform.version == Version::V2,
+        Some(Only::Native) => {
+            !platform.emulated && platform.tick_ns > 0 && platform.tick_ns <= NATIVE_TICK_NS
+        }
+        Some(Only::Emulated) => platform.emulated,
     }
 }
 
@@ -616,7 +683,7 @@ fn starved_or(starved: bool, otherwise: String, figures: &str) -> (Verdict, Stri
 
 /// Judges every expectation of `s` on what a run recorded, on a host writing limits through
 /// `version`: a pure function, so a recorded run can be judged again.
-pub fn judge(s: &Scenario, version: limitcheck_cgroup::Version, rec: &Recording) -> Judged {
+pub fn judge(s: &Scenario, platform: Platform, rec: &Recording) -> Judged {
     if let Some(d) = rec.died {
         use limitcheck_record::Cause;
         let what = match d.cause {
@@ -698,9 +765,9 @@ pub fn judge(s: &Scenario, version: limitcheck_cgroup::Version, rec: &Recording)
             context: None,
             engine: None,
         };
-        if !applies(e.only, version) {
+        if !applies(e.only, platform) {
             res.verdict = Verdict::Skip;
-            res.reason = format!("only on cgroup {:?}", e.only.unwrap());
+            res.reason = format!("only on {}", e.only.unwrap());
             out.push(res);
             continue;
         }
@@ -851,6 +918,44 @@ mod tests {
     }
 
     /// A hog under a 50 ms quota every 100 ms, sampled every millisecond: it runs the first
+    /// `only = "native"` needs CPUs that are not emulated and a tick of 4 ms or less; the
+    /// reason a skip gives names what this host lacks.
+    #[test]
+    fn native_and_emulated_follow_the_hosts_cpus_and_tick() {
+        use crate::model::Only;
+        let p = |emulated, tick_ns| Platform {
+            version: limitcheck_cgroup::Version::V2,
+            emulated,
+            tick_ns,
+        };
+        let debian = p(false, 4_000_000);
+        assert!(applies(Some(Only::Native), debian));
+        assert!(applies(Some(Only::Native), p(false, 1_000_000)));
+        assert!(!applies(Some(Only::Emulated), debian));
+        assert!(applies(Some(Only::V2), debian) && !applies(Some(Only::V1), debian));
+        let tcg = p(true, 4_000_000);
+        assert!(!applies(Some(Only::Native), tcg) && applies(Some(Only::Emulated), tcg));
+        assert!(tcg
+            .mismatch(Only::Native)
+            .ends_with("this host's CPUs are emulated (QEMU's TCG)"));
+        let hz100 = p(false, 10_000_000);
+        assert!(!applies(Some(Only::Native), hz100));
+        assert!(hz100
+            .mismatch(Only::Native)
+            .ends_with("this kernel's tick is 10 ms (HZ=100)"));
+        assert!(!applies(Some(Only::Native), p(false, 0)));
+        assert_eq!(
+            debian.mismatch(Only::V1),
+            "cgroup V1; this host writes limits through V2"
+        );
+        // A recorded run from before the host facts had them: not emulated, tick unknown.
+        let old: limitcheck_record::HostInfo = serde_json::from_str(
+            r#"{"kernel":"6.1","cgroup_mode":"v2","cpus":2,"memory_bytes":1,"limitcheck_version":"0.1.0"}"#,
+        )
+        .unwrap();
+        assert_eq!(Platform::of(&old), p(false, 0));
+    }
+
     /// 50 ms of each period, except one period it overruns by 4 ms (a tick late) and pays it
     /// back in the next. The average stays 0.5; the peak over any 100 ms is 0.54.
     #[test]
@@ -988,7 +1093,11 @@ mod tests {
         }];
         let j = judge(
             s,
-            limitcheck_cgroup::Version::V1,
+            Platform {
+                version: limitcheck_cgroup::Version::V1,
+                emulated: false,
+                tick_ns: 4_000_000,
+            },
             &Recording {
                 samples: &rec.0,
                 host: &rec.1,
@@ -1039,7 +1148,11 @@ mod tests {
             let steps = [step(done)];
             judge(
                 &sc,
-                limitcheck_cgroup::Version::V1,
+                Platform {
+                    version: limitcheck_cgroup::Version::V1,
+                    emulated: false,
+                    tick_ns: 4_000_000,
+                },
                 &Recording {
                     samples: &samples,
                     host: &[],
@@ -1177,7 +1290,12 @@ mod tests {
                 steps: &[],
                 died: None,
             };
-            judge(&s, limitcheck_cgroup::Version::V1, &r)
+            let here = Platform {
+                version: limitcheck_cgroup::Version::V1,
+                emulated: false,
+                tick_ns: 4_000_000,
+            };
+            judge(&s, here, &r)
         };
         let j = on(recorded(1.0, 1.0, 0.8, 0.0));
         assert_eq!(j.verdict, Verdict::Inconclusive);

@@ -18,7 +18,6 @@
 
 use std::path::{Path, PathBuf};
 
-use limitcheck_cgroup::Version;
 use limitcheck_scenario::model;
 use limitcheck_scenario::verdict::{self, Recording, Verdict};
 
@@ -33,10 +32,7 @@ fn fixture(name: &str) -> PathBuf {
 fn replay(name: &str) -> Vec<(String, Verdict, Vec<Verdict>)> {
     let dir = fixture(name);
     let run = limitcheck_record::load_run(&dir).unwrap();
-    let version = match run.host.cgroup_mode.as_str() {
-        "v2" => Version::V2,
-        _ => Version::V1,
-    };
+    let platform = verdict::Platform::of(&run.host);
     let mut out = Vec::new();
     for sc in &run.scenarios {
         let n = &sc.name;
@@ -50,7 +46,7 @@ fn replay(name: &str) -> Vec<(String, Verdict, Vec<Verdict>)> {
         }
         let j = verdict::judge(
             &s,
-            version,
+            platform,
             &Recording {
                 samples: &sc.sample_rows,
                 host: &sc.host_rows,

@@ -959,6 +959,8 @@ pub fn ktap(runs: &[KernelRun], planned: &[String]) -> (String, u8) {
                 memory_bytes: 0,
                 limitcheck_version: String::new(),
                 runtime: None,
+                emulated: false,
+                tick_ns: 0,
             },
             scenarios: Vec::new(),
             planned: planned.to_vec(),
