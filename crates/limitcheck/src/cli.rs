@@ -457,6 +457,11 @@ pub enum StressCommand {
         /// Sleep between passes.
         #[arg(long, value_parser = duration, default_value = "0")]
         hang: std::time::Duration,
+        /// Leave this much of the machine's memory available (400m): each worker writes its
+        /// share of MemAvailable beyond it, at most --bytes. Global memory pressure sized to
+        /// the machine (a disposable one: the v1 soft limit acts only under it).
+        #[arg(long, value_parser = size)]
+        leave: Option<u64>,
     },
     /// Keep N processes alive and count refused forks (for pids.max).
     Fork {

@@ -56,6 +56,8 @@ pub struct WorkloadDef {
     pub bytes: Option<NumOrStr>,
     /// Hold the mapping (vm).
     pub keep: Option<bool>,
+    /// Leave this much of the machine's memory available (vm; needs `whole_machine`).
+    pub leave: Option<NumOrStr>,
     /// Sleep between passes (vm, io).
     pub hang: Option<String>,
     /// Duty cycle percent (cpu).
@@ -215,6 +217,8 @@ struct ScenarioFile {
     runtime: Option<String>,
     #[serde(default)]
     swap: bool,
+    #[serde(default)]
+    whole_machine: bool,
     #[serde(default)]
     group: Vec<GroupFile>,
     #[serde(default)]
@@ -408,6 +412,9 @@ pub enum Metric {
     MemoryWorkingSet,
     /// Page cache charged to the cgroup (memory.stat `file`, v1 `total_cache`), averaged.
     MemoryFile,
+    /// The least page cache sampled in the window (reclaimed to at most this at some time:
+    /// for pressure whose moment the machine's speed sets).
+    MemoryFileMin,
     /// Swap the cgroup uses, averaged.
     MemorySwap,
     /// Most swap sampled in the window.
@@ -436,7 +443,7 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric name the file accepts (cpu.usage.cpuN aside).
-    pub const NAMES: [(&'static str, Metric); 19] = [
+    pub const NAMES: [(&'static str, Metric); 20] = [
         ("cpu.usage", Metric::CpuUsage),
         ("cpu.throttled", Metric::CpuThrottled),
         ("cpu.throttled_time", Metric::CpuThrottledTime),
@@ -444,6 +451,7 @@ impl Metric {
         ("memory.usage.max", Metric::MemoryUsageMax),
         ("memory.working_set", Metric::MemoryWorkingSet),
         ("memory.file", Metric::MemoryFile),
+        ("memory.file.min", Metric::MemoryFileMin),
         ("memory.swap", Metric::MemorySwap),
         ("memory.swap.max", Metric::MemorySwapMax),
         ("memory.peak", Metric::MemoryPeak),
@@ -502,6 +510,7 @@ impl Metric {
                 | Metric::MemoryUsageMax
                 | Metric::MemoryWorkingSet
                 | Metric::MemoryFile
+                | Metric::MemoryFileMin
                 | Metric::MemorySwap
                 | Metric::MemorySwapMax
                 | Metric::MemoryPeak
@@ -548,6 +557,10 @@ pub struct Scenario {
     /// It needs swap (`swap = true`): a skip on a host with none; in `limitcheck vm` the
     /// guest's swap file is switched on for it and off after.
     pub swap: bool,
+    /// It uses the whole machine's memory (`whole_machine = true`: global memory pressure,
+    /// a vm workload's `leave`): it runs only where the run may (the `limitcheck vm` guest,
+    /// a machine made for the run) and is a skip elsewhere — never on a shared host.
+    pub whole_machine: bool,
     /// The runtime or engine it is about (`runc`, `docker`, `podman:runc`; see
     /// [`crate::lane`]): it runs there when the command line names none, and only in that
     /// lane when it does.
@@ -986,7 +999,7 @@ impl Ctx<'_> {
     fn workload(&self, key: &str, w: &WorkloadDef) -> Result<Stressor, ScenarioError> {
         let allowed: &[&str] = match w.kind.as_str() {
             "cpu" => &["workers", "load"],
-            "vm" => &["workers", "bytes", "keep", "hang"],
+            "vm" => &["workers", "bytes", "keep", "hang", "leave"],
             "fork" => &["processes"],
             "burst" => &["threads", "run", "sleep"],
             "io" => &["workers", "bytes", "read", "direct", "hang"],
@@ -1002,6 +1015,7 @@ impl Ctx<'_> {
             ("load", w.load.is_some()),
             ("bytes", w.bytes.is_some()),
             ("keep", w.keep.is_some()),
+            ("leave", w.leave.is_some()),
             ("hang", w.hang.is_some()),
             ("processes", w.processes.is_some()),
             ("threads", w.threads.is_some()),
@@ -1080,6 +1094,18 @@ impl Ctx<'_> {
                 hang: match &w.hang {
                     Some(h) => self.duration(&format!("{key}.hang"), h)?,
                     None => Duration::ZERO,
+                },
+                leave: match &w.leave {
+                    None => None,
+                    Some(l) => match self.bytes(&format!("{key}.leave"), l)? {
+                        Max::Value(v) => Some(v),
+                        Max::Unlimited => {
+                            return Err(self.err(
+                                format!("{key}.leave"),
+                                "give the memory to leave available, e.g. \"400M\" (not -1)",
+                            ))
+                        }
+                    },
                 },
             },
             "fork" => Stressor::Fork {
@@ -1326,6 +1352,14 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
         let run = match (&c.workload, &c.command) {
             (Some(w), None) => {
                 let st = cx.workload(&format!("{key}.workload"), w)?;
+                if matches!(st, Stressor::Vm { leave: Some(_), .. }) && !f.whole_machine {
+                    return Err(cx.err(
+                        format!("{key}.workload.leave"),
+                        "leave fills the machine's memory: add whole_machine = true at the top \
+                         of the file (the scenario then runs only in limitcheck vm's guest), or \
+                         give bytes alone",
+                    ));
+                }
                 let args = st.args();
                 stressor = Some(st);
                 Run::Workload(args)
@@ -1751,6 +1785,7 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
         interval,
         only: cx.only("only", &f.only)?,
         swap: f.swap,
+        whole_machine: f.whole_machine,
         runtime: match f.runtime.as_deref().map(str::trim) {
             None => None,
             Some("") => {
@@ -2453,6 +2488,39 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.key, "container[0].workload.bytes", "{e}");
+    }
+
+    /// A vm workload's `leave` fills the machine: only with `whole_machine = true`, and not -1.
+    #[test]
+    fn leave_needs_a_whole_machine() {
+        let file = |top: &str, leave: &str| {
+            format!(
+                "duration = \"2s\"\n{top}[[container]]\nworkload = {{ kind = \"vm\", bytes = \"1G\", leave = {leave} }}\n"
+            )
+        };
+        let e = parse(&file("", "\"400M\""), Path::new("l.toml")).unwrap_err();
+        assert_eq!(e.key, "container[0].workload.leave", "{e}");
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.to_string().contains("whole_machine = true"), "{e}");
+        let s = parse(
+            &file("whole_machine = true\n", "\"400M\""),
+            Path::new("l.toml"),
+        )
+        .unwrap();
+        assert!(s.whole_machine);
+        let Run::Workload(args) = &s.containers[0].run else {
+            panic!("{:?}", s.containers[0].run)
+        };
+        let at = args.iter().position(|a| a == "--leave").expect("--leave");
+        assert_eq!(args[at + 1], (400u64 << 20).to_string());
+        let e = parse(&file("whole_machine = true\n", "-1"), Path::new("l.toml")).unwrap_err();
+        assert_eq!(e.key, "container[0].workload.leave", "{e}");
+        let e = parse(
+            "duration = \"2s\"\n[[container]]\nworkload = { kind = \"cpu\", leave = \"1M\" }\n",
+            Path::new("l.toml"),
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "container[0].workload.leave", "{e}");
     }
 
     /// `every` ... `until` repeats a step; a write's `values` are written in turn.

@@ -31,6 +31,9 @@ pub struct RunOptions {
     /// A swap file or device this run may switch on for a scenario that needs swap
     /// (`swap = true`) and off after: the VM guest's. None on a host: its swap is its own.
     pub swap_device: Option<PathBuf>,
+    /// Whether scenarios may use the whole machine (`whole_machine = true`): only where the
+    /// machine is the run's own, the `limitcheck vm` guest. Never on a host others use.
+    pub whole_machine: bool,
     /// The run's directory on a disk ([`scratch_dir`]): each container of the host-made root
     /// gets a directory of its own in it as `/var/tmp`, where the io workload writes, so that
     /// what it writes is a disk's page cache, charged to the container, and not a tmpfs.
@@ -456,6 +459,14 @@ pub fn run<'l>(
     if let Some(c) = needed {
         r.verdict = Verdict::Skip;
         r.reason = format!("the {c} controller is not available on this host");
+        return r;
+    }
+    if s.whole_machine && !o.whole_machine {
+        r.verdict = Verdict::Skip;
+        r.reason = "the scenario uses the whole machine's memory (whole_machine = true), which \
+                    only a machine made for the run may give: it runs in limitcheck vm's guest \
+                    (limitcheck vm --kernel debian --cgroup v1 FILE)"
+            .into();
         return r;
     }
     let _swap = match swap_for(s, o) {

@@ -152,6 +152,9 @@ pub fn measure(metric: Metric, samples: &[&Sample], a: f64, b: f64) -> Result<f6
         Metric::MemoryUsageMax => values(&|s| s.memory).map(maxv),
         Metric::MemoryWorkingSet => values(&|s| s.working_set).map(mean),
         Metric::MemoryFile => values(&|s| s.file).map(mean),
+        Metric::MemoryFileMin => {
+            values(&|s| s.file).map(|v| v.into_iter().fold(f64::MAX, f64::min))
+        }
         Metric::MemorySwap => values(&|s| s.swap).map(mean),
         Metric::MemorySwapMax => values(&|s| s.swap).map(maxv),
         Metric::IoReadBps => delta(&|s| s.io_read_bytes).map(|(d, dt)| d / dt),

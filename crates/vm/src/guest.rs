@@ -332,6 +332,8 @@ fn run_scenarios(cfg: &GuestConfig, results: &mut std::fs::File) -> Result<u8, V
         exe: PathBuf::from(GUEST_EXE),
         scratch: limitcheck_scenario::runner::scratch_dir(&cfg.run_id),
         swap_device: Some(PathBuf::from(crate::disk::GUEST_SWAP)).filter(|p| p.exists()),
+        // The guest is the run's own machine: its memory may all be used.
+        whole_machine: true,
         run_dir: PathBuf::from(GUEST_RUN_DIR),
         run_id: cfg.run_id.clone(),
         stop: Arc::new(AtomicBool::new(false)),

@@ -12,7 +12,7 @@
 //! use std::time::Duration;
 //! use limitcheck_workload::{run, Options, Stressor};
 //! let report = run(
-//!     &Stressor::Vm { workers: 2, bytes: 256 << 20, keep: false, hang: Duration::ZERO },
+//!     &Stressor::Vm { workers: 2, bytes: 256 << 20, keep: false, hang: Duration::ZERO, leave: None },
 //!     &Options { timeout: Some(Duration::from_secs(10)), ..Default::default() },
 //! )?;
 //! println!("{} pages written, {} respawns", report.bogo_ops, report.respawns);
@@ -60,6 +60,11 @@ pub enum Stressor {
         /// Sleep between passes.
         #[serde(serialize_with = "seconds")]
         hang: Duration,
+        /// Leave this much of the machine's memory available: each worker writes
+        /// (MemAvailable at its start − `leave`) / workers, at most `bytes` (global memory
+        /// pressure sized to the machine, for what only whole-machine reclaim shows).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        leave: Option<u64>,
     },
     /// One worker holding `processes` live children.
     Fork {
@@ -179,7 +184,10 @@ impl Stressor {
                 }
             }
             Stressor::Vm {
-                workers: n, bytes, ..
+                workers: n,
+                bytes,
+                leave,
+                ..
             } => {
                 workers(*n, "--workers")?;
                 let page = stressors::page_size() as u64;
@@ -189,7 +197,7 @@ impl Stressor {
                         format!("{bytes} bytes is less than a page ({page}); give e.g. 256m"),
                     ));
                 }
-                if let Some(total) = host_memory() {
+                if let Some(total) = host_memory().filter(|_| leave.is_none()) {
                     if *bytes > total {
                         return Err(arg(
                             "--bytes",
@@ -270,9 +278,13 @@ impl Stressor {
                 bytes,
                 keep,
                 hang,
+                leave,
             } => {
                 flag("workers", workers.to_string());
                 flag("bytes", bytes.to_string());
+                if let Some(l) = leave {
+                    flag("leave", l.to_string());
+                }
                 if !hang.is_zero() {
                     flag("hang", us(hang));
                 }
@@ -417,6 +429,19 @@ fn io_files(s: &Stressor) -> Result<Vec<IoFile>> {
         .collect())
 }
 
+/// A vm worker's size under `leave`: its share of what is available beyond `leave` now
+/// (MemAvailable, which counts page cache the kernel can reclaim), at most `bytes`, at least
+/// a page.
+fn vm_share(bytes: u64, leave: u64, workers: usize) -> u64 {
+    use procfs::Current;
+    let available = procfs::Meminfo::current()
+        .ok()
+        .and_then(|m| m.mem_available)
+        .unwrap_or(0);
+    let share = available.saturating_sub(leave) / workers.max(1) as u64;
+    share.min(bytes).max(stressors::page_size() as u64)
+}
+
 /// Runs a stressor until the timeout or SIGTERM/SIGINT and returns its final record. Must be
 /// called from a single-threaded process (it forks workers that run Rust code).
 pub fn run(s: &Stressor, o: &Options) -> Result<Report> {
@@ -435,8 +460,18 @@ pub fn run(s: &Stressor, o: &Options) -> Result<Report> {
         match s {
             Stressor::Cpu { load, .. } => stressors::cpu(i, &counters, *load),
             Stressor::Vm {
-                bytes, keep, hang, ..
-            } => stressors::vm(i, &counters, *bytes as usize, *keep, *hang),
+                workers,
+                bytes,
+                keep,
+                hang,
+                leave,
+            } => {
+                let size = match leave {
+                    Some(l) => vm_share(*bytes, *l, *workers),
+                    None => *bytes,
+                };
+                stressors::vm(i, &counters, size as usize, *keep, *hang)
+            }
             Stressor::Fork { processes } => stressors::fork(&counters, *processes),
             Stressor::Burst {
                 threads,
@@ -490,4 +525,31 @@ pub fn run(s: &Stressor, o: &Options) -> Result<Report> {
             pool::Stop::Signal(sig) => sig.as_str().into(),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `leave`'s share: what is available beyond it, split between the workers, capped by
+    /// `bytes`, never less than a page.
+    #[test]
+    fn a_vm_share_leaves_what_it_is_told() {
+        use procfs::Current;
+        let available = procfs::Meminfo::current().unwrap().mem_available.unwrap();
+        let page = stressors::page_size() as u64;
+        let one = vm_share(u64::MAX, 0, 1);
+        // MemAvailable moves with the rest of the host between the two reads: within 5%.
+        assert!(
+            one.abs_diff(available) < available / 20,
+            "{one} vs {available}"
+        );
+        let two = vm_share(u64::MAX, 0, 2);
+        assert!(
+            two.abs_diff(available / 2) < available / 20,
+            "{two} vs {available}"
+        );
+        assert_eq!(vm_share(1 << 20, 0, 1), 1 << 20);
+        assert_eq!(vm_share(1 << 30, u64::MAX, 1), page);
+    }
 }

@@ -92,6 +92,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<ExitCode> {
             exe: exe.clone(),
             scratch: scratch.clone(),
             swap_device: None,
+            whole_machine: false,
             run_dir,
             run_id: run_id.clone(),
             stop: Arc::clone(&stop),

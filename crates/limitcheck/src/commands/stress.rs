@@ -20,11 +20,13 @@ pub fn run(a: &StressArgs) -> anyhow::Result<ExitCode> {
             bytes,
             keep,
             hang,
+            leave,
         } => Stressor::Vm {
             workers: *workers,
             bytes: *bytes,
             keep: *keep,
             hang: *hang,
+            leave: *leave,
         },
         StressCommand::Fork { processes } => Stressor::Fork {
             processes: *processes,
