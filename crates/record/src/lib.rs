@@ -327,6 +327,11 @@ pub struct ExpectResult {
     /// does not report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<EngineView>,
+    /// Where it applies, as the scenario's `only` said (`v1`, `v2`, `native`, `emulated`);
+    /// None: everywhere. Part of its [`name`](Self::name): two expectations on one metric,
+    /// container and window that differ in it are two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only: Option<String>,
 }
 
 /// An engine's own figure for an expectation (`docker stats`' CPU %, memory, PIDs over the
@@ -424,8 +429,16 @@ impl ExpectResult {
         parts.join(", ")
     }
 
-    /// A stable name: `cpu.usage of hog over 2-6 s`.
+    /// A stable name: `cpu.usage of hog over 2-6 s`, `... (only v2)` when marked `only`.
     pub fn name(&self) -> String {
+        match &self.only {
+            Some(o) => format!("{} (only {o})", self.base_name()),
+            None => self.base_name(),
+        }
+    }
+
+    /// The name without `only`: what runs before it was recorded named the expectation.
+    pub fn base_name(&self) -> String {
         format!(
             "{} of {} over {}-{} s",
             self.metric, self.container, self.window[0], self.window[1]
@@ -1454,6 +1467,7 @@ mod tests {
                 readings: 3,
                 agrees: true,
             }),
+            only: None,
         };
         let mut sc = ScenarioResult {
             name: "seed-2-4".into(),

@@ -117,7 +117,18 @@ pub fn compare(base: &Summary, run: &Summary, threshold: f64) -> Comparison {
             continue;
         };
         for re in &rs.expectations {
-            let Some(be) = bs.expectations.iter().find(|b| b.name() == re.name()) else {
+            // A baseline recorded before `only` was part of names has its expectations under
+            // the base name.
+            let Some(be) = bs
+                .expectations
+                .iter()
+                .find(|b| b.name() == re.name())
+                .or_else(|| {
+                    bs.expectations
+                        .iter()
+                        .find(|b| b.only.is_none() && b.base_name() == re.base_name())
+                })
+            else {
                 c.unmatched
                     .push(format!("{}: {} (new)", rs.name, re.name()));
                 continue;

@@ -487,4 +487,46 @@ mod tests {
         );
         assert!(h.contains("kernel matrix") && md.starts_with("# limitcheck: kernel matrix"));
     }
+
+    /// Two expectations on one metric, container and window that differ in `only` (a v1 and
+    /// a v2 bound; a bound for every host and a tighter one for native CPUs) are two rows: the
+    /// one skipped in a column no longer hides the other's measurement there.
+    #[test]
+    fn expectations_that_differ_in_only_are_two_rows() {
+        use limitcheck_record::Verdict;
+        let mut s = fixture("pass");
+        let sc = &mut s.scenarios[0];
+        let mut v1 = sc.expectations[0].clone();
+        v1.only = Some("v1".into());
+        v1.verdict = Verdict::Pass;
+        v1.measured = Some(0.66);
+        let mut v2 = v1.clone();
+        v2.only = Some("v2".into());
+        v2.verdict = Verdict::Skip;
+        v2.measured = None;
+        sc.expectations = vec![v1.clone(), v2.clone()];
+        let name = sc.name.clone();
+        let m = build(
+            "kernel",
+            &[(run("6.1", "1", 0), Some(s.clone()))],
+            Path::new("/m"),
+        );
+        let rows: Vec<_> = m.rows.iter().filter(|r| r.scenario == name).collect();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert!(
+            rows[0].expectation.ends_with("(only v1)"),
+            "{}",
+            rows[0].expectation
+        );
+        assert_eq!(rows[0].cells[0].verdict, "pass");
+        assert_eq!(rows[1].cells[0].verdict, "skip");
+        // Against a baseline recorded before names had `only`, the base name matches.
+        let mut old = s.clone();
+        for e in &mut old.scenarios[0].expectations {
+            e.only = None;
+        }
+        let c = compare::compare(&old, &s, DEFAULT_THRESHOLD);
+        assert!(c.unmatched.is_empty(), "{:?}", c.unmatched);
+        assert_eq!(c.rows.iter().filter(|r| r.scenario == name).count(), 2);
+    }
 }

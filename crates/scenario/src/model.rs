@@ -247,6 +247,18 @@ pub enum Only {
     Emulated,
 }
 
+impl Only {
+    /// As the file spells it: `v1`, `v2`, `native`, `emulated`.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Only::V1 => "v1",
+            Only::V2 => "v2",
+            Only::Native => "native",
+            Only::Emulated => "emulated",
+        }
+    }
+}
+
 impl std::fmt::Display for Only {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

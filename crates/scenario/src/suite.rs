@@ -353,6 +353,7 @@ fn judge_kernel(r: &mut ScenarioResult, problems: Vec<String>) {
         reason: reason.clone(),
         context: None,
         engine: None,
+        only: None,
     });
     if r.verdict != Verdict::Error {
         r.verdict = Verdict::Fail;
