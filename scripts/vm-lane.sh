@@ -42,6 +42,14 @@ for layout in ${LIMITCHECK_VM_LANES:-v2 v1}; do
   status=0
   ./target/vm/limitcheck vm --kernel debian --cgroup "$layout" --cpus "$cpus" --report-dir "$out" "${scenarios[@]}" || status=$?
   echo "scripts/vm-lane.sh: $layout: exit status $status in $(( $(date +%s) - start )) s; report $out/index.html"
+  # 6: nothing failed, but a scenario stayed inconclusive (this machine's load starved it, or
+  # stalled the guest's vCPUs so that the guest charged the gap to a container): not a failed
+  # limit. Said, with the reasons, and the lane passes.
+  if [ "$status" = 6 ]; then
+    echo "scripts/vm-lane.sh: $layout: inconclusive, not failed:" >&2
+    grep -aE '^LC\| INCONCLUSIVE' "$out/console.log" >&2 || true
+    status=0
+  fi
   if [ "$status" != 0 ]; then
     echo "scripts/vm-lane.sh: the $layout lane failed; the end of the guest's console log:" >&2
     tail -n 60 "$out/console.log" >&2 || true

@@ -14,7 +14,8 @@ pub const EXIT_HELP: &str = "\
 Exit status: 0 all passed (doctor: this host can run scenarios), 1 a verdict failed \
 (doctor: it cannot), 2 an error (bad input, missing permission, kernel refusal, a workload \
 that died), 6 (run) nothing failed but a scenario stayed inconclusive: it measured short while \
-the host's own load took the CPUs it lacked, through every retry.";
+the host's own load took the CPUs it lacked, through every retry, or over a CPU ceiling only \
+through a stalled machine (more CPU time charged in an interval than its CPUs can run).";
 
 /// limitcheck proves, by measurement, that Linux resource limits do what they claim.
 ///
