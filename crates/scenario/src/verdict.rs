@@ -721,6 +721,33 @@ fn without_stalls(rows: &[&Sample], stalls: &[Stall]) -> Vec<Sample> {
         .collect()
 }
 
+/// A stall before or in the window whose charge, a debt the quota repays (`quota` CPUs:
+/// charged / quota seconds of nothing), reaches into the window: a shortfall there is the
+/// stall's (the v2 lane: +51.3 ms charged at 0.518 s to a 1 ms quota's two workers, then no
+/// CPU at all until 5.2 s).
+fn stall_debt(
+    rows: &[&Sample],
+    cpus: usize,
+    tick_s: f64,
+    quota: f64,
+    from: f64,
+    to: f64,
+) -> Option<String> {
+    let st = stalls(rows, cpus, tick_s)
+        .into_iter()
+        .filter(|st| st.t <= to && quota > 0.0 && st.t + st.charged / quota >= from)
+        .max_by(|a, b| a.charged.total_cmp(&b.charged))?;
+    Some(format!(
+        "but the machine stalled at {:.3}s (+{:.1} ms of CPU charged in {:.1} ms, more than its \
+         {cpus} CPUs can run): a debt its quota of {quota:.3} CPU repays until {:.1}s, into \
+         the window",
+        st.t,
+        st.charged * 1e3,
+        st.dt * 1e3,
+        st.t + st.charged / quota
+    ))
+}
+
 /// An expectation on CPU time that a stall may have pushed over its maximum: fail only if
 /// it is still over with the stalls' charges taken out, else inconclusive, saying so.
 fn above_with_stalls(
@@ -943,6 +970,20 @@ pub fn judge(s: &Scenario, platform: Platform, rec: &Recording) -> Judged {
                         let (v, because) = shortfall(e, m, d, res.context.as_ref());
                         res.verdict = v;
                         res.reason = format!("{}: {because}", res.reason);
+                        let cpus = rec.host.first().map_or(0, |h| h.busy_ns.len());
+                        let quota = res.context.as_ref().and_then(|c| c.quota_cpus);
+                        if let (Verdict::Fail, Metric::CpuUsage, Some(q), true) =
+                            (v, e.metric, quota, cpus > 0)
+                        {
+                            let tick_s = match platform.tick_ns {
+                                0 => 0.01,
+                                t => t as f64 / 1e9,
+                            };
+                            if let Some(why) = stall_debt(&rows, cpus, tick_s, q, from, b) {
+                                res.verdict = Verdict::Inconclusive;
+                                res.reason = format!("{}; {why}", res.reason);
+                            }
+                        }
                     }
                 }
                 if let (Some(limit), Verdict::Pass) = (e.settles_within, res.verdict) {
@@ -1343,6 +1384,81 @@ mod tests {
             "{}",
             peak.reason
         );
+    }
+
+    /// A 1 ms quota's hog charged +50 ms by a stall at 0.5 s repays it: no CPU until 5.5 s.
+    /// Its shortfall over 1-4 s is the stall's (inconclusive); without the stall, a failure.
+    #[test]
+    fn a_stalls_debt_explains_a_shortfall_after_it() {
+        let text = "duration = \"4s\"\ninterval = \"10ms\"\n[[container]]\n\
+                    workload = { kind = \"cpu\" }\ncpu_quota = 1000\n[[expect]]\n\
+                    metric = \"cpu.usage\"\nwindow = [\"1s\", \"4s\"]\nmin = 0.008\n";
+        let sc = crate::model::parse(text, std::path::Path::new("t.toml")).unwrap();
+        let rec = |stall: bool| -> (Vec<Sample>, Vec<HostSample>) {
+            let samples = (0..=400u64)
+                .map(|i| {
+                    let t = i as f64 * 0.01;
+                    let used = match (stall, t) {
+                        (true, t) if t >= 0.5 => 0.005 + 0.05,
+                        (_, t) => t * 0.01,
+                    }
+                    .min(if stall { 1.0 } else { t * 0.002 + 0.0 });
+                    Sample {
+                        t,
+                        cpu_ns: Some((used * 1e9) as u64),
+                        nr_periods: Some(i / 10),
+                        nr_throttled: Some(i / 10),
+                        cpu_pressure_us: Some(i * 9_000),
+                        ..Default::default()
+                    }
+                })
+                .collect();
+            let host = (0..=40u64)
+                .map(|i| HostSample {
+                    t: i as f64 * 0.1,
+                    busy_ns: vec![0; 3],
+                    idle_ns: vec![i * 100_000_000; 3],
+                    ..Default::default()
+                })
+                .collect();
+            (samples, host)
+        };
+        let limits = [crate::runner::LimitPoint {
+            t: 0.0,
+            container: sc.containers[0].name.clone(),
+            cpus: Some(0.01),
+            memory_bytes: None,
+        }];
+        let on = |r: &(Vec<Sample>, Vec<HostSample>)| {
+            judge(
+                &sc,
+                Platform {
+                    version: limitcheck_cgroup::Version::V2,
+                    emulated: true,
+                    tick_ns: 4_000_000,
+                },
+                &Recording {
+                    samples: &r.0,
+                    host: &r.1,
+                    limits: &limits,
+                    steps: &[],
+                    died: None,
+                },
+            )
+            .expectations[0]
+                .clone()
+        };
+        let e = on(&rec(true));
+        assert_eq!(e.verdict, Verdict::Inconclusive, "{}", e.reason);
+        assert!(
+            e.reason
+                .contains("a debt its quota of 0.010 CPU repays until 5.5s"),
+            "{}",
+            e.reason
+        );
+        let e = on(&rec(false));
+        assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
+        assert!(!e.reason.contains("stalled"), "{}", e.reason);
     }
 
     /// Halved at 2 s, a hog gets 0.3 CPU for 0.45 s before its 0.5: settling is late. With
