@@ -940,6 +940,13 @@ pub fn judge(s: &Scenario, platform: Platform, rec: &Recording) -> Judged {
             .min(b);
         let from = (origin + e.settles_within.map_or(0.0, |d| d.as_secs_f64())).min(b);
         res.context = context(s, e, rec, &rows, from, b);
+        // The machine's CPUs and tick, against which a stall is told apart (a tick of 10 ms
+        // where it is unknown).
+        let cpus = rec.host.first().map_or(0, |h| h.busy_ns.len());
+        let tick_s = match platform.tick_ns {
+            0 => 0.01,
+            t => t as f64 / 1e9,
+        };
         match measure(e.metric, &rows, from, b) {
             Err(why) => {
                 res.verdict = why.verdict();
@@ -953,11 +960,6 @@ pub fn judge(s: &Scenario, platform: Platform, rec: &Recording) -> Judged {
                     None => {}
                     Some(Miss::Above) => {
                         res.verdict = Verdict::Fail;
-                        let cpus = rec.host.first().map_or(0, |h| h.busy_ns.len());
-                        let tick_s = match platform.tick_ns {
-                            0 => 0.01,
-                            t => t as f64 / 1e9,
-                        };
                         if let Some((v, because)) = (cpus > 0)
                             .then(|| above_with_stalls(e, &rows, from, b, cpus, tick_s))
                             .flatten()
@@ -970,15 +972,10 @@ pub fn judge(s: &Scenario, platform: Platform, rec: &Recording) -> Judged {
                         let (v, because) = shortfall(e, m, d, res.context.as_ref());
                         res.verdict = v;
                         res.reason = format!("{}: {because}", res.reason);
-                        let cpus = rec.host.first().map_or(0, |h| h.busy_ns.len());
                         let quota = res.context.as_ref().and_then(|c| c.quota_cpus);
                         if let (Verdict::Fail, Metric::CpuUsage, Some(q), true) =
                             (v, e.metric, quota, cpus > 0)
                         {
-                            let tick_s = match platform.tick_ns {
-                                0 => 0.01,
-                                t => t as f64 / 1e9,
-                            };
                             if let Some(why) = stall_debt(&rows, cpus, tick_s, q, from, b) {
                                 res.verdict = Verdict::Inconclusive;
                                 res.reason = format!("{}; {why}", res.reason);
