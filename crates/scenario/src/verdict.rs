@@ -1057,6 +1057,15 @@ pub fn judge(s: &Scenario, platform: Platform, rec: &Recording) -> Judged {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A host with Debian's 4 ms tick, writing limits through `version`.
+    fn debian_tick(version: limitcheck_cgroup::Version, emulated: bool) -> Platform {
+        Platform {
+            version,
+            emulated,
+            tick_ns: 4_000_000,
+        }
+    }
     use crate::model::Expect;
 
     fn samples(rate_cpus: f64) -> Vec<Sample> {
@@ -1276,11 +1285,7 @@ mod tests {
         }];
         let j = judge(
             s,
-            Platform {
-                version: limitcheck_cgroup::Version::V1,
-                emulated: false,
-                tick_ns: 4_000_000,
-            },
+            debian_tick(limitcheck_cgroup::Version::V1, false),
             &Recording {
                 samples: &rec.0,
                 host: &rec.1,
@@ -1332,11 +1337,7 @@ mod tests {
         let run = |r: &(Vec<Sample>, Vec<HostSample>)| {
             judge(
                 &sc,
-                Platform {
-                    version: limitcheck_cgroup::Version::V2,
-                    emulated: true,
-                    tick_ns: 4_000_000,
-                },
+                debian_tick(limitcheck_cgroup::Version::V2, true),
                 &Recording {
                     samples: &r.0,
                     host: &r.1,
@@ -1429,11 +1430,7 @@ mod tests {
         let on = |r: &(Vec<Sample>, Vec<HostSample>)| {
             judge(
                 &sc,
-                Platform {
-                    version: limitcheck_cgroup::Version::V2,
-                    emulated: true,
-                    tick_ns: 4_000_000,
-                },
+                debian_tick(limitcheck_cgroup::Version::V2, true),
                 &Recording {
                     samples: &r.0,
                     host: &r.1,
@@ -1537,11 +1534,7 @@ mod tests {
         let on = |r: &(Vec<Sample>, Vec<HostSample>)| {
             let j = judge(
                 &sc,
-                Platform {
-                    version: limitcheck_cgroup::Version::V1,
-                    emulated: false,
-                    tick_ns: 4_000_000,
-                },
+                debian_tick(limitcheck_cgroup::Version::V1, false),
                 &Recording {
                     samples: &r.0,
                     host: &r.1,
@@ -1603,11 +1596,7 @@ mod tests {
             let steps = [step(done)];
             judge(
                 &sc,
-                Platform {
-                    version: limitcheck_cgroup::Version::V1,
-                    emulated: false,
-                    tick_ns: 4_000_000,
-                },
+                debian_tick(limitcheck_cgroup::Version::V1, false),
                 &Recording {
                     samples: &samples,
                     host: &[],
@@ -1745,11 +1734,7 @@ mod tests {
                 steps: &[],
                 died: None,
             };
-            let here = Platform {
-                version: limitcheck_cgroup::Version::V1,
-                emulated: false,
-                tick_ns: 4_000_000,
-            };
+            let here = debian_tick(limitcheck_cgroup::Version::V1, false);
             judge(&s, here, &r)
         };
         let j = on(recorded(1.0, 1.0, 0.8, 0.0));
