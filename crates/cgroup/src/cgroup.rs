@@ -636,7 +636,9 @@ impl Cgroup {
 
     /// Kills every process in the cgroup with SIGKILL and waits until none is left. Uses
     /// `cgroup.kill` where the kernel has it (v2, or the v2 companion on hybrid hosts, 5.14+);
-    /// otherwise freezes, signals each task, and thaws, until the cgroup is empty.
+    /// otherwise freezes, signals each task, and thaws, until the cgroup is empty. A task
+    /// its CPU quota throttles dies only when it next runs: [`Cgroup::unthrottle`] first
+    /// when the cgroup is going away.
     pub fn kill_all(&self) -> Result<()> {
         let kill_file = self
             .dirs
@@ -679,6 +681,14 @@ impl Cgroup {
                 }
             }
             backoff.wait();
+        }
+    }
+
+    /// Lifts the cgroup's CPU quota, if it has one, so that its tasks can run (and die): see
+    /// [`crate::tree::unthrottle`]. Best effort.
+    pub fn unthrottle(&self) {
+        for d in &self.dirs {
+            crate::tree::unthrottle(d);
         }
     }
 

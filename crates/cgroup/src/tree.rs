@@ -71,9 +71,36 @@ fn post_order(top: &Path, out: &mut Vec<PathBuf>) {
     out.push(top.to_path_buf());
 }
 
-/// Thaws `dir` (v1 freezer, v2 cgroup.freeze) and SIGKILLs every task in it; whatever
-/// cannot be done is left to the next pass.
+/// Lifts the CPU quota of the cgroup directory `dir` (`cpu.max` to `max`, v1's
+/// `cpu.cfs_quota_us` to -1), if it has one: a task its quota throttles cannot run, not even
+/// to die of a SIGKILL. Before 6.18's throttling at the return to user space it waits for its
+/// next runtime, which a debt can put seconds away (a 1 ms quota charged 60 ms by a stalled
+/// vCPU: 6 s, past any removal's patience). Best effort: nothing is said of a failure.
+pub fn unthrottle(dir: &Path) {
+    for (file, value) in [("cpu.max", "max"), ("cpu.cfs_quota_us", "-1")] {
+        let f = dir.join(file);
+        if f.exists() {
+            let _ = std::fs::write(&f, value);
+        }
+    }
+}
+
+/// [`unthrottle`] on every directory of the tree at `rel` in every cgroup filesystem mounted
+/// here, parents first: before its tasks are killed, so that they can die.
+pub fn unthrottle_tree(rel: &Path) {
+    for mp in mount_points() {
+        let mut dirs = Vec::new();
+        post_order(&mp.join(rel), &mut dirs);
+        for d in dirs.iter().rev().filter(|d| d.is_dir()) {
+            unthrottle(d);
+        }
+    }
+}
+
+/// Thaws `dir` (v1 freezer, v2 cgroup.freeze), lifts its CPU quota, and SIGKILLs every task
+/// in it; whatever cannot be done is left to the next pass.
 fn empty_out(dir: &Path) {
+    unthrottle(dir);
     if dir.join("freezer.state").exists() {
         let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
     }

@@ -91,6 +91,43 @@ fn half_cpu_quota_gives_about_half_the_wall_time_and_throttles() {
     cg.destroy().unwrap();
 }
 
+/// A group under a 1 ms quota that is being removed gets its quota lifted (so that a
+/// throttled task can run to die), keeping its period; a group without one is left as is.
+#[test]
+fn unthrottle_lifts_a_quota_and_keeps_the_period() {
+    let test = "unthrottle_lifts_a_quota_and_keeps_the_period";
+    let Some(cg) = cgroup(test, &[Controller::Cpu]) else {
+        return;
+    };
+    cg.set(&Limit::CpuMax {
+        quota_us: Max::Value(1_000),
+        period_us: 50_000,
+    })
+    .unwrap();
+    let mut child = spawn(Work::Spin);
+    cg.add_pid(child.pid).unwrap();
+    child.start();
+    std::thread::sleep(Duration::from_millis(200));
+    cg.unthrottle();
+    assert_eq!(
+        cg.get(LimitKind::CpuMax).unwrap(),
+        Limit::CpuMax {
+            quota_us: Max::Unlimited,
+            period_us: 50_000
+        }
+    );
+    cg.unthrottle();
+    assert_eq!(
+        cg.get(LimitKind::CpuMax).unwrap(),
+        Limit::CpuMax {
+            quota_us: Max::Unlimited,
+            period_us: 50_000
+        }
+    );
+    drop(child);
+    cg.destroy().unwrap();
+}
+
 #[test]
 fn allocator_over_a_64mib_limit_is_oom_killed_and_counted() {
     let test = "allocator_over_a_64mib_limit_is_oom_killed_and_counted";

@@ -825,6 +825,8 @@ impl Container {
             if status == Status::Paused {
                 let _ = cg.thaw();
             }
+            // Its tasks die only once they run: a throttled group's may wait seconds.
+            cg.unthrottle();
             cg.kill_all()?;
         }
         if self.alive() {
