@@ -250,6 +250,20 @@ pub struct HostSample {
     pub mem_available: Option<u64>,
 }
 
+/// A time one CPU ran nothing, not even limitcheck's real-time witness thread on it: the
+/// machine stalled that CPU (a vCPU its host stopped). Seconds since the containers started
+/// (negative: before); the stall lies within `from`-`to` (the witness's last wake-up before
+/// it and its first after it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MachineStall {
+    /// The CPU.
+    pub cpu: u32,
+    /// The last time it was seen running, s.
+    pub from: f64,
+    /// The first time it was seen running again, s.
+    pub to: f64,
+}
+
 /// The host over one window, on one set of CPUs, in CPUs (CPU-seconds per second).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Load {
@@ -611,6 +625,12 @@ pub struct ScenarioResult {
     /// verdict is an error and its samples are those taken before the end.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// The times a CPU stalled during the run, as limitcheck's witness threads saw them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stalls: Vec<MachineStall>,
+    /// Why stalls could not be watched for (then none are listed), if they could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall_witness: Option<String>,
     /// The samples (in samples.csv, not in summary.json).
     #[serde(skip)]
     pub sample_rows: Vec<Sample>,
@@ -1516,6 +1536,12 @@ mod tests {
                 pids: Some(2),
             }],
             interrupted: false,
+            stalls: vec![MachineStall {
+                cpu: 1,
+                from: 2.5,
+                to: 2.58,
+            }],
+            stall_witness: None,
             sample_rows: vec![
                 Sample {
                     t: 0.1,

@@ -19,5 +19,6 @@ pub mod runner;
 pub mod sample;
 pub mod suite;
 pub mod verdict;
+pub mod witness;
 
 pub use error::RunError;

@@ -394,6 +394,8 @@ pub fn skeleton(s: &Scenario) -> ScenarioResult {
         engine_source: None,
         engine_samples: Vec::new(),
         interrupted: false,
+        stalls: Vec::new(),
+        stall_witness: None,
         sample_rows: Vec::new(),
         host_rows: Vec::new(),
     }
@@ -481,16 +483,26 @@ pub fn run<'l>(
     let tree = group_tree(s, o);
     let result = run_inner(s, layout, o, &mut r, &mut running, live);
     // Whatever happened: stop and remove every container (and with it its cgroup and state),
-    // then the groups' tree.
+    // then the groups' tree. The groups' quotas are lifted first: a container their quota
+    // throttles could not run to die.
+    if let Some(t) = &tree {
+        limitcheck_cgroup::tree::unthrottle_tree(t);
+    }
+    let mut unremoved = Vec::new();
     for c in running.drain(..) {
         c.container.save_log(&c.log);
-        let _ = c.container.delete();
+        let id = c.container.id().to_string();
+        if let Err(e) = c.container.delete() {
+            unremoved.push(format!("container {id} could not be removed: {e}"));
+        }
     }
-    let unremoved = tree.as_ref().and_then(|t| {
-        limitcheck_cgroup::tree::remove_tree(t)
-            .err()
-            .map(|e| format!("the groups' cgroups could not be removed: {e}"))
-    });
+    if let Some(Err(e)) = tree
+        .as_ref()
+        .map(|t| limitcheck_cgroup::tree::remove_tree(t))
+    {
+        unremoved.push(format!("the groups' cgroups could not be removed: {e}"));
+    }
+    let unremoved = (!unremoved.is_empty()).then(|| unremoved.join("; "));
     tidy(o);
     let result = match (result, unremoved) {
         (Ok(()), Some(e)) => Err(Stopped::Error(e)),
@@ -518,6 +530,7 @@ pub fn run<'l>(
             limits: &r.limits,
             steps: &r.steps,
             died: r.died.as_ref(),
+            stalls: &r.stalls,
         },
     );
     r.expectations = judged.expectations;
@@ -591,6 +604,9 @@ fn run_inner<'l>(
     running: &mut Vec<Running>,
     mut live: Option<&mut (dyn FnMut(&str) + 'l)>,
 ) -> Result<(), Stopped> {
+    // From before the containers start: a stall charged to them before the first sample is
+    // a debt they repay in the window.
+    let witness = crate::witness::Witness::start();
     let rt = Runtime::new(&o.runtime_root).with_init_exe(&o.exe);
     let exe_name = o
         .exe
@@ -865,6 +881,9 @@ fn run_inner<'l>(
         .join()
         .map_err(|_| "the sampler panicked".to_string())?;
     r.host_rows = host_rows;
+    let seen = witness.finish(t0);
+    r.stalls = seen.stalls;
+    r.stall_witness = seen.unavailable;
     r.samples = rows.len();
     if !rows.is_empty() {
         r.jitter_ms = [

@@ -53,6 +53,7 @@ fn replay(name: &str) -> Vec<(String, Verdict, Vec<Verdict>)> {
                 limits: &sc.limits,
                 steps: &sc.steps,
                 died: sc.died.as_ref(),
+                stalls: &sc.stalls,
             },
         );
         assert_eq!(j.expectations.len(), sc.expectations.len(), "{name}/{n}");
