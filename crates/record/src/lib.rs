@@ -651,6 +651,25 @@ impl ScenarioResult {
         })
     }
 
+    /// What the stall witness saw: `the machine stalled a CPU 3 times (the longest 84 ms, CPU
+    /// 2 at 3.30s)`, or why it could not watch; `None` when it saw nothing.
+    pub fn stalls_text(&self) -> Option<String> {
+        if let Some(why) = &self.stall_witness {
+            return Some(format!("stalls not watched for: {why}"));
+        }
+        let worst = self
+            .stalls
+            .iter()
+            .max_by(|a, b| (a.to - a.from).total_cmp(&(b.to - b.from)))?;
+        Some(format!(
+            "the machine stalled a CPU {} time(s) (the longest {:.0} ms, CPU {} at {:.2}s)",
+            self.stalls.len(),
+            (worst.to - worst.from) * 1e3,
+            worst.cpu,
+            worst.from
+        ))
+    }
+
     /// This result as an attempt.
     pub fn attempt(&self) -> Attempt {
         Attempt {
@@ -1610,6 +1629,10 @@ mod tests {
         assert_eq!(
             back.scenarios[0].attempts_text().as_deref(),
             Some("inconclusive, inconclusive")
+        );
+        assert_eq!(
+            back.scenarios[0].stalls_text().as_deref(),
+            Some("the machine stalled a CPU 1 time(s) (the longest 80 ms, CPU 1 at 2.50s)")
         );
         assert_eq!(
             back.interrupted_text().as_deref(),

@@ -101,6 +101,9 @@ pub fn render(s: &Summary, comparison: Option<&Comparison>, charts: &[Rendered])
             sc.jitter_ms[0],
             sc.jitter_ms[1],
             startup_text(&sc.containers, &sc.startup_ms)
+                + &sc
+                    .stalls_text()
+                    .map_or(String::new(), |t| format!(" · {}", escape(&t)))
         ));
         if let Some(rt) = &sc.runtime {
             b.push_str(&format!(

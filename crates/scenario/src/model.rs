@@ -454,6 +454,15 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Whether it is a rate of work done (I/O bytes, the workload's operations, per second):
+    /// what a stalled machine does less of.
+    pub fn is_rate(self) -> bool {
+        matches!(
+            self,
+            Metric::WorkloadOpsPerS | Metric::IoReadBps | Metric::IoWriteBps
+        )
+    }
+
     /// Every metric name the file accepts (cpu.usage.cpuN aside).
     pub const NAMES: [(&'static str, Metric); 20] = [
         ("cpu.usage", Metric::CpuUsage),

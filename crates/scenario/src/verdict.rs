@@ -831,6 +831,55 @@ fn stall_debt(rows: &[&Sample], m: Machine, quota: f64, from: f64, to: f64) -> O
     ))
 }
 
+/// The share of the machine's CPU time over `from`-`to` that the witness saw stalled (each
+/// stall counted from a witness period after its last wake-up: it slept that long anyway).
+fn stalled_share(m: Machine, from: f64, to: f64) -> f64 {
+    if m.cpus == 0 || to <= from {
+        return 0.0;
+    }
+    let period = crate::witness::PERIOD.as_secs_f64();
+    let stalled: f64 = m
+        .seen
+        .iter()
+        .map(|st| (st.to.min(to) - (st.from + period).max(from)).max(0.0))
+        .sum();
+    (stalled / (m.cpus as f64 * (to - from))).min(1.0)
+}
+
+/// A rate (I/O, the workload's operations) short of its minimum while the machine stalled its
+/// CPUs: work that could not be done while nothing ran. If the rate over the time the CPUs
+/// did run (`measured / (1 - stalled share)`) reaches the minimum, the shortfall is the
+/// stalls' (the v2 lane's buffered writeback: 7.57 MiB/s for 10 ± 15%, on a TCG guest whose
+/// vCPUs the witness sees stopped 15-90 ms every few hundred ms).
+fn stalled_rate(
+    e: &Expect,
+    measured: f64,
+    lacked: f64,
+    m: Machine,
+    from: f64,
+    to: f64,
+) -> Option<String> {
+    let share = stalled_share(m, from, to);
+    let need = measured + lacked;
+    let scaled = measured / (1.0 - share);
+    let show = if e.metric.is_byte_rate() {
+        format!("{:.2} MiB/s", scaled / 1048576.0)
+    } else {
+        format!("{scaled:.3}")
+    };
+    (share > 0.0 && share < 1.0 && scaled >= need).then(|| {
+        format!(
+            "but the machine stalled its CPUs for {:.0}% of the window (the witness saw {} \
+             stall(s)): over the time they ran it came to {show}",
+            share * 100.0,
+            m.seen
+                .iter()
+                .filter(|st| st.to > from && st.from < to)
+                .count()
+        )
+    })
+}
+
 /// An expectation on CPU time that a stall may have pushed over its maximum: fail only if
 /// it is still over with the stalls' charges taken out, else inconclusive, saying so.
 fn above_with_stalls(
@@ -1054,6 +1103,12 @@ pub fn judge(s: &Scenario, platform: Platform, rec: &Recording) -> Judged {
                             (v, e.metric, quota, cpus > 0)
                         {
                             if let Some(why) = stall_debt(&rows, machine, q, from, b) {
+                                res.verdict = Verdict::Inconclusive;
+                                res.reason = format!("{}; {why}", res.reason);
+                            }
+                        }
+                        if let (Verdict::Fail, true) = (res.verdict, e.metric.is_rate()) {
+                            if let Some(why) = stalled_rate(e, m, d, machine, from, b) {
                                 res.verdict = Verdict::Inconclusive;
                                 res.reason = format!("{}; {why}", res.reason);
                             }
@@ -1559,6 +1614,78 @@ mod tests {
         );
         let e = run(&debt, &[]).expectations[1].clone();
         assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
+    }
+
+    /// A writer throttled to 10 MiB/s that wrote 7.6 MiB/s (short of 10 ± 15%): on a machine
+    /// whose CPUs the witness saw stalled a quarter of the time the shortfall is the stalls'
+    /// (7.6 over the 76% they ran is 10.05); with none seen, or a few (7.6 / 0.95 = 8.0, still
+    /// short), it fails.
+    #[test]
+    fn a_rate_short_while_the_machine_stalled_is_inconclusive() {
+        let text = "duration = \"6s\"\ninterval = \"50ms\"\n[[container]]\n\
+                    workload = { kind = \"io\", bytes = \"256M\" }\n[[expect]]\nmetric = \"io.write_bps\"\n\
+                    window = [\"2s\", \"6s\"]\napprox = \"10M\"\ntolerance = \"15%\"\n";
+        let sc = crate::model::parse(text, std::path::Path::new("t.toml")).unwrap();
+        let samples: Vec<Sample> = (0..=120u64)
+            .map(|i| Sample {
+                t: i as f64 * 0.05,
+                io_write_bytes: Some((i as f64 * 0.05 * 7.6 * 1048576.0) as u64),
+                cpu_ns: Some(i * 1_000_000),
+                ..Default::default()
+            })
+            .collect();
+        let host: Vec<HostSample> = (0..=60u64)
+            .map(|i| HostSample {
+                t: i as f64 * 0.1,
+                busy_ns: vec![0; 3],
+                idle_ns: vec![i * 100_000_000; 3],
+                ..Default::default()
+            })
+            .collect();
+        // Stalls of 80 ms (75 past the witness's period) on each of 3 CPUs: every 300 ms is
+        // a quarter of their time.
+        let every = |gap: f64| -> Vec<MachineStall> {
+            (0..3u32)
+                .flat_map(|cpu| {
+                    (0..((4.0 / gap) as u32)).map(move |k| {
+                        let from = 2.0 + k as f64 * gap + cpu as f64 * 0.01;
+                        MachineStall {
+                            cpu,
+                            from,
+                            to: from + 0.08,
+                        }
+                    })
+                })
+                .collect()
+        };
+        let on = |seen: &[MachineStall]| {
+            judge(
+                &sc,
+                debian_tick(limitcheck_cgroup::Version::V2, true),
+                &Recording {
+                    samples: &samples,
+                    host: &host,
+                    limits: &[],
+                    steps: &[],
+                    died: None,
+                    stalls: seen,
+                },
+            )
+            .expectations[0]
+                .clone()
+        };
+        let e = on(&every(0.3));
+        assert_eq!(e.verdict, Verdict::Inconclusive, "{}", e.reason);
+        assert!(
+            e.reason.contains("the machine stalled its CPUs for 2")
+                && e.reason.contains("over the time they ran it came to 10.0"),
+            "{}",
+            e.reason
+        );
+        for seen in [Vec::new(), every(1.5)] {
+            let e = on(&seen);
+            assert_eq!(e.verdict, Verdict::Fail, "{}: {}", seen.len(), e.reason);
+        }
     }
 
     /// A 1 ms quota's hog charged +50 ms by a stall at 0.5 s repays it: no CPU until 5.5 s.
