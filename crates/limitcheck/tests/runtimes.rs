@@ -50,7 +50,9 @@ fn scenarios_of(v: &serde_json::Value) -> &Vec<serde_json::Value> {
 
 /// The seed's experiments and the scenarios that update through the runtime pass with runc:
 /// each `via = "runtime"` step is `runc update` with runc's flags, and its clobber check found
-/// nothing. (On a busy runner a starved scenario may be inconclusive; none fails.)
+/// nothing. io-throttle's limits reach runc as the config's `blockIO` throttles, which it
+/// applies (before 2026-12-03 they were left out, and the scenario skipped saying so). (On a
+/// busy runner a starved scenario may be inconclusive; none fails.)
 #[test]
 fn runc_runs_the_seed_scenarios_and_its_updates_clobber_nothing() {
     let test = "runc_runs_the_seed_scenarios_and_its_updates_clobber_nothing";
@@ -59,8 +61,9 @@ fn runc_runs_the_seed_scenarios_and_its_updates_clobber_nothing() {
     }
     let _g = serial();
     let t = tempfile::tempdir().unwrap();
-    let files = seed_and_runtime_scenarios();
+    let mut files = seed_and_runtime_scenarios();
     assert!(files.len() >= 7, "{files:?}");
+    files.push(scenarios_dir().join("io-throttle.toml"));
     let out = t.path().join("out");
     let mut args = vec![
         "run".to_string(),
@@ -83,6 +86,16 @@ fn runc_runs_the_seed_scenarios_and_its_updates_clobber_nothing() {
     );
     let updates = assert_passes_with_clean_updates(&s);
     assert!(updates >= 1, "no runc update step ran: {stdout}");
+    let io = scenarios_of(&s)
+        .iter()
+        .find(|x| x["name"] == "io-throttle")
+        .expect("io-throttle ran");
+    assert!(
+        io["verdict"] == "pass" || io["verdict"] == "inconclusive",
+        "{}: {}",
+        io["verdict"],
+        io["reason"]
+    );
     assert!(runc_containers().is_empty(), "{:?}", runc_containers());
     assert_clean();
 }

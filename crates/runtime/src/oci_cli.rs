@@ -18,7 +18,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use limitcheck_cgroup::{Cgroup, Controller, Layout, Limit, Max};
+use limitcheck_cgroup::{Cgroup, Controller, Layout, Limit, Max, ThrottleKind};
 use nix::errno::Errno;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
@@ -522,6 +522,7 @@ pub fn resources_json(limits: &[Limit]) -> Value {
     let mut memory = Map::new();
     let mut r = Map::new();
     let mut unified = Map::new();
+    let mut block_io = Map::new();
     for l in limits {
         match l {
             Limit::CpuMax {
@@ -568,10 +569,30 @@ pub fn resources_json(limits: &[Limit]) -> Value {
                 r.insert("pids".into(), json!({ "limit": max_i64(*m) }));
             }
             Limit::BlkioWeight(w) => {
-                r.insert("blockIO".into(), json!({ "weight": w }));
+                block_io.insert("weight".into(), json!(w));
             }
-            Limit::Freezer(_) | Limit::IoThrottle { .. } => {}
+            // runc writes `major:minor rate` to blkio.throttle.* (v1) or io.max (v2, where a
+            // rate of 0 is `max`); 0 lifts the throttle on both.
+            Limit::IoThrottle { device, kind, rate } => {
+                let field = match kind {
+                    ThrottleKind::ReadBps => "throttleReadBpsDevice",
+                    ThrottleKind::WriteBps => "throttleWriteBpsDevice",
+                    ThrottleKind::ReadIops => "throttleReadIOPSDevice",
+                    ThrottleKind::WriteIops => "throttleWriteIOPSDevice",
+                };
+                let rate = match rate {
+                    Max::Unlimited => 0,
+                    Max::Value(v) => *v,
+                };
+                if let Value::Array(a) = block_io.entry(field).or_insert_with(|| json!([])) {
+                    a.push(json!({"major": device.major, "minor": device.minor, "rate": rate}));
+                }
+            }
+            Limit::Freezer(_) => {}
         }
+    }
+    if !block_io.is_empty() {
+        r.insert("blockIO".into(), Value::Object(block_io));
     }
     if !cpu.is_empty() {
         r.insert("cpu".into(), Value::Object(cpu));
@@ -678,6 +699,29 @@ mod tests {
             ]),
             json!({"cpu": {"quota": 50000, "period": 100000, "burst": 20000},
                    "unified": {"memory.high": "max"}})
+        );
+        // I/O throttles are the spec's blockIO device lists, beside the weight; an unlimited
+        // rate is 0 (runc: no throttle).
+        let dev = limitcheck_cgroup::DeviceNumber {
+            major: 254,
+            minor: 0,
+        };
+        let io = |kind, rate| Limit::IoThrottle {
+            device: dev,
+            kind,
+            rate,
+        };
+        assert_eq!(
+            resources_json(&[
+                Limit::BlkioWeight(300),
+                io(ThrottleKind::WriteBps, Max::Value(10 << 20)),
+                io(ThrottleKind::ReadIops, Max::Unlimited),
+            ]),
+            json!({"blockIO": {
+                "weight": 300,
+                "throttleWriteBpsDevice": [{"major": 254, "minor": 0, "rate": 10485760}],
+                "throttleReadIOPSDevice": [{"major": 254, "minor": 0, "rate": 0}]
+            }})
         );
     }
 
