@@ -162,8 +162,11 @@ fn docker_runs_the_seed_scenarios_as_the_seed_did() {
     };
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
-    let files = seed_and_runtime_scenarios();
+    let mut files = seed_and_runtime_scenarios();
     assert!(files.len() >= 7, "{files:?}");
+    // Its throttles as `--device-write-bps /dev/vda:10485760` (the node found through sysfs),
+    // its writer's /var/tmp a bind mount of the run's scratch directory.
+    files.push(scenarios_dir().join("io-throttle.toml"));
     let mut args = vec![
         "run".to_string(),
         "--engine".into(),
@@ -190,6 +193,18 @@ fn docker_runs_the_seed_scenarios_as_the_seed_did() {
     // inconclusive has its figures left out (CI once had 5 of 8 beside a build).
     let figures = assert_engine_figures_agree(&s, "docker stats");
     assert!(figures >= 1, "no docker stats figure: {stdout}");
+    let io = s["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "io-throttle")
+        .expect("io-throttle ran");
+    assert!(
+        io["verdict"] == "pass" || io["verdict"] == "inconclusive",
+        "{}: {}",
+        io["verdict"],
+        io["reason"]
+    );
     assert!(d.containers().is_empty(), "{:?}", d.containers());
     assert_clean();
     dead_workload_and_killed_run(&d);

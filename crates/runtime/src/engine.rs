@@ -419,9 +419,19 @@ impl EngineContainer {
         self.engine.call("unpause", &[&self.name], None).map(|_| ())
     }
 
-    /// `update` with the engine's flags; a limit it has no flag for is refused (EINVAL, named).
+    /// `update` with the engine's flags; a limit it has no flag for is refused (EINVAL, named),
+    /// as are I/O throttles, which only `run` takes.
     pub fn update(&self, limits: &[Limit]) -> Result<Vec<String>> {
-        if let Some(l) = without_flags(limits).first() {
+        let refused = without_flags(limits)
+            .into_iter()
+            .chain(
+                limits
+                    .iter()
+                    .filter(|l| matches!(l, Limit::IoThrottle { .. }))
+                    .cloned(),
+            )
+            .next();
+        if let Some(l) = refused {
             return Err(RuntimeError::Spec {
                 file: format!("{} update", self.engine.kind),
                 field: l.kind().to_string(),

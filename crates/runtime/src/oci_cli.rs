@@ -637,8 +637,40 @@ pub(crate) fn flags_of(l: &Limit, engine: bool) -> Option<Vec<String>> {
         Limit::MemorySoftLimit(m) => flag("memory-reservation", max_i64(*m).to_string()),
         Limit::PidsMax(m) => flag("pids-limit", max_i64(*m).to_string()),
         Limit::BlkioWeight(w) => flag("blkio-weight", w.to_string()),
+        // docker's and podman's `run` name the device by its node (`/dev/vda:10485760`);
+        // runc's update has no such flag.
+        Limit::IoThrottle {
+            device,
+            kind,
+            rate: Max::Value(r),
+        } if engine => {
+            let node = device_node(*device)?;
+            let name = match kind {
+                ThrottleKind::ReadBps => "device-read-bps",
+                ThrottleKind::WriteBps => "device-write-bps",
+                ThrottleKind::ReadIops => "device-read-iops",
+                ThrottleKind::WriteIops => "device-write-iops",
+            };
+            flag(name, format!("{}:{r}", node.display()))
+        }
         _ => None,
     }
+}
+
+/// The device node of block device `dev` (`/dev/vda` for 254:0): its `DEVNAME` in sysfs,
+/// where that node is that device (a host without udev has no `/dev/block` links).
+fn device_node(dev: limitcheck_cgroup::DeviceNumber) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::FileTypeExt;
+    let uevent = std::fs::read_to_string(format!("/sys/dev/block/{dev}/uevent")).ok()?;
+    let name = uevent.lines().find_map(|l| l.strip_prefix("DEVNAME="))?;
+    let node = Path::new("/dev").join(name);
+    let st = nix::sys::stat::stat(&node).ok()?;
+    let is_block = std::fs::metadata(&node).ok()?.file_type().is_block_device();
+    let (major, minor) = (
+        nix::sys::stat::major(st.st_rdev) as u32,
+        nix::sys::stat::minor(st.st_rdev) as u32,
+    );
+    (is_block && major == dev.major && minor == dev.minor).then_some(node)
 }
 
 /// The `update` flags (runc's, which crun and youki share) that say `limits`, or `None` when

@@ -339,21 +339,14 @@ impl Drop for Scratch {
     }
 }
 
-/// Why an io workload cannot run in this run's containers, if it cannot: an engine's
-/// containers get no /var/tmp from limitcheck, and a scratch directory on a tmpfs or ramfs
-/// (a VM guest without a disk, a host whose /var/tmp is a tmpfs) has no page cache to measure.
+/// Why an io workload cannot run in this run's containers, if it cannot: a scratch directory
+/// on a tmpfs or ramfs (a VM guest without a disk, a host whose /var/tmp is a tmpfs) has no
+/// page cache to measure.
 fn io_out_of_reach(s: &Scenario, o: &RunOptions) -> Option<String> {
     let c = s
         .containers
         .iter()
         .find(|c| matches!(&c.run, Run::Workload(w) if w.first().is_some_and(|k| k == "io")))?;
-    if let Some(eng) = &o.engine {
-        return Some(format!(
-            "container {}: an io workload writes in the disk-backed /var/tmp limitcheck gives \
-             its containers, which {} containers do not get yet",
-            c.name, eng.kind
-        ));
-    }
     let mut dir = o.scratch.as_path();
     while !dir.exists() {
         dir = dir.parent()?;
@@ -661,8 +654,8 @@ fn run_inner<'l>(
             })?,
         };
         // Its /var/tmp, on a disk: the host-made root has no other writable place but the
-        // /tmp tmpfs. An engine's container is made by the engine, without it.
-        let scratch = if c.image.is_none() && o.engine.is_none() {
+        // /tmp tmpfs. An engine gets it as a bind mount (`--mount type=bind`).
+        let scratch = if c.image.is_none() {
             let dir = o.scratch.join(&id);
             std::fs::create_dir_all(&dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
