@@ -1061,6 +1061,20 @@ pub fn judge(s: &Scenario, platform: Platform, rec: &Recording) -> Judged {
             .fold(a, f64::max)
             .min(b);
         let from = (origin + e.settles_within.map_or(0.0, |d| d.as_secs_f64())).min(b);
+        // A window that a step's return moved opens at the first sample after it: counters
+        // are read from the sample at or before a window's start, and that one's interval
+        // straddles the change (freeze-kill-100 on v1: 12.7 ms used in 1.0-1.1 s by 100
+        // tasks entering the freezer, which reported them frozen at 1.027 s, made 0.016 CPU
+        // of a window that then measured none).
+        let from = if origin > a + 1e-6 {
+            rows.iter()
+                .map(|r| r.t)
+                .find(|&t| t >= from - 1e-9)
+                .filter(|&t| t < b)
+                .unwrap_or(from)
+        } else {
+            from
+        };
         res.context = context(s, e, rec, &rows, from, b);
         // The machine's CPUs and tick, against which a stall is told apart (a tick of 10 ms
         // where it is unknown).
@@ -1924,6 +1938,66 @@ mod tests {
         let e = judge_with(None);
         assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
         assert!(e.reason.contains("is outside 0.500"), "{}", e.reason);
+    }
+
+    /// freeze-kill-100 on the v1 lane: a pod of 100 tasks paused at 1 s, the freezer
+    /// reporting them frozen at 1.027 s; they used 12.7 ms in the 1.0-1.1 s sample interval
+    /// (entering the freezer) and nothing after. Its window opens at the pause step: judged
+    /// from the first sample after the freezer's report it holds (none used); counted from
+    /// the sample before the report, as when the step recorded no return, it took in the
+    /// freezing and fails.
+    #[test]
+    fn a_window_a_step_moved_opens_at_the_first_sample_after_the_step_returned() {
+        let text = "duration = \"2s\"\n[[container]]\nworkload = { kind = \"cpu\" }\n\
+                    [[step]]\nat = \"1s\"\naction = \"pause\"\n\
+                    [[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"1s\", \"1.9s\"]\nmax = 0.01\n";
+        let sc = crate::model::parse(text, std::path::Path::new("t.toml")).unwrap();
+        let samples: Vec<Sample> = (0..=20)
+            .map(|i| {
+                let t = i as f64 * 0.1;
+                let ms = if i <= 10 { t * 30.0 } else { 30.0 + 12.7 };
+                Sample {
+                    t,
+                    cpu_ns: Some((ms * 1e6) as u64),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let judge_with = |done: Option<f64>| {
+            let steps = [crate::runner::StepResult {
+                at: 1.0,
+                actual: Some(1.0),
+                done,
+                container: sc.containers[0].name.clone(),
+                what: "pause".into(),
+                via: crate::model::Via::File,
+                expected: "ok".into(),
+                outcome: Some("ok".into()),
+                changed: Vec::new(),
+                not_applied: Vec::new(),
+                verdict: Verdict::Pass,
+            }];
+            judge(
+                &sc,
+                debian_tick(limitcheck_cgroup::Version::V1, true),
+                &Recording {
+                    samples: &samples,
+                    host: &[],
+                    limits: &[],
+                    steps: &steps,
+                    died: None,
+                    stalls: &[],
+                },
+            )
+            .expectations[0]
+                .clone()
+        };
+        let e = judge_with(Some(1.027));
+        assert_eq!(e.verdict, Verdict::Pass, "{}", e.reason);
+        assert_eq!(e.measured, Some(0.0), "{}", e.reason);
+        let e = judge_with(None);
+        assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
+        assert!(e.measured.unwrap() > 0.014, "{}", e.reason);
     }
 
     #[test]
