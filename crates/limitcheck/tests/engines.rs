@@ -167,6 +167,9 @@ fn docker_runs_the_seed_scenarios_as_the_seed_did() {
     // Its throttles as `--device-write-bps /dev/vda:10485760` (the node found through sysfs),
     // its writer's /var/tmp a bind mount of the run's scratch directory.
     files.push(scenarios_dir().join("io-throttle.toml"));
+    // Its containers in the scenario's groups: `--cgroup-parent` is the group's cgroup, and
+    // the trunk's quota (0.5 CPU over three workers) holds only if they are in it.
+    files.push(scenarios_dir().join("cfs-bandwidth01-tree.toml"));
     let mut args = vec![
         "run".to_string(),
         "--engine".into(),
@@ -193,18 +196,20 @@ fn docker_runs_the_seed_scenarios_as_the_seed_did() {
     // inconclusive has its figures left out (CI once had 5 of 8 beside a build).
     let figures = assert_engine_figures_agree(&s, "docker stats");
     assert!(figures >= 1, "no docker stats figure: {stdout}");
-    let io = s["scenarios"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["name"] == "io-throttle")
-        .expect("io-throttle ran");
-    assert!(
-        io["verdict"] == "pass" || io["verdict"] == "inconclusive",
-        "{}: {}",
-        io["verdict"],
-        io["reason"]
-    );
+    for name in ["io-throttle", "cfs-bandwidth01-tree"] {
+        let sc = s["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == name)
+            .expect("it ran");
+        assert!(
+            sc["verdict"] == "pass" || sc["verdict"] == "inconclusive",
+            "{name}: {}: {}",
+            sc["verdict"],
+            sc["reason"]
+        );
+    }
     assert!(d.containers().is_empty(), "{:?}", d.containers());
     assert_clean();
     dead_workload_and_killed_run(&d);

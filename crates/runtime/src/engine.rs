@@ -199,8 +199,9 @@ impl Engine {
     }
 
     /// Creates container `name` from the host-made bundle `spec` (its process, environment,
-    /// working directory and mounts as the engine's flags) with `limits` as the engine's
-    /// flags, and records it in the bundle directory `dir` for sweeps.
+    /// working directory and mounts as the engine's flags; the parent of its cgroupsPath, if
+    /// it has one, as `--cgroup-parent`) with `limits` as the engine's flags, and records it
+    /// in the bundle directory `dir` for sweeps.
     pub fn create(
         &self,
         name: &str,
@@ -222,9 +223,16 @@ impl Engine {
             "--label".into(),
             "limitcheck=1".into(),
             // Its cgroup under limitcheck's own tree (`/limitcheck/<container id>`), where
-            // sweeps and the leftover checks look, not the engine's default `/docker`.
+            // sweeps and the leftover checks look, not the engine's default `/docker`; in a
+            // group, under the group's cgroup (the bundle's cgroupsPath names it).
             "--cgroup-parent".into(),
-            format!("/{}", limitcheck_cgroup::DEFAULT_PARENT),
+            spec.linux()
+                .as_ref()
+                .and_then(|l| l.cgroups_path().as_ref())
+                .and_then(|p| p.parent())
+                .filter(|p| p.starts_with("/"))
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| format!("/{}", limitcheck_cgroup::DEFAULT_PARENT)),
         ];
         if let Some(p) = spec.process() {
             args.push("--workdir".into());

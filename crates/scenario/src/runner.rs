@@ -611,13 +611,6 @@ fn run_inner<'l>(
         .map_err(|e| format!("cannot create {}: {e}", o.run_dir.display()))?;
     let slug = slug(s);
     let tree = group_tree(s, o);
-    if let (Some(_), Some(_)) = (&tree, &o.engine) {
-        return Err(Stopped::Skip(format!(
-            "groups under {} are not made yet (lcrun and the OCI runtimes place containers in \
-             them)",
-            o.lane
-        )));
-    }
     if let Some(skip) = oom_score_adj_out_of_reach(s) {
         return Err(Stopped::Skip(skip));
     }
