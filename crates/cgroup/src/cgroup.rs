@@ -684,8 +684,8 @@ impl Cgroup {
         }
     }
 
-    /// Lifts the cgroup's CPU quota, if it has one, so that its tasks can run (and die): see
-    /// [`crate::tree::unthrottle`]. Best effort.
+    /// Lets the cgroup's tasks run (and die): lifts its CPU quota, puts its weight back to the
+    /// default, thaws it; see [`crate::tree::unthrottle`]. Best effort.
     pub fn unthrottle(&self) {
         for d in &self.dirs {
             crate::tree::unthrottle(d);

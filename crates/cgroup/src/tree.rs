@@ -71,13 +71,24 @@ fn post_order(top: &Path, out: &mut Vec<PathBuf>) {
     out.push(top.to_path_buf());
 }
 
-/// Lifts the CPU quota of the cgroup directory `dir` (`cpu.max` to `max`, v1's
-/// `cpu.cfs_quota_us` to -1), if it has one: a task its quota throttles cannot run, not even
-/// to die of a SIGKILL. Before 6.18's throttling at the return to user space it waits for its
-/// next runtime, which a debt can put seconds away (a 1 ms quota charged 60 ms by a stalled
-/// vCPU: 6 s, past any removal's patience). Best effort: nothing is said of a failure.
+/// Lets the tasks of the cgroup directory `dir` run, so that they can die: lifts its CPU
+/// quota (`cpu.max` to `max`, v1's `cpu.cfs_quota_us` to -1), puts its weight back to the
+/// default (`cpu.weight` 100, `cpu.shares` 1024), clears `cpu.idle`, and thaws it. A task held
+/// off the CPU dies of a SIGKILL only when it next runs: before 6.18's throttling at the return
+/// to user space a throttled one waits for its next runtime, which a debt can put seconds away
+/// (a 1 ms quota charged 60 ms by a stalled vCPU: 6 s), and a best-effort pod's container at
+/// 2 shares beside two busy loops did not die in 5 s (k8s-pods-qos, CI). Best effort: nothing
+/// is said of a failure.
 pub fn unthrottle(dir: &Path) {
-    for (file, value) in [("cpu.max", "max"), ("cpu.cfs_quota_us", "-1")] {
+    for (file, value) in [
+        ("cpu.max", "max"),
+        ("cpu.cfs_quota_us", "-1"),
+        ("cpu.weight", "100"),
+        ("cpu.shares", "1024"),
+        ("cpu.idle", "0"),
+        ("freezer.state", "THAWED"),
+        ("cgroup.freeze", "0"),
+    ] {
         let f = dir.join(file);
         if f.exists() {
             let _ = std::fs::write(&f, value);

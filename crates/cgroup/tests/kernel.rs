@@ -91,8 +91,9 @@ fn half_cpu_quota_gives_about_half_the_wall_time_and_throttles() {
     cg.destroy().unwrap();
 }
 
-/// A group under a 1 ms quota that is being removed gets its quota lifted (so that a
-/// throttled task can run to die), keeping its period; a group without one is left as is.
+/// A group under a 1 ms quota and the lowest weight that is being removed gets its quota
+/// lifted (so that a throttled task can run to die), keeping its period, and its weight put
+/// back to the default; twice is the same.
 #[test]
 fn unthrottle_lifts_a_quota_and_keeps_the_period() {
     let test = "unthrottle_lifts_a_quota_and_keeps_the_period";
@@ -104,6 +105,12 @@ fn unthrottle_lifts_a_quota_and_keeps_the_period() {
         period_us: 50_000,
     })
     .unwrap();
+    // A best-effort pod's weight: back to the default too.
+    let low = match cg.version() {
+        Version::V1 => Limit::CpuShares(2),
+        _ => Limit::CpuWeight(1),
+    };
+    cg.set(&low).unwrap();
     let mut child = spawn(Work::Spin);
     cg.add_pid(child.pid).unwrap();
     child.start();
@@ -114,6 +121,13 @@ fn unthrottle_lifts_a_quota_and_keeps_the_period() {
         Limit::CpuMax {
             quota_us: Max::Unlimited,
             period_us: 50_000
+        }
+    );
+    assert_eq!(
+        cg.get(low.kind()).unwrap(),
+        match cg.version() {
+            Version::V1 => Limit::CpuShares(1024),
+            _ => Limit::CpuWeight(100),
         }
     );
     cg.unthrottle();
