@@ -71,27 +71,55 @@ fn post_order(top: &Path, out: &mut Vec<PathBuf>) {
     out.push(top.to_path_buf());
 }
 
-/// Lets the tasks of the cgroup directory `dir` run, so that they can die: lifts its CPU
-/// quota (`cpu.max` to `max`, v1's `cpu.cfs_quota_us` to -1), puts its weight back to the
-/// default (`cpu.weight` 100, `cpu.shares` 1024), clears `cpu.idle`, and thaws it. A task held
-/// off the CPU dies of a SIGKILL only when it next runs: before 6.18's throttling at the return
-/// to user space a throttled one waits for its next runtime, which a debt can put seconds away
-/// (a 1 ms quota charged 60 ms by a stalled vCPU: 6 s), and a best-effort pod's container at
-/// 2 shares beside two busy loops did not die in 5 s (k8s-pods-qos, CI). Best effort: nothing
-/// is said of a failure.
+/// How many CPUs' worth of quota [`unthrottle`] gives a cgroup that has a quota: more than any
+/// machine's, the same on every level (v1 refuses a child more than its parent).
+pub const UNTHROTTLED_CPUS: u64 = 1024;
+
+/// Lets the tasks of the cgroup directory `dir` run, so that they can die: a CPU quota it has
+/// becomes [`UNTHROTTLED_CPUS`] CPUs (a new quota also clears the runtime debt and unthrottles
+/// at once), its weight goes back to the default (`cpu.weight` 100, `cpu.shares` 1024),
+/// `cpu.idle` to 0, and it is thawed — each only where it differs. A task held off the CPU dies
+/// of a SIGKILL only when it next runs: before 6.18's throttling at the return to user space a
+/// throttled one waits for its next runtime, which a debt can put seconds away (a 1 ms quota
+/// charged 60 ms by a stalled vCPU: 6 s), and a best-effort pod's container at 2 shares beside
+/// two busy loops did not die in 5 s (k8s-pods-qos, CI). The quota is raised, not removed:
+/// `max` on the last limited group turns the kernel's cfs-bandwidth static key off, patching
+/// kernel text while other CPUs run through it, which hung one in seven 4-vCPU TCG guests
+/// (the freezer's static key did the same: freeze-kill-100). Best effort: nothing is said of a
+/// failure.
 pub fn unthrottle(dir: &Path) {
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+    let write = |f: &str, v: &str| {
+        let _ = std::fs::write(dir.join(f), v);
+    };
+    if let Some(text) = read("cpu.max") {
+        let mut it = text.split_whitespace();
+        if let (Some(q), Some(Ok(period))) = (it.next(), it.next().map(str::parse::<u64>)) {
+            if q != "max" {
+                write(
+                    "cpu.max",
+                    &format!("{} {period}", period * UNTHROTTLED_CPUS),
+                );
+            }
+        }
+    }
+    if let (Some(q), Some(Ok(period))) = (
+        read("cpu.cfs_quota_us"),
+        read("cpu.cfs_period_us").map(|p| p.trim().parse::<u64>()),
+    ) {
+        if q.trim() != "-1" {
+            write("cpu.cfs_quota_us", &(period * UNTHROTTLED_CPUS).to_string());
+        }
+    }
     for (file, value) in [
-        ("cpu.max", "max"),
-        ("cpu.cfs_quota_us", "-1"),
         ("cpu.weight", "100"),
         ("cpu.shares", "1024"),
         ("cpu.idle", "0"),
         ("freezer.state", "THAWED"),
         ("cgroup.freeze", "0"),
     ] {
-        let f = dir.join(file);
-        if f.exists() {
-            let _ = std::fs::write(&f, value);
+        if read(file).is_some_and(|v| v.trim() != value) {
+            write(file, value);
         }
     }
 }

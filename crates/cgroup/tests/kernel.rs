@@ -91,9 +91,10 @@ fn half_cpu_quota_gives_about_half_the_wall_time_and_throttles() {
     cg.destroy().unwrap();
 }
 
-/// A group under a 1 ms quota and the lowest weight that is being removed gets its quota
-/// lifted (so that a throttled task can run to die), keeping its period, and its weight put
-/// back to the default; twice is the same.
+/// A group under a 1 ms quota and the lowest weight that is being removed gets a quota of
+/// 1024 CPUs (so that a throttled task can run to die; not `max`, which would patch the
+/// kernel's text), keeping its period, and its weight put back to the default; twice is the
+/// same.
 #[test]
 fn unthrottle_lifts_a_quota_and_keeps_the_period() {
     let test = "unthrottle_lifts_a_quota_and_keeps_the_period";
@@ -119,7 +120,7 @@ fn unthrottle_lifts_a_quota_and_keeps_the_period() {
     assert_eq!(
         cg.get(LimitKind::CpuMax).unwrap(),
         Limit::CpuMax {
-            quota_us: Max::Unlimited,
+            quota_us: Max::Value(50_000 * limitcheck_cgroup::tree::UNTHROTTLED_CPUS),
             period_us: 50_000
         }
     );
@@ -134,7 +135,7 @@ fn unthrottle_lifts_a_quota_and_keeps_the_period() {
     assert_eq!(
         cg.get(LimitKind::CpuMax).unwrap(),
         Limit::CpuMax {
-            quota_us: Max::Unlimited,
+            quota_us: Max::Value(50_000 * limitcheck_cgroup::tree::UNTHROTTLED_CPUS),
             period_us: 50_000
         }
     );
