@@ -1209,6 +1209,29 @@ pub fn judge(s: &Scenario, platform: Platform, rec: &Recording) -> Judged {
 mod tests {
     use super::*;
 
+    /// A step of `container` asked at `at` that went as expected (`ok`), returned at `done`.
+    fn done_step(
+        container: &str,
+        at: f64,
+        done: Option<f64>,
+        what: &str,
+        via: crate::model::Via,
+    ) -> crate::runner::StepResult {
+        crate::runner::StepResult {
+            at,
+            actual: Some(at),
+            done,
+            container: container.into(),
+            what: what.into(),
+            via,
+            expected: "ok".into(),
+            outcome: Some("ok".into()),
+            changed: Vec::new(),
+            not_applied: Vec::new(),
+            verdict: Verdict::Pass,
+        }
+    }
+
     /// A host with Debian's 4 ms tick, writing limits through `version`.
     fn debian_tick(version: limitcheck_cgroup::Version, emulated: bool) -> Platform {
         Platform {
@@ -1828,19 +1851,13 @@ mod tests {
             }
             (samples, host)
         };
-        let step = crate::runner::StepResult {
-            at: 2.0,
-            actual: Some(2.0),
-            done: Some(2.0),
-            container: sc.containers[0].name.clone(),
-            what: "set cpus 0.5".into(),
-            via: crate::model::Via::File,
-            expected: "ok".into(),
-            outcome: Some("ok".into()),
-            changed: Vec::new(),
-            not_applied: Vec::new(),
-            verdict: Verdict::Pass,
-        };
+        let step = done_step(
+            &sc.containers[0].name,
+            2.0,
+            Some(2.0),
+            "set cpus 0.5",
+            crate::model::Via::File,
+        );
         let limits = [
             crate::runner::LimitPoint {
                 t: 0.0,
@@ -1904,18 +1921,14 @@ mod tests {
                 }
             })
             .collect();
-        let step = |done: Option<f64>| crate::runner::StepResult {
-            at: 2.0,
-            actual: Some(2.0),
-            done,
-            container: sc.containers[0].name.clone(),
-            what: "set cpus 0.5".into(),
-            via: crate::model::Via::Runtime,
-            expected: "ok".into(),
-            outcome: Some("ok".into()),
-            changed: Vec::new(),
-            not_applied: Vec::new(),
-            verdict: Verdict::Pass,
+        let step = |done: Option<f64>| {
+            done_step(
+                &sc.containers[0].name,
+                2.0,
+                done,
+                "set cpus 0.5",
+                crate::model::Via::Runtime,
+            )
         };
         let judge_with = |done: Option<f64>| {
             let steps = [step(done)];
@@ -1969,19 +1982,13 @@ mod tests {
             })
             .collect();
         let judge_with = |done: Option<f64>| {
-            let steps = [crate::runner::StepResult {
-                at: 1.0,
-                actual: Some(1.0),
+            let steps = [done_step(
+                &sc.containers[0].name,
+                1.0,
                 done,
-                container: sc.containers[0].name.clone(),
-                what: "pause".into(),
-                via: crate::model::Via::File,
-                expected: "ok".into(),
-                outcome: Some("ok".into()),
-                changed: Vec::new(),
-                not_applied: Vec::new(),
-                verdict: Verdict::Pass,
-            }];
+                "pause",
+                crate::model::Via::File,
+            )];
             judge(
                 &sc,
                 debian_tick(limitcheck_cgroup::Version::V1, true),

@@ -278,6 +278,23 @@ pub fn seed_and_runtime_scenarios() -> Vec<PathBuf> {
     v
 }
 
+/// Scenario `name` ran in run summary `s` and passed or was inconclusive (a starved one on a
+/// busy runner): not skipped, not failed.
+pub fn assert_ran(s: &Value, name: &str) {
+    let sc = s["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == name)
+        .unwrap_or_else(|| panic!("{name} did not run"));
+    assert!(
+        sc["verdict"] == "pass" || sc["verdict"] == "inconclusive",
+        "{name}: {}: {}",
+        sc["verdict"],
+        sc["reason"]
+    );
+}
+
 /// Every expectation of a run under an engine that `docker stats` (or podman's) has a figure
 /// for got one from `source` where the engine gave a reading inside its window, and it agrees
 /// with the kernel's counters; returns how many.
