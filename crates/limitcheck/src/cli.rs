@@ -507,6 +507,25 @@ pub enum StressCommand {
         #[arg(long, value_parser = duration)]
         sleep: std::time::Duration,
     },
+    /// fibtest's pattern (indeedeng/fibtest): fast threads that never pause and slow threads
+    /// that do a moment's work and sleep 10 ms, thread k pinned to the k-th CPU allowed.
+    ///
+    /// Under a small CFS quota on a many-CPU machine, every slow thread's CPU takes a slice of
+    /// the quota that it barely uses: a kernel that lets those slices expire (the bug commit
+    /// de53fd7aedb1 fixed) throttles the fast thread while the cgroup uses far less than its
+    /// quota. Run it in a cgroup with cpu.max "10000 100000" and compare the cgroup's usage
+    /// with its quota.
+    Fibtest {
+        /// Threads that compute without a pause (fibtest's -f).
+        #[arg(long, short, default_value_t = 1)]
+        fast: usize,
+        /// Threads in all, fast ones included (fibtest's -t) [default: one per CPU allowed]
+        #[arg(long, short)]
+        threads: Option<usize>,
+        /// A slow thread's sleep after each bogo-op.
+        #[arg(long, value_parser = duration, default_value = "10ms")]
+        sleep: std::time::Duration,
+    },
 }
 
 /// Flags of `limitcheck doctor`.

@@ -246,6 +246,79 @@ fn sigterm_stops_every_worker_with_the_final_record() {
     cg.destroy().unwrap();
 }
 
+/// fibtest's pattern: a thread per CPU allowed, each pinned to its own CPU; the fast one does
+/// nearly all the work, the slow ones about one bogo-op per 10 ms; under a quota the cgroup
+/// uses about its quota.
+#[test]
+fn fibtest_pins_a_thread_to_each_cpu_and_the_fast_one_works() {
+    let test = "fibtest_pins_a_thread_to_each_cpu_and_the_fast_one_works";
+    let Some(cg) = cgroup(test, &[Controller::Cpu, Controller::Cpuacct]) else {
+        return;
+    };
+    cg.set(&Limit::CpuMax {
+        quota_us: Max::Value(20_000),
+        period_us: 100_000,
+    })
+    .unwrap();
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let start = Instant::now();
+    let child = stress_in(&cg, &["--timeout", "3s", "fibtest"]);
+    // Each thread's affinity, once all are made: one CPU each, every allowed CPU once.
+    let mut pinned: Vec<String> = Vec::new();
+    while start.elapsed() < Duration::from_secs(2) {
+        pinned = cg
+            .pids()
+            .unwrap()
+            .iter()
+            .flat_map(|p| {
+                std::fs::read_dir(format!("/proc/{p}/task"))
+                    .into_iter()
+                    .flatten()
+            })
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+            .filter_map(|st| {
+                st.lines()
+                    .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                    .map(|v| v.trim().to_string())
+            })
+            .filter(|v| !v.contains(['-', ',']))
+            .collect();
+        if pinned.len() == cpus {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    pinned.sort();
+    pinned.dedup();
+    assert_eq!(pinned.len(), cpus, "threads pinned to {pinned:?}");
+    let report = finish(child);
+    let wall = start.elapsed().as_secs_f64();
+    let used = cg.stats().unwrap().cpu.unwrap().usage_ns as f64 / 1e9;
+    eprintln!("{test}: {:.3} CPUs under 0.2; {report}", used / wall);
+    let per: Vec<u64> = report["per_worker"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(per.len(), cpus, "{report}");
+    // A slow thread wakes at most every 10 ms (300 times in 3 s); the fast one runs a bogo-op
+    // in microseconds for 0.6 s of CPU.
+    for slow in &per[1..] {
+        assert!((20..=310).contains(slow), "{per:?}");
+        assert!(per[0] > 20 * slow, "{per:?}");
+    }
+    assert!(
+        used / wall < 0.3,
+        "quota not enforced: {:.3} CPUs",
+        used / wall
+    );
+    assert!(used / wall > 0.1, "barely ran: {:.3} CPUs", used / wall);
+    assert!(cg.pids().unwrap().is_empty(), "workers left behind");
+    cg.destroy().unwrap();
+}
+
 /// The io stressor writes a disk's page cache, charged to its cgroup, and reads it back; its
 /// files are gone when it ends.
 #[test]
@@ -332,6 +405,11 @@ fn bad_arguments_are_refused_with_the_reason() {
             &["stress", "burst", "--run", "0", "--sleep", "1ms"][..],
             "--run",
         ),
+        (
+            &["stress", "fibtest", "--fast", "3", "--threads", "2"][..],
+            "fewer than the 3 fast",
+        ),
+        (&["stress", "fibtest", "--sleep", "0"][..], "--sleep"),
         (
             &["stress", "io", "--bytes", "1500k"][..],
             "whole number of MiB",

@@ -48,7 +48,7 @@ impl NumOrStr {
 #[derive(Debug, Clone, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadDef {
-    /// `cpu`, `vm`, `fork`, `burst` or `io`.
+    /// `cpu`, `vm`, `fork`, `burst`, `fibtest` or `io`.
     pub kind: String,
     /// Worker processes (cpu, vm, io).
     pub workers: Option<u32>,
@@ -64,11 +64,13 @@ pub struct WorkloadDef {
     pub load: Option<u32>,
     /// Processes to hold (fork).
     pub processes: Option<u32>,
-    /// Threads (burst).
+    /// Threads (burst; fibtest: in all, one per CPU allowed by default).
     pub threads: Option<u32>,
+    /// Threads that never pause (fibtest).
+    pub fast: Option<u32>,
     /// Busy time per period (burst).
     pub run: Option<String>,
-    /// Sleep per period (burst).
+    /// Sleep per period (burst), after each bogo-op of a slow thread (fibtest).
     pub sleep: Option<String>,
     /// Read the file instead of writing it (io).
     pub read: Option<bool>,
@@ -219,6 +221,7 @@ struct ScenarioFile {
     swap: bool,
     #[serde(default)]
     whole_machine: bool,
+    min_cpus: Option<i64>,
     #[serde(default)]
     group: Vec<GroupFile>,
     #[serde(default)]
@@ -582,6 +585,9 @@ pub struct Scenario {
     /// a vm workload's `leave`): it runs only where the run may (the `limitcheck vm` guest,
     /// a machine made for the run) and is a skip elsewhere — never on a shared host.
     pub whole_machine: bool,
+    /// The online CPUs it needs (`min_cpus`: a pattern that shows only on many CPUs, such as
+    /// fibtest's); a skip on a machine with fewer.
+    pub min_cpus: Option<usize>,
     /// The runtime or engine it is about (`runc`, `docker`, `podman:runc`; see
     /// [`crate::lane`]): it runs there when the command line names none, and only in that
     /// lane when it does.
@@ -1023,11 +1029,12 @@ impl Ctx<'_> {
             "vm" => &["workers", "bytes", "keep", "hang", "leave"],
             "fork" => &["processes"],
             "burst" => &["threads", "run", "sleep"],
+            "fibtest" => &["fast", "threads", "sleep"],
             "io" => &["workers", "bytes", "read", "direct", "hang"],
             k => {
                 return Err(self.err(
                     format!("{key}.kind"),
-                    format!("{k:?} is not cpu, vm, fork, burst or io"),
+                    format!("{k:?} is not cpu, vm, fork, burst, fibtest or io"),
                 ))
             }
         };
@@ -1040,6 +1047,7 @@ impl Ctx<'_> {
             ("hang", w.hang.is_some()),
             ("processes", w.processes.is_some()),
             ("threads", w.threads.is_some()),
+            ("fast", w.fast.is_some()),
             ("run", w.run.is_some()),
             ("sleep", w.sleep.is_some()),
             ("read", w.read.is_some()),
@@ -1138,6 +1146,14 @@ impl Ctx<'_> {
                             "a fork workload needs processes = N",
                         ))
                     }
+                },
+            },
+            "fibtest" => Stressor::Fibtest {
+                fast: n(w.fast),
+                threads: w.threads.map(|t| t as usize),
+                sleep: match &w.sleep {
+                    Some(d) => self.duration(&format!("{key}.sleep"), d)?,
+                    None => Duration::from_millis(10),
                 },
             },
             _ => Stressor::Burst {
@@ -1807,6 +1823,19 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
         only: cx.only("only", &f.only)?,
         swap: f.swap,
         whole_machine: f.whole_machine,
+        min_cpus: match f.min_cpus {
+            None => None,
+            Some(n) if (1..=4096).contains(&n) => Some(n as usize),
+            Some(n) => {
+                return Err(cx.err(
+                    "min_cpus",
+                    format!(
+                        "{n} is outside 1..=4096: give the online CPUs the scenario needs, \
+                         e.g. min_cpus = 8"
+                    ),
+                ))
+            }
+        },
         runtime: match f.runtime.as_deref().map(str::trim) {
             None => None,
             Some("") => {
@@ -2509,6 +2538,60 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.key, "container[0].workload.bytes", "{e}");
+    }
+
+    /// A fibtest workload runs as `limitcheck stress fibtest` with the keys given (the
+    /// threads left to the CPUs the container may use, the sleep fibtest's 10 ms); `min_cpus`
+    /// is kept, and a count outside 1..=4096 or a key the stressor does not take is named.
+    #[test]
+    fn fibtest_and_min_cpus() {
+        let file = |top: &str, w: &str| {
+            format!(
+                "duration = \"2s\"\n{top}[[container]]\nworkload = {{ kind = \"fibtest\"{w} }}\n"
+            )
+        };
+        let s = parse(&file("min_cpus = 12\n", ""), Path::new("f.toml")).unwrap();
+        assert_eq!(s.min_cpus, Some(12));
+        let Run::Workload(args) = &s.containers[0].run else {
+            panic!("{:?}", s.containers[0].run)
+        };
+        let tail: Vec<&str> = args
+            .iter()
+            .map(String::as_str)
+            .skip_while(|a| *a != "fibtest")
+            .collect();
+        assert_eq!(tail, ["fibtest", "--fast", "1", "--sleep", "10000us"]);
+        let s = parse(
+            &file("", ", fast = 2, threads = 4, sleep = \"5ms\""),
+            Path::new("f.toml"),
+        )
+        .unwrap();
+        assert_eq!(s.min_cpus, None);
+        let Run::Workload(args) = &s.containers[0].run else {
+            panic!()
+        };
+        assert!(args.ends_with(&[
+            "fibtest".into(),
+            "--fast".into(),
+            "2".into(),
+            "--threads".into(),
+            "4".into(),
+            "--sleep".into(),
+            "5000us".into()
+        ]));
+        for (top, w, key) in [
+            ("min_cpus = 0\n", "", "min_cpus"),
+            ("", ", run = \"5ms\"", "container[0].workload.run"),
+            (
+                "",
+                ", fast = 3, threads = 2",
+                "container[0].workload.threads",
+            ),
+        ] {
+            let e = parse(&file(top, w), Path::new("f.toml")).unwrap_err();
+            assert_eq!(e.key, key, "{e}");
+            assert_eq!(e.line, Some(if key == "min_cpus" { 2 } else { 3 }), "{e}");
+        }
     }
 
     /// A vm workload's `leave` fills the machine: only with `whole_machine = true`, and not -1.

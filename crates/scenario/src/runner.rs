@@ -456,6 +456,18 @@ pub fn run<'l>(
         r.reason = format!("the {c} controller is not available on this host");
         return r;
     }
+    if let Some(need) = s.min_cpus {
+        let online = online_cpus();
+        if online < need {
+            r.verdict = Verdict::Skip;
+            r.reason = format!(
+                "the scenario needs {need} online CPUs (min_cpus) and this machine has \
+                 {online}: run it in a guest with more (limitcheck vm --topology \
+                 sockets=2,cores=8 FILE)"
+            );
+            return r;
+        }
+    }
     if s.whole_machine && !o.whole_machine {
         r.verdict = Verdict::Skip;
         r.reason = "the scenario uses the whole machine's memory (whole_machine = true), which \
@@ -533,6 +545,13 @@ pub fn run<'l>(
     r.verdict = judged.verdict;
     r.reason = judged.reason;
     r
+}
+
+/// The CPUs online on this machine (`_SC_NPROCESSORS_ONLN`).
+fn online_cpus() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(n).unwrap_or(1)
 }
 
 /// The prefix of the cgroup trees a run's groups are made in: `lcg-<run-id>-` (as its

@@ -5,7 +5,8 @@
 //! optional duty cycle), `vm` (N workers writing anonymous memory, respawned when the OOM
 //! killer takes them), plus `fork` (hold N processes, count refused forks, for `pids.max`) and
 //! `burst` (threads that run and sleep in a fixed rhythm, for CFS bandwidth behaviour) and
-//! `io` (files written or read a MiB at a time, through the page cache or with O_DIRECT, for
+//! `fibtest` (Dave Chiluk's pattern: a fast thread and slow threads pinned one per CPU, for
+//! quota stranded on many CPUs), `io` (files written or read a MiB at a time, through the page cache or with O_DIRECT, for
 //! memory limits on page cache and for io.max / blkio throttles).
 //!
 //! ```no_run
@@ -82,6 +83,19 @@ pub enum Stressor {
         #[serde(serialize_with = "seconds")]
         sleep: Duration,
     },
+    /// fibtest's pattern: one worker whose `fast` threads compute without a pause and whose
+    /// other threads each do one bogo-op and sleep `sleep`; thread k pinned to the k-th CPU the
+    /// process may run on.
+    Fibtest {
+        /// Threads that never sleep (fibtest's `-f`, 1 by default).
+        fast: usize,
+        /// Threads in all (fibtest's `-t`); `None`: one per CPU the process may run on.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        threads: Option<usize>,
+        /// A slow thread's sleep after each bogo-op (fibtest: 10 ms).
+        #[serde(serialize_with = "seconds")]
+        sleep: Duration,
+    },
     /// `workers` processes each moving a file of `bytes` in `dir`, one MiB at a time.
     Io {
         /// Worker processes.
@@ -130,7 +144,7 @@ pub struct Report {
     pub bogo_ops: u64,
     /// Bogo-ops per second of wall time.
     pub ops_per_s: f64,
-    /// Bogo-ops per worker (per thread for `burst`).
+    /// Bogo-ops per worker (per thread for `burst` and `fibtest`).
     pub per_worker: Vec<u64>,
     /// Workers forked again after the OOM killer (SIGKILL) ended them.
     pub respawns: u64,
@@ -242,6 +256,28 @@ impl Stressor {
                     ));
                 }
             }
+            Stressor::Fibtest {
+                fast,
+                threads,
+                sleep,
+            } => {
+                workers(*fast, "--fast")?;
+                if let Some(t) = threads {
+                    workers(*t, "--threads")?;
+                    if t < fast {
+                        return Err(arg(
+                            "--threads",
+                            format!("{t} threads in all is fewer than the {fast} fast ones"),
+                        ));
+                    }
+                }
+                if sleep.is_zero() {
+                    return Err(arg(
+                        "--sleep",
+                        "a slow thread needs a sleep above zero, e.g. 10ms (fibtest's)",
+                    ));
+                }
+            }
             Stressor::Burst { threads, run, .. } => {
                 workers(*threads, "--threads")?;
                 if run.is_zero() {
@@ -307,6 +343,18 @@ impl Stressor {
                 flag("sleep", us(sleep));
                 "burst"
             }
+            Stressor::Fibtest {
+                fast,
+                threads,
+                sleep,
+            } => {
+                flag("fast", fast.to_string());
+                if let Some(t) = threads {
+                    flag("threads", t.to_string());
+                }
+                flag("sleep", us(sleep));
+                "fibtest"
+            }
             Stressor::Io {
                 workers,
                 bytes,
@@ -341,6 +389,10 @@ impl Stressor {
             Stressor::Cpu { .. } | Stressor::Burst { .. } => {
                 "4096 steps of 64-bit LCG and floating-point arithmetic"
             }
+            Stressor::Fibtest { .. } => {
+                "4096 steps of 64-bit LCG and floating-point arithmetic (a slow thread does one \
+                 per wake-up)"
+            }
             Stressor::Vm { .. } => "one page written",
             Stressor::Fork { .. } => "one successful fork",
             Stressor::Io { read: false, .. } => "one MiB written",
@@ -355,6 +407,9 @@ impl Stressor {
             | Stressor::Io { workers, .. } => *workers,
             Stressor::Fork { .. } => 3,
             Stressor::Burst { threads, .. } => *threads,
+            Stressor::Fibtest { threads, .. } => {
+                threads.unwrap_or_else(|| stressors::allowed_cpus().len().max(1))
+            }
         }
     }
 
@@ -363,7 +418,7 @@ impl Stressor {
             Stressor::Cpu { workers, .. }
             | Stressor::Vm { workers, .. }
             | Stressor::Io { workers, .. } => *workers,
-            Stressor::Fork { .. } | Stressor::Burst { .. } => 1,
+            Stressor::Fork { .. } | Stressor::Burst { .. } | Stressor::Fibtest { .. } => 1,
         }
     }
 }
@@ -478,6 +533,13 @@ pub fn run(s: &Stressor, o: &Options) -> Result<Report> {
                 run,
                 sleep,
             } => stressors::burst(Arc::clone(&counters), *threads, *run, *sleep),
+            Stressor::Fibtest { fast, sleep, .. } => stressors::fibtest(
+                Arc::clone(&counters),
+                &stressors::allowed_cpus(),
+                *fast,
+                counters.len(),
+                *sleep,
+            ),
             Stressor::Io {
                 bytes,
                 read,

@@ -221,6 +221,70 @@ pub fn burst(counters: Arc<SharedCounters>, threads: usize, run: Duration, sleep
     0
 }
 
+/// The CPUs this process may run on (its affinity: a container's cpuset), in order.
+pub fn allowed_cpus() -> Vec<usize> {
+    use nix::sched::{sched_getaffinity, CpuSet};
+    match sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => (0..CpuSet::count())
+            .filter(|&c| set.is_set(c).unwrap_or(false))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Pins the calling thread to CPU `cpu`.
+fn pin_to(cpu: usize) -> nix::Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu)?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+}
+
+/// fibtest's pattern (Dave Chiluk's test for the CFS bandwidth bug that commit de53fd7aedb1
+/// fixed): `threads` threads, thread k pinned to the k-th of `cpus` (round robin); the first
+/// `fast` compute without a pause, the others are slow: one bogo-op, then a sleep of `sleep`
+/// (fibtest: a hundred Fibonacci steps and 10 ms). Each slow thread wakes on a CPU of its own,
+/// so every CPU's run queue of the cgroup asks the quota pool for a slice of its own, which it
+/// barely uses: a kernel that lets those slices expire, or strands them, takes the quota from
+/// the fast thread while the cgroup uses far less than its quota. Counts bogo-ops per thread.
+/// A thread that cannot be pinned prints why and ends the worker (exit 1): the pattern would
+/// not be the one asked for.
+pub fn fibtest(
+    counters: Arc<SharedCounters>,
+    cpus: &[usize],
+    fast: usize,
+    threads: usize,
+    sleep: Duration,
+) -> i32 {
+    if cpus.is_empty() {
+        eprintln!("limitcheck stress fibtest: this process may run on no CPU (sched_getaffinity)");
+        return 1;
+    }
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let c = Arc::clone(&counters);
+            let cpu = cpus[t % cpus.len()];
+            std::thread::spawn(move || {
+                if let Err(e) = pin_to(cpu) {
+                    eprintln!("limitcheck stress fibtest: cannot pin thread {t} to CPU {cpu}: {e}");
+                    std::process::exit(1);
+                }
+                let mut state = (t as u64 + 1, 1.0);
+                loop {
+                    cpu_bogo_op(&mut state);
+                    c.add(t, 1);
+                    if t >= fast {
+                        std::thread::sleep(sleep);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        let _ = h.join();
+    }
+    0
+}
+
 /// The unit of the io stressor: each read or write moves one MiB, aligned for O_DIRECT.
 pub const IO_CHUNK: usize = 1 << 20;
 

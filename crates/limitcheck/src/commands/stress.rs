@@ -40,6 +40,15 @@ pub fn run(a: &StressArgs) -> anyhow::Result<ExitCode> {
             run: *run,
             sleep: *sleep,
         },
+        StressCommand::Fibtest {
+            fast,
+            threads,
+            sleep,
+        } => Stressor::Fibtest {
+            fast: *fast,
+            threads: *threads,
+            sleep: *sleep,
+        },
         StressCommand::Io {
             workers,
             bytes,
