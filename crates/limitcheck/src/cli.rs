@@ -507,6 +507,21 @@ pub enum StressCommand {
         #[arg(long, value_parser = duration)]
         sleep: std::time::Duration,
     },
+    /// N processes burning CPU in the kernel: read(2) after read(2) from /dev/zero, each
+    /// sized to take --call of CPU time.
+    ///
+    /// The process returns to user space only between reads. For CFS throttling of time spent
+    /// in the kernel: Linux 6.18 throttles a task on its way back to user space, so a quota is
+    /// overrun by up to a call. The size is found at the start from the CPU time of reads of
+    /// 1 MiB, and printed on stderr.
+    Kernel {
+        /// Worker processes.
+        #[arg(long, short, default_value_t = 1)]
+        workers: usize,
+        /// CPU time per read (20ms).
+        #[arg(long, value_parser = duration, default_value = "20ms")]
+        call: std::time::Duration,
+    },
     /// fibtest's pattern (indeedeng/fibtest): fast threads that never pause and slow threads
     /// that do a moment's work and sleep 10 ms, thread k pinned to the k-th CPU allowed.
     ///

@@ -246,6 +246,44 @@ fn sigterm_stops_every_worker_with_the_final_record() {
     cg.destroy().unwrap();
 }
 
+/// The kernel stressor spends its CPU time in the kernel, in reads sized to the CPU time asked
+/// for (found by timing reads at its start): 10 ms each here, within a factor of two.
+#[test]
+fn kernel_workers_burn_cpu_in_reads_of_the_length_asked() {
+    let test = "kernel_workers_burn_cpu_in_reads_of_the_length_asked";
+    let Some(cg) = cgroup(test, &[Controller::Cpu, Controller::Cpuacct]) else {
+        return;
+    };
+    cg.set(&Limit::CpuMax {
+        quota_us: Max::Value(50_000),
+        period_us: 100_000,
+    })
+    .unwrap();
+    let child = stress_in(&cg, &["--timeout", "3s", "kernel", "--call", "10ms"]);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("reads of "), "{err}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sys = report["cpu_system_s"].as_f64().unwrap();
+    let user = report["cpu_user_s"].as_f64().unwrap();
+    let ops = report["bogo_ops"].as_u64().unwrap();
+    eprintln!("{test}: {err}{ops} reads, {sys:.3} s system, {user:.3} s user");
+    assert!(sys > 0.8 && sys > 10.0 * user, "{report}");
+    // The calibration's own reads (a few ms) are not counted as ops.
+    let per_read = sys / ops.max(1) as f64;
+    assert!(
+        (0.005..0.02).contains(&per_read),
+        "{per_read:.4} s per read: {report}"
+    );
+    assert!(cg.pids().unwrap().is_empty(), "workers left behind");
+    cg.destroy().unwrap();
+}
+
 /// fibtest's pattern: a thread per CPU allowed, each pinned to its own CPU; the fast one does
 /// nearly all the work, the slow ones about one bogo-op per 10 ms; under a quota the cgroup
 /// uses about its quota.

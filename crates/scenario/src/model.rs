@@ -48,7 +48,7 @@ impl NumOrStr {
 #[derive(Debug, Clone, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadDef {
-    /// `cpu`, `vm`, `fork`, `burst`, `fibtest` or `io`.
+    /// `cpu`, `kernel`, `vm`, `fork`, `burst`, `fibtest` or `io`.
     pub kind: String,
     /// Worker processes (cpu, vm, io).
     pub workers: Option<u32>,
@@ -68,6 +68,8 @@ pub struct WorkloadDef {
     pub threads: Option<u32>,
     /// Threads that never pause (fibtest).
     pub fast: Option<u32>,
+    /// CPU time per read(2) (kernel).
+    pub call: Option<String>,
     /// Busy time per period (burst).
     pub run: Option<String>,
     /// Sleep per period (burst), after each bogo-op of a slow thread (fibtest).
@@ -1030,11 +1032,12 @@ impl Ctx<'_> {
             "fork" => &["processes"],
             "burst" => &["threads", "run", "sleep"],
             "fibtest" => &["fast", "threads", "sleep"],
+            "kernel" => &["workers", "call"],
             "io" => &["workers", "bytes", "read", "direct", "hang"],
             k => {
                 return Err(self.err(
                     format!("{key}.kind"),
-                    format!("{k:?} is not cpu, vm, fork, burst, fibtest or io"),
+                    format!("{k:?} is not cpu, kernel, vm, fork, burst, fibtest or io"),
                 ))
             }
         };
@@ -1048,6 +1051,7 @@ impl Ctx<'_> {
             ("processes", w.processes.is_some()),
             ("threads", w.threads.is_some()),
             ("fast", w.fast.is_some()),
+            ("call", w.call.is_some()),
             ("run", w.run.is_some()),
             ("sleep", w.sleep.is_some()),
             ("read", w.read.is_some()),
@@ -1146,6 +1150,13 @@ impl Ctx<'_> {
                             "a fork workload needs processes = N",
                         ))
                     }
+                },
+            },
+            "kernel" => Stressor::Kernel {
+                workers: n(w.workers),
+                call: match &w.call {
+                    Some(d) => self.duration(&format!("{key}.call"), d)?,
+                    None => Duration::from_millis(20),
                 },
             },
             "fibtest" => Stressor::Fibtest {
@@ -1442,7 +1453,12 @@ fn check(f: ScenarioFile, path: &Path) -> Result<Scenario, ScenarioError> {
         // (the container's init) and each worker.
         // (The fork stressor is made to hit pids.max.)
         let workers = match &stressor {
-            Some(Stressor::Cpu { workers, .. } | Stressor::Vm { workers, .. }) => *workers as u64,
+            Some(
+                Stressor::Cpu { workers, .. }
+                | Stressor::Kernel { workers, .. }
+                | Stressor::Vm { workers, .. }
+                | Stressor::Io { workers, .. },
+            ) => *workers as u64,
             _ => 0,
         };
         if let Some(Limit::PidsMax(Max::Value(p))) =
@@ -2541,8 +2557,9 @@ mod tests {
     }
 
     /// A fibtest workload runs as `limitcheck stress fibtest` with the keys given (the
-    /// threads left to the CPUs the container may use, the sleep fibtest's 10 ms); `min_cpus`
-    /// is kept, and a count outside 1..=4096 or a key the stressor does not take is named.
+    /// threads left to the CPUs the container may use, the sleep fibtest's 10 ms), a kernel
+    /// one with its call; `min_cpus` is kept, and a count outside 1..=4096 or a key the
+    /// stressor does not take is named.
     #[test]
     fn fibtest_and_min_cpus() {
         let file = |top: &str, w: &str| {
@@ -2577,6 +2594,21 @@ mod tests {
             "--threads".into(),
             "4".into(),
             "--sleep".into(),
+            "5000us".into()
+        ]));
+        let s = parse(
+            "duration = \"2s\"\n[[container]]\nworkload = { kind = \"kernel\", call = \"5ms\" }\n",
+            Path::new("k.toml"),
+        )
+        .unwrap();
+        let Run::Workload(args) = &s.containers[0].run else {
+            panic!()
+        };
+        assert!(args.ends_with(&[
+            "kernel".into(),
+            "--workers".into(),
+            "1".into(),
+            "--call".into(),
             "5000us".into()
         ]));
         for (top, w, key) in [

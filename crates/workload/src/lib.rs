@@ -5,6 +5,7 @@
 //! optional duty cycle), `vm` (N workers writing anonymous memory, respawned when the OOM
 //! killer takes them), plus `fork` (hold N processes, count refused forks, for `pids.max`) and
 //! `burst` (threads that run and sleep in a fixed rhythm, for CFS bandwidth behaviour) and
+//! `kernel` (CPU time spent in one long system call after another: reads of /dev/zero),
 //! `fibtest` (Dave Chiluk's pattern: a fast thread and slow threads pinned one per CPU, for
 //! quota stranded on many CPUs), `io` (files written or read a MiB at a time, through the page cache or with O_DIRECT, for
 //! memory limits on page cache and for io.max / blkio throttles).
@@ -82,6 +83,15 @@ pub enum Stressor {
         /// Sleep per period.
         #[serde(serialize_with = "seconds")]
         sleep: Duration,
+    },
+    /// `workers` processes burning CPU in the kernel: each bogo-op is one read(2) from
+    /// /dev/zero (the kernel clears the buffer) sized to take `call` of CPU time.
+    Kernel {
+        /// Worker processes.
+        workers: usize,
+        /// CPU time per read(2), the size found by timing reads of 1 MiB at the start.
+        #[serde(serialize_with = "seconds")]
+        call: Duration,
     },
     /// fibtest's pattern: one worker whose `fast` threads compute without a pause and whose
     /// other threads each do one bogo-op and sleep `sleep`; thread k pinned to the k-th CPU the
@@ -256,6 +266,18 @@ impl Stressor {
                     ));
                 }
             }
+            Stressor::Kernel { workers: n, call } => {
+                workers(*n, "--workers")?;
+                if call.is_zero() || *call > Duration::from_secs(1) {
+                    return Err(arg(
+                        "--call",
+                        format!(
+                            "{} ms of CPU per read is outside (0, 1000]; give e.g. 20ms",
+                            call.as_millis()
+                        ),
+                    ));
+                }
+            }
             Stressor::Fibtest {
                 fast,
                 threads,
@@ -343,6 +365,11 @@ impl Stressor {
                 flag("sleep", us(sleep));
                 "burst"
             }
+            Stressor::Kernel { workers, call } => {
+                flag("workers", workers.to_string());
+                flag("call", us(call));
+                "kernel"
+            }
             Stressor::Fibtest {
                 fast,
                 threads,
@@ -393,6 +420,7 @@ impl Stressor {
                 "4096 steps of 64-bit LCG and floating-point arithmetic (a slow thread does one \
                  per wake-up)"
             }
+            Stressor::Kernel { .. } => "one read(2) from /dev/zero of --call's CPU time",
             Stressor::Vm { .. } => "one page written",
             Stressor::Fork { .. } => "one successful fork",
             Stressor::Io { read: false, .. } => "one MiB written",
@@ -403,6 +431,7 @@ impl Stressor {
     fn slots(&self) -> usize {
         match self {
             Stressor::Cpu { workers, .. }
+            | Stressor::Kernel { workers, .. }
             | Stressor::Vm { workers, .. }
             | Stressor::Io { workers, .. } => *workers,
             Stressor::Fork { .. } => 3,
@@ -416,6 +445,7 @@ impl Stressor {
     fn processes(&self) -> usize {
         match self {
             Stressor::Cpu { workers, .. }
+            | Stressor::Kernel { workers, .. }
             | Stressor::Vm { workers, .. }
             | Stressor::Io { workers, .. } => *workers,
             Stressor::Fork { .. } | Stressor::Burst { .. } | Stressor::Fibtest { .. } => 1,
@@ -514,6 +544,7 @@ pub fn run(s: &Stressor, o: &Options) -> Result<Report> {
     let worker = |i: usize| -> i32 {
         match s {
             Stressor::Cpu { load, .. } => stressors::cpu(i, &counters, *load),
+            Stressor::Kernel { call, .. } => stressors::kernel(i, &counters, *call),
             Stressor::Vm {
                 workers,
                 bytes,

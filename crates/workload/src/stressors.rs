@@ -65,6 +65,68 @@ pub fn cpu(index: usize, counters: &SharedCounters, load: Option<u8>) -> i32 {
     }
 }
 
+/// This thread's CPU time (CLOCK_THREAD_CPUTIME_ID): not the time it waited or was
+/// throttled.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// A kernel worker: reads /dev/zero into one buffer (touched once first, so that no page fault
+/// is in the loop) again and again, each read(2) one bogo-op: CPU time spent in the kernel,
+/// which returns to user space only between reads (what task-based CFS throttling, Linux
+/// 6.18, waits for). The buffer is sized so that a read takes `call` of CPU time: timed reads
+/// (CPU time, so neither throttling nor waiting counts) rescale it until one is within 10%,
+/// six at most; the size is printed on stderr. On an error it prints it and exits 1.
+pub fn kernel(index: usize, counters: &SharedCounters, call: Duration) -> i32 {
+    use std::io::Read;
+    const MIB: usize = 1 << 20;
+    let fail = |what: &str, e: std::io::Error| {
+        eprintln!("limitcheck stress kernel: cannot {what} /dev/zero: {e}");
+        1
+    };
+    let mut f = match std::fs::File::open("/dev/zero") {
+        Ok(f) => f,
+        Err(e) => return fail("open", e),
+    };
+    // A MiB costs less in a cache than from memory, so the size is found at the size: from a
+    // first guess, each timed read rescales the buffer until one takes `call` within 10%.
+    let mut mib = 32usize;
+    let mut buf = vec![1u8; mib * MIB];
+    let mut took = Duration::ZERO;
+    for _ in 0..6 {
+        let t = thread_cpu();
+        if let Err(e) = f.read_exact(&mut buf) {
+            return fail("read", e);
+        }
+        took = (thread_cpu() - t).max(Duration::from_micros(1));
+        let ratio = call.as_secs_f64() / took.as_secs_f64();
+        let next = ((mib as f64 * ratio).round() as usize).clamp(1, 1024);
+        if (0.9..=1.1).contains(&ratio) || next == mib {
+            break;
+        }
+        mib = next;
+        buf = vec![1u8; mib * MIB];
+    }
+    if index == 0 {
+        eprintln!(
+            "limitcheck stress kernel: reads of {mib} MiB ({:.1} ms of CPU at the last timed one)",
+            took.as_secs_f64() * 1e3
+        );
+    }
+    loop {
+        if let Err(e) = f.read_exact(&mut buf) {
+            return fail("read", e);
+        }
+        counters.add(index, 1);
+    }
+}
+
 /// Page size for touching memory.
 pub fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.

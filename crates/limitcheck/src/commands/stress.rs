@@ -40,6 +40,10 @@ pub fn run(a: &StressArgs) -> anyhow::Result<ExitCode> {
             run: *run,
             sleep: *sleep,
         },
+        StressCommand::Kernel { workers, call } => Stressor::Kernel {
+            workers: *workers,
+            call: *call,
+        },
         StressCommand::Fibtest {
             fast,
             threads,
