@@ -417,8 +417,8 @@ impl Stressor {
                 "4096 steps of 64-bit LCG and floating-point arithmetic"
             }
             Stressor::Fibtest { .. } => {
-                "4096 steps of 64-bit LCG and floating-point arithmetic (a slow thread does one \
-                 per wake-up)"
+                "4096 steps of 64-bit LCG and floating-point arithmetic (a slow thread counts \
+                 one per wake-up: 100 LCG steps)"
             }
             Stressor::Kernel { .. } => "one read(2) from /dev/zero of --call's CPU time",
             Stressor::Vm { .. } => "one page written",

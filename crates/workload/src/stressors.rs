@@ -301,10 +301,22 @@ fn pin_to(cpu: usize) -> nix::Result<()> {
     nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
 }
 
+/// A slow fibtest thread's work between sleeps: 100 steps of the LCG (fibtest: 100 Fibonacci
+/// steps), well under a microsecond: what such a thread costs is its wake-up, not its work.
+#[inline(never)]
+fn slow_step(x: &mut u64) {
+    for _ in 0..100 {
+        *x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+    }
+    *x = black_box(*x);
+}
+
 /// fibtest's pattern (Dave Chiluk's test for the CFS bandwidth bug that commit de53fd7aedb1
 /// fixed): `threads` threads, thread k pinned to the k-th of `cpus` (round robin); the first
-/// `fast` compute without a pause, the others are slow: one bogo-op, then a sleep of `sleep`
-/// (fibtest: a hundred Fibonacci steps and 10 ms). Each slow thread wakes on a CPU of its own,
+/// `fast` compute without a pause (bogo-ops), the others are slow: 100 steps (counted as one),
+/// then a sleep of `sleep` (fibtest: a hundred Fibonacci steps and 10 ms). Each slow thread wakes on a CPU of its own,
 /// so every CPU's run queue of the cgroup asks the quota pool for a slice of its own, which it
 /// barely uses: a kernel that lets those slices expire, or strands them, takes the quota from
 /// the fast thread while the cgroup uses far less than its quota. Counts bogo-ops per thread.
@@ -331,12 +343,16 @@ pub fn fibtest(
                     std::process::exit(1);
                 }
                 let mut state = (t as u64 + 1, 1.0);
-                loop {
-                    cpu_bogo_op(&mut state);
-                    c.add(t, 1);
-                    if t >= fast {
-                        std::thread::sleep(sleep);
+                if t < fast {
+                    loop {
+                        cpu_bogo_op(&mut state);
+                        c.add(t, 1);
                     }
+                }
+                loop {
+                    slow_step(&mut state.0);
+                    c.add(t, 1);
+                    std::thread::sleep(sleep);
                 }
             })
         })
