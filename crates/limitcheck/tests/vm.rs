@@ -809,8 +809,8 @@ fn git_bisect_run_with_vm_bisect_lands_on_the_planted_fault() {
 /// `--topology`: the guest sees the CPUs and the NUMA nodes asked for (its setup script
 /// stops the run unless it does), the scenario runs on them, and reproduce.sh keeps the flag.
 /// The scenario is the shipped cfs-fibtest, which needs 12 CPUs (a skip on this host): on 16
-/// vCPUs it runs, and its quota is used whole (pass) or the machine's stalls are named
-/// (inconclusive), never a failure.
+/// vCPUs its workload runs, and its quota is used whole (pass) or the judge says why it could
+/// not tell (inconclusive), never a failure.
 #[test]
 fn a_guest_gets_the_topology_asked_for() {
     let Some(k) = debian_kernel("a_guest_gets_the_topology_asked_for") else {
@@ -860,11 +860,15 @@ fn a_guest_gets_the_topology_asked_for() {
         "a_guest_gets_the_topology_asked_for: cfs-fibtest {} ({})",
         sc["verdict"], e["reason"]
     );
+    // The workload ran (it was not still starting when the clock started), and its quota
+    // was used (pass) or the judge named why it could not tell (inconclusive: the emulated
+    // machine's stalls, or its idle vCPUs beside a slow start): never a failure.
+    assert!(sc["unstarted"].is_null(), "{sc}");
     match sc["verdict"].as_str().unwrap() {
         "pass" => assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}"),
         "inconclusive" => {
             assert_eq!(out.status.code(), Some(6), "{stdout}\n{stderr}");
-            assert!(e["reason"].as_str().unwrap().contains("stalled"), "{sc}");
+            assert!(!e["reason"].as_str().unwrap().is_empty(), "{sc}");
         }
         v => panic!("cfs-fibtest on 16 vCPUs: {v}: {sc}"),
     }

@@ -631,6 +631,11 @@ pub struct ScenarioResult {
     /// Why stalls could not be watched for (then none are listed), if they could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stall_witness: Option<String>,
+    /// The containers whose built-in workload had not reported its first counters when the
+    /// clock started (the runner waits for them up to a deadline): still starting under
+    /// their limits (an emulated CPU under a small quota takes seconds to start a process).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unstarted: Vec<String>,
     /// The samples (in samples.csv, not in summary.json).
     #[serde(skip)]
     pub sample_rows: Vec<Sample>,
@@ -1561,6 +1566,7 @@ mod tests {
                 to: 2.58,
             }],
             stall_witness: None,
+            unstarted: Vec::new(),
             sample_rows: vec![
                 Sample {
                     t: 0.1,

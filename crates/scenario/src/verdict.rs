@@ -361,6 +361,8 @@ pub struct Recording<'a> {
     pub died: Option<&'a limitcheck_record::Death>,
     /// The times the machine stalled a CPU, as the witness saw them.
     pub stalls: &'a [MachineStall],
+    /// The containers whose workload was still starting when the clock started.
+    pub unstarted: &'a [String],
 }
 
 /// How far an engine's own figure may be from the kernel's before it is a finding: docker
@@ -836,6 +838,37 @@ fn stall_debt(rows: &[&Sample], m: Machine, quota: f64, from: f64, to: f64) -> O
     ))
 }
 
+/// Why unit `unit`'s expectation cannot be judged from `from` on, if its workload was still
+/// starting then: the runner named it as still starting when the clock started, and its
+/// first counters (`rows` are its samples) came after `from`, or never.
+fn still_starting(
+    s: &Scenario,
+    unit: usize,
+    rec: &Recording,
+    rows: &[&Sample],
+    from: f64,
+) -> Option<String> {
+    let name = &s.containers.get(unit)?.name;
+    if !rec.unstarted.contains(name) {
+        return None;
+    }
+    let deadline = crate::runner::WORKLOAD_START_DEADLINE.as_secs_f64();
+    match rows.iter().find(|r| r.bogo_ops.is_some()).map(|r| r.t) {
+        Some(t) if t <= from + 1e-9 => None,
+        Some(t) => Some(format!(
+            "its workload was still starting when the window opened: the runner waited {deadline:.0} s \
+             for its first counters, which came {t:.3} s after the clock started; the window \
+             would measure a process starting under its limits (a slow or emulated CPU under a \
+             small quota), not the workload"
+        )),
+        None => Some(format!(
+            "its workload never started in the run: the runner waited {deadline:.0} s for its \
+             first counters and none came after; the run measured a process starting under \
+             its limits (a slow or emulated CPU under a small quota), not the workload"
+        )),
+    }
+}
+
 /// The share of the machine's CPU time over `from`-`to` that the witness saw stalled (each
 /// stall counted from a witness period after its last wake-up: it slept that long anyway).
 fn stalled_share(m: Machine, from: f64, to: f64) -> f64 {
@@ -1092,75 +1125,84 @@ pub fn judge(s: &Scenario, platform: Platform, rec: &Recording) -> Judged {
             seen: rec.stalls,
         };
         let cpus = machine.cpus;
-        match measure(e.metric, &rows, from, b) {
-            Err(why) => {
-                res.verdict = why.verdict();
-                res.reason = why.to_string();
-            }
-            Ok(m) => {
-                res.measured = Some(m);
-                let (_, why) = within(e, m);
-                res.reason = why;
-                match miss(e, m) {
-                    None => {}
-                    Some(Miss::Above) => {
-                        res.verdict = Verdict::Fail;
-                        if let Some((v, because)) = (cpus > 0)
-                            .then(|| above_with_stalls(e, &rows, from, b, machine))
-                            .flatten()
-                        {
+        // A workload still starting when the clock started (the runner waits for it up to
+        // a deadline) is judged only from its first counters on: before them the window
+        // measures the start of a process (an exec, its loader, its page faults), not the
+        // workload.
+        if let Some(why) = still_starting(s, e.container, rec, &rows, from) {
+            res.verdict = Verdict::Inconclusive;
+            res.reason = why;
+        } else {
+            match measure(e.metric, &rows, from, b) {
+                Err(why) => {
+                    res.verdict = why.verdict();
+                    res.reason = why.to_string();
+                }
+                Ok(m) => {
+                    res.measured = Some(m);
+                    let (_, why) = within(e, m);
+                    res.reason = why;
+                    match miss(e, m) {
+                        None => {}
+                        Some(Miss::Above) => {
+                            res.verdict = Verdict::Fail;
+                            if let Some((v, because)) = (cpus > 0)
+                                .then(|| above_with_stalls(e, &rows, from, b, machine))
+                                .flatten()
+                            {
+                                res.verdict = v;
+                                res.reason = format!("{}: {because}", res.reason);
+                            }
+                        }
+                        Some(Miss::Below(d)) => {
+                            let (v, because) = shortfall(e, m, d, res.context.as_ref());
                             res.verdict = v;
                             res.reason = format!("{}: {because}", res.reason);
-                        }
-                    }
-                    Some(Miss::Below(d)) => {
-                        let (v, because) = shortfall(e, m, d, res.context.as_ref());
-                        res.verdict = v;
-                        res.reason = format!("{}: {because}", res.reason);
-                        let quota = res.context.as_ref().and_then(|c| c.quota_cpus);
-                        if let (Verdict::Fail, Metric::CpuUsage, Some(q), true) =
-                            (v, e.metric, quota, cpus > 0)
-                        {
-                            if let Some(why) = stall_debt(&rows, machine, q, from, b) {
-                                res.verdict = Verdict::Inconclusive;
-                                res.reason = format!("{}; {why}", res.reason);
+                            let quota = res.context.as_ref().and_then(|c| c.quota_cpus);
+                            if let (Verdict::Fail, Metric::CpuUsage, Some(q), true) =
+                                (v, e.metric, quota, cpus > 0)
+                            {
+                                if let Some(why) = stall_debt(&rows, machine, q, from, b) {
+                                    res.verdict = Verdict::Inconclusive;
+                                    res.reason = format!("{}; {why}", res.reason);
+                                }
                             }
-                        }
-                        if let (Verdict::Fail, true) = (res.verdict, e.metric.is_rate()) {
-                            if let Some(why) = stalled_rate(e, m, d, machine, from, b) {
-                                res.verdict = Verdict::Inconclusive;
-                                res.reason = format!("{}; {why}", res.reason);
+                            if let (Verdict::Fail, true) = (res.verdict, e.metric.is_rate()) {
+                                if let Some(why) = stalled_rate(e, m, d, machine, from, b) {
+                                    res.verdict = Verdict::Inconclusive;
+                                    res.reason = format!("{}; {why}", res.reason);
+                                }
                             }
                         }
                     }
-                }
-                if let (Some(limit), Verdict::Pass) = (e.settles_within, res.verdict) {
-                    let w = (s.interval.as_secs_f64() * 5.0).max(0.5);
-                    let late = if origin - a >= 0.05 {
-                        format!(" (counted from {origin:.3}s, when the change returned)")
-                    } else {
-                        String::new()
-                    };
-                    // The span the value had to settle in, and a trailing window after it.
-                    let span = (origin + limit.as_secs_f64() + w).min(b);
-                    match settle_time(e, &rows, origin, b, w) {
-                        Some(t) if t > limit.as_secs_f64() => {
-                            res.settled_after_s = Some(t);
-                            let (v, because) = unsettled(s, e, rec, &rows, origin, span);
-                            res.verdict = v;
-                            res.reason = format!(
-                                "settled after {t:.3}s{late}, more than {:.3}s{because}",
-                                limit.as_secs_f64()
-                            );
-                        }
-                        Some(t) => {
-                            res.settled_after_s = Some(t);
-                            res.reason = format!("{}; settled after {t:.3}s{late}", res.reason);
-                        }
-                        None => {
-                            let (v, because) = unsettled(s, e, rec, &rows, origin, span);
-                            res.verdict = v;
-                            res.reason = format!("never settled within the window{because}");
+                    if let (Some(limit), Verdict::Pass) = (e.settles_within, res.verdict) {
+                        let w = (s.interval.as_secs_f64() * 5.0).max(0.5);
+                        let late = if origin - a >= 0.05 {
+                            format!(" (counted from {origin:.3}s, when the change returned)")
+                        } else {
+                            String::new()
+                        };
+                        // The span the value had to settle in, and a trailing window after it.
+                        let span = (origin + limit.as_secs_f64() + w).min(b);
+                        match settle_time(e, &rows, origin, b, w) {
+                            Some(t) if t > limit.as_secs_f64() => {
+                                res.settled_after_s = Some(t);
+                                let (v, because) = unsettled(s, e, rec, &rows, origin, span);
+                                res.verdict = v;
+                                res.reason = format!(
+                                    "settled after {t:.3}s{late}, more than {:.3}s{because}",
+                                    limit.as_secs_f64()
+                                );
+                            }
+                            Some(t) => {
+                                res.settled_after_s = Some(t);
+                                res.reason = format!("{}; settled after {t:.3}s{late}", res.reason);
+                            }
+                            None => {
+                                let (v, because) = unsettled(s, e, rec, &rows, origin, span);
+                                res.verdict = v;
+                                res.reason = format!("never settled within the window{because}");
+                            }
                         }
                     }
                 }
@@ -1467,6 +1509,7 @@ mod tests {
                 steps: &[],
                 died: None,
                 stalls: &[],
+                unstarted: &[],
             },
         );
         assert_eq!(j.expectations.len(), 1);
@@ -1520,6 +1563,7 @@ mod tests {
                     steps: &[],
                     died: None,
                     stalls: &[],
+                    unstarted: &[],
                 },
             )
         };
@@ -1614,6 +1658,7 @@ mod tests {
                     steps: &[],
                     died: None,
                     stalls: seen,
+                    unstarted: &[],
                 },
             )
         };
@@ -1711,6 +1756,7 @@ mod tests {
                     steps: &[],
                     died: None,
                     stalls: seen,
+                    unstarted: &[],
                 },
             )
             .expectations[0]
@@ -1784,6 +1830,7 @@ mod tests {
                     steps: &[],
                     died: None,
                     stalls: &[],
+                    unstarted: &[],
                 },
             )
             .expectations[0]
@@ -1800,6 +1847,83 @@ mod tests {
         let e = on(&rec(false));
         assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
         assert!(!e.reason.contains("stalled"), "{}", e.reason);
+    }
+
+    /// A workload the runner named as still starting is judged only from its first counters
+    /// on: a window that opens before them is inconclusive, saying when they came (or that
+    /// none did); one that opens after them is judged; and a workload not named is judged
+    /// whatever its counters (a container without them, `command`, never waits).
+    #[test]
+    fn a_workload_still_starting_is_not_judged_before_it_reports() {
+        let text = "duration = \"4s\"\ninterval = \"100ms\"\n[[container]]\n\
+                    workload = { kind = \"cpu\" }\ncpu_quota = 10000\n[[expect]]\n\
+                    metric = \"cpu.usage\"\nwindow = [\"1s\", \"4s\"]\nmin = 0.09\n\
+                    [[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"2.5s\", \"4s\"]\n\
+                    min = 0.09\n";
+        let sc = crate::model::parse(text, std::path::Path::new("t.toml")).unwrap();
+        // The start uses the quota as the hog would: only the counters tell them apart.
+        let samples = |up: Option<f64>| -> Vec<Sample> {
+            (0..=40u64)
+                .map(|i| {
+                    let t = i as f64 * 0.1;
+                    Sample {
+                        t,
+                        cpu_ns: Some((t * 0.1 * 1e9) as u64),
+                        bogo_ops: up.filter(|&u| t >= u).map(|u| ((t - u) * 1e4) as u64),
+                        ..Default::default()
+                    }
+                })
+                .collect()
+        };
+        let on = |rows: &[Sample], unstarted: &[String]| {
+            judge(
+                &sc,
+                debian_tick(limitcheck_cgroup::Version::V2, false),
+                &Recording {
+                    samples: rows,
+                    host: &[],
+                    limits: &[],
+                    steps: &[],
+                    died: None,
+                    stalls: &[],
+                    unstarted,
+                },
+            )
+        };
+        let named = [sc.containers[0].name.clone()];
+        let late = on(&samples(Some(2.0)), &named);
+        assert_eq!(late.expectations[0].verdict, Verdict::Inconclusive);
+        assert!(
+            late.expectations[0]
+                .reason
+                .contains("which came 2.000 s after the clock started"),
+            "{}",
+            late.expectations[0].reason
+        );
+        assert_eq!(
+            late.expectations[1].verdict,
+            Verdict::Pass,
+            "{:?}",
+            late.expectations[1]
+        );
+        assert_eq!(late.verdict, Verdict::Inconclusive);
+        let never = on(&samples(None), &named);
+        for e in &never.expectations {
+            assert_eq!(e.verdict, Verdict::Inconclusive);
+            assert!(
+                e.reason.contains("never started in the run"),
+                "{}",
+                e.reason
+            );
+        }
+        // Not named: judged as measured, counters or not.
+        for rows in [samples(None), samples(Some(2.0))] {
+            let j = on(&rows, &[]);
+            assert!(
+                j.expectations.iter().all(|e| e.verdict == Verdict::Pass),
+                "{j:?}"
+            );
+        }
     }
 
     /// Halved at 2 s, a hog gets 0.3 CPU for 0.45 s before its 0.5: settling is late. With
@@ -1883,6 +2007,7 @@ mod tests {
                     steps: std::slice::from_ref(&step),
                     died: None,
                     stalls: &[],
+                    unstarted: &[],
                 },
             );
             j.expectations[0].clone()
@@ -1942,6 +2067,7 @@ mod tests {
                     steps: &steps,
                     died: None,
                     stalls: &[],
+                    unstarted: &[],
                 },
             )
             .expectations[0]
@@ -1999,6 +2125,7 @@ mod tests {
                     steps: &steps,
                     died: None,
                     stalls: &[],
+                    unstarted: &[],
                 },
             )
             .expectations[0]
@@ -2148,6 +2275,7 @@ mod tests {
                 steps: &[],
                 died: None,
                 stalls: &[],
+                unstarted: &[],
             };
             let here = debian_tick(limitcheck_cgroup::Version::V1, false);
             judge(&s, here, &r)

@@ -54,6 +54,7 @@ fn replay(name: &str) -> Vec<(String, Verdict, Vec<Verdict>)> {
                 steps: &sc.steps,
                 died: sc.died.as_ref(),
                 stalls: &sc.stalls,
+                unstarted: &sc.unstarted,
             },
         );
         assert_eq!(j.expectations.len(), sc.expectations.len(), "{name}/{n}");
