@@ -805,13 +805,22 @@ fn without_stalls(rows: &[&Sample], stalls: &[Stall]) -> Vec<Sample> {
 }
 
 /// A stall before or in the window whose charge, a debt the quota repays (`quota` CPUs:
-/// charged / quota seconds of nothing), reaches into the window: a shortfall there is the
-/// stall's (the v2 lane: +51.3 ms charged at 0.518 s to a 1 ms quota's two workers, then no
-/// CPU at all until 5.2 s).
-fn stall_debt(rows: &[&Sample], m: Machine, quota: f64, from: f64, to: f64) -> Option<String> {
+/// charged / quota seconds of nothing), reaches into the window and is as large as what the
+/// window lacked (`lacked` CPUs over `from`-`to`): a shortfall there is the stall's (the v2
+/// lane: +51.3 ms charged at 0.518 s to a 1 ms quota's two workers, then no CPU at all until
+/// 5.2 s). A debt smaller than the shortfall explains none of it (a must-fail scenario held
+/// at its 0.35 quota, 0.35 CPU short for 3 s, beside a 41.5 ms charge: a failure).
+fn stall_debt(
+    rows: &[&Sample],
+    m: Machine,
+    quota: f64,
+    lacked: f64,
+    (from, to): (f64, f64),
+) -> Option<String> {
     let st = stalls(rows, m)
         .into_iter()
         .filter(|st| st.t <= to && quota > 0.0 && st.t + st.charged / quota >= from)
+        .filter(|st| st.charged + 1e-9 >= lacked * (to - from))
         .max_by(|a, b| a.charged.total_cmp(&b.charged))?;
     let what = match st.seen {
         None => format!(
@@ -1162,7 +1171,7 @@ pub fn judge(s: &Scenario, platform: Platform, rec: &Recording) -> Judged {
                             if let (Verdict::Fail, Metric::CpuUsage, Some(q), true) =
                                 (v, e.metric, quota, cpus > 0)
                             {
-                                if let Some(why) = stall_debt(&rows, machine, q, from, b) {
+                                if let Some(why) = stall_debt(&rows, machine, q, d, (from, b)) {
                                     res.verdict = Verdict::Inconclusive;
                                     res.reason = format!("{}; {why}", res.reason);
                                 }
@@ -1847,6 +1856,63 @@ mod tests {
         let e = on(&rec(false));
         assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
         assert!(!e.reason.contains("stalled"), "{}", e.reason);
+    }
+
+    /// A stall's debt explains a shortfall only as far as it goes: a hog held at its 0.35
+    /// quota, 0.3 CPU short of 0.665 for 3 s, beside a 41.5 ms charge at 2.4 s, fails (the
+    /// quota, not the stall, held it: tests/must-fail's a-cpu-above-quota beside a busy loop,
+    /// judged inconclusive before).
+    #[test]
+    fn a_small_stall_does_not_excuse_a_large_shortfall() {
+        let text = "duration = \"4s\"\ninterval = \"10ms\"\n[[container]]\n\
+                    workload = { kind = \"cpu\", workers = 2 }\ncpu_quota = 35000\n\
+                    [[expect]]\nmetric = \"cpu.usage\"\nwindow = [\"1s\", \"4s\"]\n\
+                    approx = 0.7\n";
+        let sc = crate::model::parse(text, std::path::Path::new("t.toml")).unwrap();
+        let samples: Vec<Sample> = (0..=400u64)
+            .map(|i| {
+                let t = i as f64 * 0.01;
+                let charge = if t >= 2.4 { 0.0415 } else { 0.0 };
+                Sample {
+                    t,
+                    cpu_ns: Some(((t * 0.35 + charge) * 1e9) as u64),
+                    nr_periods: Some(i / 10),
+                    nr_throttled: Some(i / 10),
+                    cpu_pressure_us: Some(i * 9_000),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let host: Vec<HostSample> = (0..=400u64)
+            .map(|i| HostSample {
+                t: i as f64 * 0.01,
+                busy_ns: vec![i * 10_000_000, i * 3_500_000],
+                idle_ns: vec![0, i * 6_500_000],
+                ..Default::default()
+            })
+            .collect();
+        let limits = [crate::runner::LimitPoint {
+            t: 0.0,
+            container: sc.containers[0].name.clone(),
+            cpus: Some(0.35),
+            memory_bytes: None,
+        }];
+        let j = judge(
+            &sc,
+            debian_tick(limitcheck_cgroup::Version::V1, true),
+            &Recording {
+                samples: &samples,
+                host: &host,
+                limits: &limits,
+                steps: &[],
+                died: None,
+                stalls: &[],
+                unstarted: &[],
+            },
+        );
+        let e = &j.expectations[0];
+        assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
+        assert!(e.reason.contains("it got its quota"), "{}", e.reason);
     }
 
     /// A workload the runner named as still starting is judged only from its first counters
