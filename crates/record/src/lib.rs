@@ -273,6 +273,10 @@ pub struct Load {
     pub foreign_cpus: f64,
     /// Idle time on them.
     pub idle_cpus: f64,
+    /// limitcheck's own process (its sampler, stall witness and runner) on them, shared out
+    /// in proportion: the instrument's cost, neither the scenario's containers nor the host's.
+    #[serde(default)]
+    pub self_cpus: f64,
     /// Idle time on them in the sample intervals in which the container was not throttled
     /// (all of them without a quota): CPUs free while nothing but the scheduler kept the
     /// container off them. Idle time while it is throttled is the quota doing its job.
@@ -1494,6 +1498,7 @@ mod tests {
                     cpus: vec![0, 1],
                     foreign_cpus: 0.98,
                     idle_cpus: 0.0,
+                    self_cpus: 0.01,
                     idle_unthrottled_cpus: Some(0.0),
                     cpu_pressure: Some(0.5),
                     memory_pressure: None,

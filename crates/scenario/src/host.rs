@@ -177,6 +177,7 @@ pub fn load(
         cpus: set,
         foreign_cpus: rate((busy - own - own_self).max(0.0)),
         idle_cpus: rate(idle),
+        self_cpus: rate(own_self),
         idle_unthrottled_cpus: None,
         cpu_pressure: share(|h| h.cpu_pressure_us),
         memory_pressure: share(|h| h.memory_pressure_us),
