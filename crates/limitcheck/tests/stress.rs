@@ -29,6 +29,18 @@ fn stress_in(cg: &Cgroup, args: &[&str]) -> Child {
     child
 }
 
+/// A cgroup of the test's with the CPU controllers and a quota of `quota_us` per 100 ms
+/// (`None`, after a printed skip, where it cannot be made).
+fn cpu_cgroup(test: &str, quota_us: u64) -> Option<Cgroup> {
+    let cg = cgroup(test, &[Controller::Cpu, Controller::Cpuacct])?;
+    cg.set(&Limit::CpuMax {
+        quota_us: Max::Value(quota_us),
+        period_us: 100_000,
+    })
+    .unwrap();
+    Some(cg)
+}
+
 fn finish(child: Child) -> Value {
     let out = child.wait_with_output().unwrap();
     assert!(
@@ -43,14 +55,9 @@ fn finish(child: Child) -> Value {
 #[test]
 fn two_cpu_workers_under_half_a_cpu_use_about_half_a_cpu() {
     let test = "two_cpu_workers_under_half_a_cpu_use_about_half_a_cpu";
-    let Some(cg) = cgroup(test, &[Controller::Cpu, Controller::Cpuacct]) else {
+    let Some(cg) = cpu_cgroup(test, 50_000) else {
         return;
     };
-    cg.set(&Limit::CpuMax {
-        quota_us: Max::Value(50_000),
-        period_us: 100_000,
-    })
-    .unwrap();
     let start = Instant::now();
     let child = stress_in(&cg, &["--timeout", "3s", "cpu", "--workers", "2"]);
     let report = finish(child);
@@ -251,14 +258,9 @@ fn sigterm_stops_every_worker_with_the_final_record() {
 #[test]
 fn kernel_workers_burn_cpu_in_reads_of_the_length_asked() {
     let test = "kernel_workers_burn_cpu_in_reads_of_the_length_asked";
-    let Some(cg) = cgroup(test, &[Controller::Cpu, Controller::Cpuacct]) else {
+    let Some(cg) = cpu_cgroup(test, 50_000) else {
         return;
     };
-    cg.set(&Limit::CpuMax {
-        quota_us: Max::Value(50_000),
-        period_us: 100_000,
-    })
-    .unwrap();
     let child = stress_in(&cg, &["--timeout", "3s", "kernel", "--call", "10ms"]);
     let out = child.wait_with_output().unwrap();
     assert!(
@@ -290,14 +292,9 @@ fn kernel_workers_burn_cpu_in_reads_of_the_length_asked() {
 #[test]
 fn fibtest_pins_a_thread_to_each_cpu_and_the_fast_one_works() {
     let test = "fibtest_pins_a_thread_to_each_cpu_and_the_fast_one_works";
-    let Some(cg) = cgroup(test, &[Controller::Cpu, Controller::Cpuacct]) else {
+    let Some(cg) = cpu_cgroup(test, 20_000) else {
         return;
     };
-    cg.set(&Limit::CpuMax {
-        quota_us: Max::Value(20_000),
-        period_us: 100_000,
-    })
-    .unwrap();
     let cpus = std::thread::available_parallelism().unwrap().get();
     let start = Instant::now();
     let child = stress_in(&cg, &["--timeout", "3s", "fibtest"]);
