@@ -26,6 +26,10 @@ pub const DEFAULT_PARENT: &str = "limitcheck";
 /// How long [`Cgroup::remove`] and [`Cgroup::kill_all`] wait for tasks to drain.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long [`Cgroup::kill_all`] waits for a v1 cgroup to freeze before it signals its tasks
+/// anyway, on each pass.
+const FREEZE_BEFORE_KILL: Duration = Duration::from_millis(200);
+
 const PROCS: &str = "cgroup.procs";
 
 /// Sleeps between polls of the kernel: 1 ms first, doubling up to 10 ms, so that what is
@@ -611,6 +615,12 @@ impl Cgroup {
 
     /// Freezes every task and waits until the kernel reports the cgroup frozen.
     pub fn freeze(&self) -> Result<()> {
+        self.freeze_within(DRAIN_TIMEOUT)
+    }
+
+    /// [`Cgroup::freeze`], waiting at most `timeout` for every task to be frozen; on the
+    /// error the cgroup is left freezing (thaw it).
+    fn freeze_within(&self, timeout: Duration) -> Result<()> {
         self.set(&Limit::Freezer(FreezerState::Frozen))?;
         let start = Instant::now();
         let mut backoff = Backoff::default();
@@ -618,7 +628,7 @@ impl Cgroup {
             if self.get(LimitKind::Freezer)? == Limit::Freezer(FreezerState::Frozen) {
                 return Ok(());
             }
-            if start.elapsed() > DRAIN_TIMEOUT {
+            if start.elapsed() > timeout {
                 return Err(CgroupError::StillBusy {
                     path: self.dirs.first().cloned().unwrap_or_default(),
                     pids: self.pids().unwrap_or_default(),
@@ -671,11 +681,21 @@ impl Cgroup {
                 }
                 None => {
                     // Frozen tasks cannot fork away from the signal; they die once thawed.
-                    let frozen = can_freeze && self.freeze().is_ok();
+                    // Thawed whether or not the freeze completed: a task of a cgroup left
+                    // FREEZING enters the refrigerator before it acts on its SIGKILL
+                    // (get_signal() calls try_to_freeze() first; freezing() does not look
+                    // at fatal signals), and stays there. A task starved of the CPU (a
+                    // best-effort pod's at 2 shares beside a hog, under TCG) takes longer
+                    // to freeze than to die, so the freeze is given a moment, not the
+                    // whole drain: until 2026-12-03 it was given 5 s, failed, and its
+                    // container could not be removed (k8s-pods-qos, Debian 6.1's v1 guest).
+                    if can_freeze {
+                        let _ = self.freeze_within(FREEZE_BEFORE_KILL);
+                    }
                     for pid in self.pids()? {
                         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
                     }
-                    if frozen {
+                    if can_freeze {
                         self.thaw()?;
                     }
                 }

@@ -393,6 +393,73 @@ fn freeze_stops_cpu_use_and_thaw_resumes_it() {
     cg.destroy().unwrap();
 }
 
+/// `kill_all` where there is no cgroup.kill (pure v1: here, the host's v1 hierarchies without
+/// the hybrid's v2 companion) freezes, signals and thaws: a task held off the CPU by its quota
+/// (1 ms a second) is killed, and the cgroup is left thawed. The thaw is unconditional since
+/// 2026-12-03: a task of a cgroup left FREEZING enters the refrigerator before it acts on its
+/// SIGKILL, and a freeze that timed out was never undone (a best-effort pod's container at 2
+/// shares under TCG, Debian 6.1's v1 guest). What this host cannot show: on 6.18 a throttled
+/// task runs in the kernel, where it freezes, so the freeze here completes at once; before
+/// 6.18 it waits for the task's next period, longer than the freeze is now given.
+#[test]
+fn kill_all_on_v1_kills_a_task_the_freezer_cannot_catch_at_once() {
+    let test = "kill_all_on_v1_kills_a_task_the_freezer_cannot_catch_at_once";
+    let Some(host) = host(test, &[Controller::Freezer, Controller::Cpu]) else {
+        return;
+    };
+    let mut layout = host.clone();
+    layout.mode = limitcheck_cgroup::Mode::V1;
+    layout.hierarchies.retain(|h| h.version == Version::V1);
+    if layout.hierarchy_of(Controller::Freezer).is_none()
+        || layout.hierarchy_of(Controller::Cpu).is_none()
+    {
+        skip(
+            test,
+            "the freezer and cpu controllers are not on cgroup v1 here",
+        );
+        return;
+    }
+    let cg = layout
+        .cgroup()
+        .controllers(&[Controller::Freezer, Controller::Cpu, Controller::Cpuacct])
+        .create()
+        .unwrap();
+    assert!(
+        cg.dirs().iter().all(|d| !d.join("cgroup.kill").exists()),
+        "{:?}",
+        cg.dirs()
+    );
+    cg.set(&Limit::CpuMax {
+        quota_us: Max::Value(1_000),
+        period_us: 1_000_000,
+    })
+    .unwrap();
+    let mut child = spawn(Work::Spin);
+    cg.add_pid(child.pid).unwrap();
+    child.start();
+    // It has used its millisecond and waits, throttled, for the next period.
+    assert!(eventually(Duration::from_secs(5), || {
+        cg.stats()
+            .ok()
+            .and_then(|s| s.cpu)
+            .and_then(|c| c.throttling)
+            .is_some_and(|t| t.nr_throttled > 0)
+    }));
+    cg.kill_all().unwrap();
+    let s = child
+        .wait_timeout(Duration::from_secs(10))
+        .expect("the task survived kill_all");
+    assert!(
+        matches!(s, WaitStatus::Signaled(_, Signal::SIGKILL, _)),
+        "{s:?}"
+    );
+    assert_eq!(
+        cg.get(LimitKind::Freezer).unwrap(),
+        Limit::Freezer(FreezerState::Thawed)
+    );
+    cg.destroy().unwrap();
+}
+
 #[test]
 fn every_typed_limit_round_trips_on_this_host() {
     let test = "every_typed_limit_round_trips_on_this_host";
