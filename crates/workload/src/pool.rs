@@ -156,12 +156,14 @@ pub fn run(
         .as_deref()
         .map(LiveFile::create)
         .transpose()?;
-    if let Some(f) = &mut live {
-        f.write(&on_tick(Duration::ZERO, 0))?;
-    }
     let result = (|| -> Result<Stop> {
         for (i, slot) in pids.iter_mut().enumerate() {
             *slot = Some(spawn(i, opts, worker)?);
+        }
+        // The first counters once every worker is forked: a reader waiting for them (the
+        // runner, before it starts the next container and the clock) knows the workers exist.
+        if let Some(f) = &mut live {
+            f.write(&on_tick(start.elapsed(), 0))?;
         }
         let deadline = opts.timeout.map(|t| start + t);
         let mut next_tick = start;
