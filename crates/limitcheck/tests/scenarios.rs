@@ -1,6 +1,6 @@
-//! `limitcheck run` end to end, as root: the shipped scenarios pass on this host, scenarios that
-//! must fail do fail (exit 1), broken files are refused with file, line, key and fix (exit 2),
-//! and an interrupted or killed run leaves nothing behind.
+//! `limitcheck run` end to end, as root: the shipped scenarios fail nothing on a busy host,
+//! scenarios that must fail do fail (exit 1), broken files are refused with file, line, key and
+//! fix (exit 2), and an interrupted or killed run leaves nothing behind.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,97 +11,6 @@ use serde_json::Value;
 
 mod common;
 use common::*;
-
-#[test]
-fn shipped_scenarios_pass_on_this_host() {
-    let test = "shipped_scenarios_pass_on_this_host";
-    if !root(test) {
-        return;
-    }
-    let _serial = serial();
-    let images = ensure_images(test);
-    let out_dir = tempfile::tempdir().unwrap();
-    // As kernel CI runs it: KTAP on stdout, the progress on stderr.
-    let out = run(&[
-        "run",
-        "--ktap",
-        "--report-dir",
-        out_dir.path().to_str().unwrap(),
-        scenarios_dir().to_str().unwrap(),
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let s = summary(out_dir.path());
-    let scenarios = s["scenarios"].as_array().unwrap();
-    assert!(scenarios.len() >= 12, "{}", scenarios.len());
-    // On a shared machine a scenario the host's own load starved through every retry is
-    // inconclusive (exit 6), with its figures; nothing may fail or error.
-    let inconclusive = scenarios
-        .iter()
-        .filter(|x| x["verdict"] == "inconclusive")
-        .count();
-    if inconclusive > 0 {
-        let _ = writeln!(
-            std::io::stderr(),
-            "shipped_scenarios_pass_on_this_host: {inconclusive} inconclusive on a busy host"
-        );
-    }
-    // kselftest's status: 0 when something passed and nothing failed (an inconclusive
-    // scenario is a SKIP in KTAP; without --ktap the run exits 6 for it).
-    let ktap = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}{ktap}");
-    assert_ktap_names_every_scenario(&ktap, scenarios, out_dir.path());
-    for sc in scenarios {
-        let v = sc["verdict"].as_str().unwrap();
-        assert!(
-            v == "pass" || v == "skip" || v == "inconclusive",
-            "{}: {v}: {}",
-            sc["name"],
-            sc["reason"]
-        );
-        if v == "skip" {
-            assert!(
-                !sc["reason"].as_str().unwrap().is_empty(),
-                "a skip needs a reason"
-            );
-        }
-        // The workload's own counters (respawns, failed forks, ops) come from limitcheck's
-        // stressor on any host: never "not reported". (Once, the vm stressor wrote
-        // `"failed_forks": null`, the reader refused the whole file, and seed-6-7's respawns
-        // expectation was skipped unnoticed.)
-        // (An expectation for the other hierarchy, `only = "v2"`, is skipped for that.)
-        for e in sc["expectations"].as_array().unwrap() {
-            let other_hierarchy = e["reason"]
-                .as_str()
-                .is_some_and(|r| r.starts_with("only on cgroup"));
-            if e["metric"].as_str().unwrap().starts_with("workload.") && !other_hierarchy {
-                assert_ne!(e["verdict"], "skip", "{}: {e}", sc["name"]);
-            }
-        }
-    }
-    assert!(
-        scenarios.iter().filter(|s| s["verdict"] == "pass").count()
-            >= 6 + 4 * usize::from(inconclusive == 0)
-    );
-    // The image scenario ran, on the image scripts/images.sh makes (not skipped for want of it).
-    if images {
-        let img = scenarios
-            .iter()
-            .find(|s| s["name"] == "image-stress-ng")
-            .expect("image-stress-ng ran");
-        assert_ne!(img["verdict"], "skip", "{img}");
-    }
-    assert!(s["host"]["cgroup_mode"].is_string() && s["host"]["kernel"].is_string());
-    assert_eq!(s["complete"], true);
-    assert_eq!(s["planned"].as_array().unwrap().len(), scenarios.len());
-    let csv = std::fs::read_to_string(out_dir.path().join("samples.csv")).unwrap();
-    assert!(csv.lines().count() > 500, "too few samples");
-    assert!(csv.starts_with("scenario,container,t_s,"));
-    // The reports are rendered at the end of every run.
-    for f in ["index.html", "junit.xml", "summary.md"] {
-        assert!(out_dir.path().join(f).exists(), "{f} not written");
-    }
-    assert_clean();
-}
 
 /// The KTAP a run streamed: the strict parser accepts it; a test per scenario in order, `ok`,
 /// `not ok` and the directive as each verdict says (an inconclusive one `SKIP inconclusive:`);
@@ -145,12 +54,8 @@ fn assert_ktap_names_every_scenario(ktap: &str, scenarios: &[serde_json::Value],
     assert_eq!(streamed, rendered, "streamed and rendered differ:\n{ktap}");
 }
 
-/// `limitcheck run --retries 0` of `scenarios` into `out_dir` while `loops` unrelated busy loops
-/// (steady, or bursty) run on the host.
-fn run_beside_busy_loops(loops: usize, bursty: bool, out_dir: &Path, scenarios: &Path) -> Output {
-    run_beside_busy_loops_with(loops, bursty, out_dir, scenarios, &[])
-}
-
+/// `limitcheck run --retries 0` of `scenarios` into `out_dir`, with `extra` flags, while `loops`
+/// unrelated busy loops (steady, or bursty) run on the host.
 fn run_beside_busy_loops_with(
     loops: usize,
     bursty: bool,
@@ -259,11 +164,17 @@ fn scenarios_that_must_fail_fail_with_exit_1_on_an_idle_or_busy_host() {
     assert_clean();
 }
 
-/// The shipped suite on a host with one unrelated busy loop, and then two bursty ones (busy
-/// 0.3 s, idle 0.2 s, as a build's compilers come and go; both CPUs taken 60% of the time):
-/// no verdict fails and none
-/// errors — each scenario passes or is inconclusive, an inconclusive one naming the foreign
-/// load it turned on — every ceiling passes, and the run's exit status is 0 or 6, never 1.
+/// The shipped suite as kernel CI runs it (`--ktap`: KTAP on stdout, the progress on stderr),
+/// on a host made busy by an unrelated steady loop and a bursty one (busy 0.3 s, idle 0.2 s, as
+/// a build's compilers come and go): no verdict fails and none errors — each scenario passes,
+/// is skipped with a reason, or is inconclusive naming the foreign load it turned on — every
+/// ceiling passes, the KTAP names every scenario as its verdict says, and the run directory
+/// has its samples and reports.
+///
+/// Until 2026-12-03 the suite also ran alone on the idle host, with retries
+/// (`shipped_scenarios_pass_on_this_host`, as long as this run, in a CI of 34 minutes): it
+/// asserted nothing this run does not but that ten scenarios pass whole on an idle host, and
+/// no shared CI runner is idle.
 #[test]
 fn the_shipped_suite_on_a_busy_host_fails_nothing() {
     let test = "the_shipped_suite_on_a_busy_host_fails_nothing";
@@ -271,7 +182,7 @@ fn the_shipped_suite_on_a_busy_host_fails_nothing() {
         return;
     }
     let _serial = serial();
-    ensure_images(test);
+    let images = ensure_images(test);
     let dir = tempfile::tempdir().unwrap();
     // One steady loop and one bursty loop at once (a CPU always taken, the other taken and
     // left as a build's compilers come and go), over one pass of the suite. Until 2026-12-02
@@ -279,83 +190,119 @@ fn the_shipped_suite_on_a_busy_host_fails_nothing() {
     // suite had thirty scenarios; two steady loops, both CPUs taken all the time, ran until
     // 2026-12-01 (9 pass, 6 inconclusive, 0 fail, as with one), and the must-fail test keeps
     // them.
-    {
-        let (loops, bursty) = (2, "steady+bursty");
-        let out_dir = dir.path().join("out");
-        let out = {
-            let _steady = limitcheck_testkit::BusyLoops::start(1);
-            run_beside_busy_loops(1, true, &out_dir, &scenarios_dir())
-        };
-        let text = String::from_utf8_lossy(&out.stdout);
-        let s = summary(&out_dir);
-        let scenarios = s["scenarios"].as_array().unwrap();
-        let count = |v: &str| scenarios.iter().filter(|x| x["verdict"] == v).count();
-        let _ = writeln!(
-            std::io::stderr(),
-            "{test}: {loops} {bursty} loop(s): {} pass, {} inconclusive, {} skip",
-            count("pass"),
-            count("inconclusive"),
-            count("skip")
+    let (loops, bursty) = (2, "steady+bursty");
+    let out_dir = dir.path().join("out");
+    let out = {
+        let _steady = limitcheck_testkit::BusyLoops::start(1);
+        run_beside_busy_loops_with(1, true, &out_dir, &scenarios_dir(), &["--ktap"])
+    };
+    let ktap = String::from_utf8_lossy(&out.stdout);
+    let s = summary(&out_dir);
+    let scenarios = s["scenarios"].as_array().unwrap();
+    assert!(scenarios.len() >= 12, "{}", scenarios.len());
+    let count = |v: &str| scenarios.iter().filter(|x| x["verdict"] == v).count();
+    let _ = writeln!(
+        std::io::stderr(),
+        "{test}: {loops} {bursty} loop(s): {} pass, {} inconclusive, {} skip",
+        count("pass"),
+        count("inconclusive"),
+        count("skip")
+    );
+    for sc in scenarios {
+        let v = sc["verdict"].as_str().unwrap();
+        assert!(
+            v == "pass" || v == "skip" || v == "inconclusive",
+            "{loops} {bursty} loop(s): {}: {v}: {}\n{ktap}",
+            sc["name"],
+            sc["reason"]
         );
-        for sc in scenarios {
-            let v = sc["verdict"].as_str().unwrap();
+        if v == "skip" {
             assert!(
-                v == "pass" || v == "skip" || v == "inconclusive",
-                "{loops} {bursty} loop(s): {}: {v}: {}\n{text}",
-                sc["name"],
-                sc["reason"]
+                !sc["reason"].as_str().unwrap().is_empty(),
+                "a skip needs a reason"
             );
-            for e in sc["expectations"].as_array().unwrap() {
-                if e["verdict"] == "inconclusive" {
-                    assert!(
-                        e["reason"].as_str().unwrap().contains("foreign load"),
-                        "{e}"
-                    );
-                    // Other processes really took CPU from it; for a CPU share, at least what
-                    // it lacked (with the idle time), which is the judge's rule. (Not a fixed
-                    // amount: a container 0.001 CPU short beside 0.045 CPU of foreign load is
-                    // inconclusive, rightly — measured here with one loop.)
-                    let c = &e["context"];
-                    let foreign = c["foreign_cpus"].as_f64().unwrap();
-                    assert!(foreign > 0.0, "{e}");
-                    if e["metric"] == "cpu.usage" {
-                        let lo = e["min"].as_f64().unwrap_or_else(|| {
-                            let x = e["expected"].as_f64().unwrap();
-                            let t = &e["tolerance"];
-                            x - t["relative"]
-                                .as_f64()
-                                .map_or_else(|| t["absolute"].as_f64().unwrap(), |r| r * x)
-                        });
-                        let lacked = lo - e["measured"].as_f64().unwrap();
-                        let idle = c["idle_cpus"].as_f64().unwrap();
-                        assert!(foreign + idle >= lacked - 1e-9, "{e}");
-                    }
+        }
+        for e in sc["expectations"].as_array().unwrap() {
+            // The workload's own counters (respawns, failed forks, ops) come from limitcheck's
+            // stressor on any host: never "not reported". (Once, the vm stressor wrote
+            // `"failed_forks": null`, the reader refused the whole file, and seed-6-7's
+            // respawns expectation was skipped unnoticed.) An expectation for the other
+            // hierarchy (`only = "v2"`) is skipped for that.
+            let other_hierarchy = e["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("only on cgroup"));
+            if e["metric"].as_str().unwrap().starts_with("workload.") && !other_hierarchy {
+                assert_ne!(e["verdict"], "skip", "{}: {e}", sc["name"]);
+            }
+            if e["verdict"] == "inconclusive" {
+                assert!(
+                    e["reason"].as_str().unwrap().contains("foreign load"),
+                    "{e}"
+                );
+                // Other processes really took CPU from it; for a CPU share, at least what
+                // it lacked (with the idle time), which is the judge's rule. (Not a fixed
+                // amount: a container 0.001 CPU short beside 0.045 CPU of foreign load is
+                // inconclusive, rightly — measured here with one loop.)
+                let c = &e["context"];
+                let foreign = c["foreign_cpus"].as_f64().unwrap();
+                assert!(foreign > 0.0, "{e}");
+                if e["metric"] == "cpu.usage" {
+                    let lo = e["min"].as_f64().unwrap_or_else(|| {
+                        let x = e["expected"].as_f64().unwrap();
+                        let t = &e["tolerance"];
+                        x - t["relative"]
+                            .as_f64()
+                            .map_or_else(|| t["absolute"].as_f64().unwrap(), |r| r * x)
+                    });
+                    let lacked = lo - e["measured"].as_f64().unwrap();
+                    let idle = c["idle_cpus"].as_f64().unwrap();
+                    assert!(foreign + idle >= lacked - 1e-9, "{e}");
                 }
             }
         }
-        let want = if count("inconclusive") > 0 { 6 } else { 0 };
-        assert_eq!(out.status.code(), Some(want), "{text}");
-        // A ceiling (a maximum and no minimum) is what a busy host cannot disturb: starving a
-        // container only lowers what it uses, so every ceiling still passes. How many scenarios
-        // pass whole depends on how busy the host is besides the loops (a CI runner building
-        // in parallel measured 4 of 15 with two loops), so that count proves nothing.
-        let ceilings: Vec<_> = scenarios
+    }
+    // kselftest's status: 0 when something passed and nothing failed (an inconclusive
+    // scenario is a SKIP in KTAP; without --ktap the run exits 6 for it).
+    assert_eq!(out.status.code(), Some(0), "{ktap}");
+    assert_ktap_names_every_scenario(&ktap, scenarios, &out_dir);
+    // A ceiling (a maximum and no minimum) is what a busy host cannot disturb: starving a
+    // container only lowers what it uses, so every ceiling still passes. How many scenarios
+    // pass whole depends on how busy the host is besides the loops (a CI runner building
+    // in parallel measured 4 of 15 with two loops), so that count proves nothing.
+    let ceilings: Vec<_> = scenarios
+        .iter()
+        .flat_map(|sc| sc["expectations"].as_array().unwrap())
+        .filter(|e| e["min"].is_null() && e["expected"].is_null() && !e["max"].is_null())
+        .collect();
+    assert!(ceilings.len() >= 6, "{ktap}");
+    for e in ceilings {
+        assert_eq!(e["verdict"], "pass", "{e}\n{ktap}");
+    }
+    let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<failure").count(), 0, "{junit}");
+    if count("inconclusive") > 0 {
+        assert!(
+            junit.contains("<skipped message=\"inconclusive: "),
+            "{junit}"
+        );
+    }
+    // The image scenario ran, on the image scripts/images.sh makes (not skipped for want of it).
+    if images {
+        let img = scenarios
             .iter()
-            .flat_map(|sc| sc["expectations"].as_array().unwrap())
-            .filter(|e| e["min"].is_null() && e["expected"].is_null() && !e["max"].is_null())
-            .collect();
-        assert!(ceilings.len() >= 6, "{text}");
-        for e in ceilings {
-            assert_eq!(e["verdict"], "pass", "{e}\n{text}");
-        }
-        if want == 6 {
-            let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
-            assert!(
-                junit.contains("<skipped message=\"inconclusive: "),
-                "{junit}"
-            );
-            assert_eq!(junit.matches("<failure").count(), 0, "{junit}");
-        }
+            .find(|s| s["name"] == "image-stress-ng")
+            .expect("image-stress-ng ran");
+        assert_ne!(img["verdict"], "skip", "{img}");
+    }
+    assert!(s["host"]["cgroup_mode"].is_string() && s["host"]["kernel"].is_string());
+    assert_eq!(s["complete"], true);
+    assert_eq!(s["planned"].as_array().unwrap().len(), scenarios.len());
+    let csv = std::fs::read_to_string(out_dir.join("samples.csv")).unwrap();
+    assert!(csv.lines().count() > 500, "too few samples");
+    assert!(csv.starts_with("scenario,container,t_s,"));
+    // The reports are rendered at the end of every run.
+    for f in ["index.html", "junit.xml", "summary.md"] {
+        assert!(out_dir.join(f).exists(), "{f} not written");
     }
     assert_clean();
 }
