@@ -468,6 +468,19 @@ impl Metric {
         )
     }
 
+    /// Whether it counts events a change can cause while it is being made: a memory.max
+    /// written below usage reclaims and OOM-kills before the write returns (and the workload
+    /// forks again after). Such a count's window keeps its start at a step.
+    pub fn counts_events(self) -> bool {
+        matches!(
+            self,
+            Metric::MemoryOomKills
+                | Metric::MemoryFailcnt
+                | Metric::WorkloadRespawns
+                | Metric::WorkloadFailedForks
+        )
+    }
+
     /// Every metric name the file accepts (cpu.usage.cpuN aside).
     pub const NAMES: [(&'static str, Metric); 20] = [
         ("cpu.usage", Metric::CpuUsage),

@@ -1119,12 +1119,15 @@ pub fn judge(s: &Scenario, platform: Platform, rec: &Recording) -> Judged {
             .filter_map(|st| st.done)
             .fold(a, f64::max)
             .min(b);
-        let from = (origin + e.settles_within.map_or(0.0, |d| d.as_secs_f64())).min(b);
         // A window that a step's return moved opens at the first sample after it: counters
         // are read from the sample at or before a window's start, and that one's interval
         // straddles the change (freeze-kill-100 on v1: 12.7 ms used in 1.0-1.1 s by 100
         // tasks entering the freezer, which reported them frozen at 1.027 s, made 0.016 CPU
-        // of a window that then measured none).
+        // of a window that then measured none). Not a count of events the change itself
+        // causes while it is made: memory-oom-group's memory.max write returned at 1.2 s,
+        // after the OOM kills it made at 1.17 s, and a window opened then counted none.
+        let origin = if e.metric.counts_events() { a } else { origin };
+        let from = (origin + e.settles_within.map_or(0.0, |d| d.as_secs_f64())).min(b);
         let from = if origin > a + 1e-6 {
             rows.iter()
                 .map(|r| r.t)
@@ -2215,6 +2218,52 @@ mod tests {
         let e = judge_with(None);
         assert_eq!(e.verdict, Verdict::Fail, "{}", e.reason);
         assert!(e.measured.unwrap() > 0.014, "{}", e.reason);
+    }
+
+    /// memory-oom-group in Debian 6.12's v2 guest: the memory.max write of the step at 1 s
+    /// reclaimed and OOM-killed (five kills, seen at 1.171 s) before it returned at 1.2 s. A
+    /// count of OOM kills over a window opening at the step counts them; cpu.usage's window
+    /// over the same step still opens once the write returned.
+    #[test]
+    fn oom_kills_a_step_makes_before_it_returns_count_in_its_window() {
+        let text = "duration = \"3s\"\n[[container]]\nworkload = { kind = \"vm\", bytes = \"100M\" }\n\
+                    exit = \"oom-kill\"\n\
+                    [[step]]\nat = \"1s\"\nset = { memory = \"200M\" }\n\
+                    [[expect]]\nmetric = \"memory.oom_kills\"\nwindow = [\"1s\", \"3s\"]\nmin = 1\n";
+        let sc = crate::model::parse(text, std::path::Path::new("t.toml")).unwrap();
+        let samples: Vec<Sample> = [0.911, 1.072, 1.171, 1.229, 1.3, 2.0, 3.0]
+            .iter()
+            .map(|&t| Sample {
+                t,
+                cpu_ns: Some((t * 1e9) as u64),
+                oom_kills: Some(if t > 1.1 { 5 } else { 0 }),
+                ..Default::default()
+            })
+            .collect();
+        let steps = [done_step(
+            &sc.containers[0].name,
+            1.0,
+            Some(1.2),
+            "set memory 200 MiB",
+            crate::model::Via::File,
+        )];
+        let e = judge(
+            &sc,
+            debian_tick(limitcheck_cgroup::Version::V2, true),
+            &Recording {
+                samples: &samples,
+                host: &[],
+                limits: &[],
+                steps: &steps,
+                died: None,
+                stalls: &[],
+                unstarted: &[],
+            },
+        )
+        .expectations[0]
+            .clone();
+        assert_eq!(e.verdict, Verdict::Pass, "{}", e.reason);
+        assert_eq!(e.measured, Some(5.0), "{}", e.reason);
     }
 
     #[test]
