@@ -404,10 +404,9 @@ fn freeze_stops_cpu_use_and_thaw_resumes_it() {
 #[test]
 fn kill_all_on_v1_kills_a_task_the_freezer_cannot_catch_at_once() {
     let test = "kill_all_on_v1_kills_a_task_the_freezer_cannot_catch_at_once";
-    let Some(host) = host(test, &[Controller::Freezer, Controller::Cpu]) else {
+    let Some(mut layout) = host(test, &[Controller::Freezer, Controller::Cpu]) else {
         return;
     };
-    let mut layout = host.clone();
     layout.mode = limitcheck_cgroup::Mode::V1;
     layout.hierarchies.retain(|h| h.version == Version::V1);
     if layout.hierarchy_of(Controller::Freezer).is_none()

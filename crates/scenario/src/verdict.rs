@@ -1298,6 +1298,30 @@ mod tests {
         }
     }
 
+    /// The first expectation of `sc` judged on `samples` and `steps` alone (no host rows).
+    fn first_judged(
+        sc: &Scenario,
+        platform: Platform,
+        samples: &[Sample],
+        steps: &[crate::runner::StepResult],
+    ) -> ExpectResult {
+        judge(
+            sc,
+            platform,
+            &Recording {
+                samples,
+                host: &[],
+                limits: &[],
+                steps,
+                died: None,
+                stalls: &[],
+                unstarted: &[],
+            },
+        )
+        .expectations[0]
+            .clone()
+    }
+
     /// A host with Debian's 4 ms tick, writing limits through `version`.
     fn debian_tick(version: limitcheck_cgroup::Version, emulated: bool) -> Platform {
         Platform {
@@ -2138,21 +2162,12 @@ mod tests {
         };
         let judge_with = |done: Option<f64>| {
             let steps = [step(done)];
-            judge(
+            first_judged(
                 &sc,
                 debian_tick(limitcheck_cgroup::Version::V1, false),
-                &Recording {
-                    samples: &samples,
-                    host: &[],
-                    limits: &[],
-                    steps: &steps,
-                    died: None,
-                    stalls: &[],
-                    unstarted: &[],
-                },
+                &samples,
+                &steps,
             )
-            .expectations[0]
-                .clone()
         };
         let e = judge_with(Some(2.4));
         assert_eq!(e.verdict, Verdict::Pass, "{}", e.reason);
@@ -2196,21 +2211,12 @@ mod tests {
                 "pause",
                 crate::model::Via::File,
             )];
-            judge(
+            first_judged(
                 &sc,
                 debian_tick(limitcheck_cgroup::Version::V1, true),
-                &Recording {
-                    samples: &samples,
-                    host: &[],
-                    limits: &[],
-                    steps: &steps,
-                    died: None,
-                    stalls: &[],
-                    unstarted: &[],
-                },
+                &samples,
+                &steps,
             )
-            .expectations[0]
-                .clone()
         };
         let e = judge_with(Some(1.027));
         assert_eq!(e.verdict, Verdict::Pass, "{}", e.reason);
@@ -2247,21 +2253,12 @@ mod tests {
             "set memory 200 MiB",
             crate::model::Via::File,
         )];
-        let e = judge(
+        let e = first_judged(
             &sc,
             debian_tick(limitcheck_cgroup::Version::V2, true),
-            &Recording {
-                samples: &samples,
-                host: &[],
-                limits: &[],
-                steps: &steps,
-                died: None,
-                stalls: &[],
-                unstarted: &[],
-            },
-        )
-        .expectations[0]
-            .clone();
+            &samples,
+            &steps,
+        );
         assert_eq!(e.verdict, Verdict::Pass, "{}", e.reason);
         assert_eq!(e.measured, Some(5.0), "{}", e.reason);
     }
