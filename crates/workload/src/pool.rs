@@ -166,7 +166,8 @@ pub fn run(
             f.write(&on_tick(start.elapsed(), 0))?;
         }
         let deadline = opts.timeout.map(|t| start + t);
-        let mut next_tick = start;
+        // The next write a tick after the first, not at once again.
+        let mut next_tick = Instant::now() + opts.tick;
         loop {
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
